@@ -1,0 +1,38 @@
+// Builds every bundle into dist/: the tab facade and the worker runtime as library entries, the
+// demo's page and worker, and the server. Prints the facade's gzip size against its budget.
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+
+const FACADE_BUDGET_BYTES = 3.5 * 1024;
+const watch = process.argv.includes('--watch');
+const quiet = process.argv.includes('--quiet');
+const log = (line) => { if (!quiet) console.log(line); };
+
+rmSync('dist', { recursive: true, force: true });
+mkdirSync('dist/public', { recursive: true });
+
+const browser = { bundle: true, format: 'esm', target: 'es2022', platform: 'browser', minify: true, sourcemap: true, logLevel: 'warning' };
+
+const builds = [
+  // Library entries an app imports: '<package>' (the facade) and '<package>/worker'.
+  { ...browser, entryPoints: { index: 'src/index.ts', worker: 'worker/index.ts' }, outdir: 'dist/lib', external: ['comlink', 'idb', 'nanoid', 'valibot'] },
+  // The demo: its page and its worker bundle (one such bundle per app).
+  { ...browser, entryPoints: { app: 'public/app.ts', 'sync-worker': 'public/sync-worker.ts' }, outdir: 'dist/public' },
+  // The server: Node, dependencies left to node_modules.
+  { entryPoints: { main: 'server/main.ts' }, outdir: 'dist/server', bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' },
+];
+
+for (const options of builds) {
+  if (watch) await (await esbuild.context(options)).watch();
+  else await esbuild.build(options);
+}
+cpSync('public', 'dist/public', { recursive: true, filter: (src) => !src.endsWith('.ts') && !src.endsWith('tsconfig.json') });
+
+// What an app's tab bundles for `connect` + a repository: the facade with comlink, minified.
+const facade = await esbuild.build({ ...browser, entryPoints: ['src/index.ts'], write: false, sourcemap: false, metafile: false });
+const facadeGzip = gzipSync(facade.outputFiles[0].contents, { level: 9 }).length;
+const worker = gzipSync(readFileSync('dist/public/sync-worker.js'), { level: 9 }).length;
+log(`facade (connect + repository, with comlink): ${facadeGzip} B gzip (budget ${FACADE_BUDGET_BYTES} B)${facadeGzip > FACADE_BUDGET_BYTES ? '  OVER BUDGET' : ''}`);
+log(`demo worker bundle: ${worker} B gzip`);
+if (watch) log('watching for changes…');

@@ -1,0 +1,20 @@
+/** Bounds shared by the worker and the server. A peer that exceeds one gets a clear error. */
+
+/** Default cap on one incoming WebSocket frame (server side, `MAX_MESSAGE_BYTES`). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Cap on a frame the worker accepts from a server: pages of compacted events can be large. */
+export const MAX_SERVER_FRAME_BYTES = 32 * 1024 * 1024;
+/** Deepest JSON nesting a frame may have. An event's data is a record, so real frames stay shallow. */
+export const MAX_JSON_DEPTH = 32;
+/** Most events in one `push_events_batch`. */
+export const MAX_BATCH_EVENTS = 500;
+/** Most events in one `events` page; also the page size when `request_events` names none. */
+export const MAX_PAGE_EVENTS = 1000;
+export const DEFAULT_PAGE_EVENTS = 500;
+
+export const REPOSITORY_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** Event ids are nanoids or UUIDs: URL-safe characters only. */
+export const EVENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const MAX_DATA_ID_LENGTH = 256;
+/** The one `createdAt` form every replica writes, so that string order is time order. */
+export const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;

@@ -1,0 +1,115 @@
+/**
+ * The wire contract: every message as a valibot schema. The worker and the server import this
+ * module and validate each frame on arrival; the tab facade imports its types only.
+ */
+import * as v from 'valibot';
+import {
+  CANONICAL_TIMESTAMP,
+  EVENT_ID,
+  MAX_BATCH_EVENTS,
+  MAX_DATA_ID_LENGTH,
+  MAX_PAGE_EVENTS,
+  REPOSITORY_NAME,
+} from './limits';
+
+export const Operation = { insert: 0, update: 1, delete: 2 } as const;
+export type Operation = (typeof Operation)[keyof typeof Operation];
+
+export const ErrorCode = {
+  unauthenticated: 'unauthenticated',
+  authFailed: 'auth_failed',
+  invalidMessage: 'invalid_message',
+  tooLarge: 'too_large',
+  rateLimited: 'rate_limited',
+  internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const timestamp = v.pipe(
+  v.string(),
+  v.regex(CANONICAL_TIMESTAMP, 'createdAt must be ISO-8601 UTC with milliseconds (YYYY-MM-DDTHH:mm:ss.sssZ)'),
+  v.check((s) => !Number.isNaN(Date.parse(s)), 'createdAt is not a real date'),
+);
+const sequence = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
+
+export const RepositoryName = v.pipe(
+  v.string(),
+  v.regex(REPOSITORY_NAME, 'repository must match ^[A-Za-z0-9_-]{1,64}$'),
+);
+
+export const SyncEventSchema = v.pipe(
+  v.object({
+    eventId: v.pipe(v.string(), v.regex(EVENT_ID, 'eventId must be 1-64 URL-safe characters')),
+    dataId: v.pipe(v.string(), v.minLength(1, 'dataId is empty'), v.maxLength(MAX_DATA_ID_LENGTH, 'dataId is too long')),
+    operation: v.picklist([Operation.insert, Operation.update, Operation.delete], 'operation must be 0, 1 or 2'),
+    createdAt: timestamp,
+    data: v.optional(v.record(v.string(), v.unknown())),
+    serverSequence: v.optional(sequence),
+  }),
+  v.check((e) => e.operation === Operation.delete || e.data !== undefined, 'insert and update events need data'),
+);
+export type SyncEvent = v.InferOutput<typeof SyncEventSchema>;
+/** An event as the server stores and sends it: it always carries its sequence. */
+export type SequencedEvent = SyncEvent & { serverSequence: number };
+
+const credentials = {
+  token: v.optional(v.string()),
+  headers: v.optional(v.record(v.string(), v.string())),
+};
+
+export const ClientMessageSchema = v.variant('type', [
+  v.object({ type: v.literal('auth'), ...credentials }),
+  v.object({ type: v.literal('ping') }),
+  v.object({ type: v.literal('pong') }),
+  v.object({ type: v.literal('push_event'), repository: RepositoryName, event: SyncEventSchema }),
+  v.object({
+    type: v.literal('push_events_batch'),
+    repository: RepositoryName,
+    events: v.pipe(v.array(SyncEventSchema), v.minLength(1), v.maxLength(MAX_BATCH_EVENTS, `at most ${MAX_BATCH_EVENTS} events per batch`)),
+  }),
+  v.object({
+    type: v.literal('request_events'),
+    repository: RepositoryName,
+    afterSequence: v.optional(sequence),
+    since: v.optional(timestamp),
+    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_PAGE_EVENTS))),
+  }),
+  v.object({ type: v.literal('request_all_events'), repository: v.optional(RepositoryName) }),
+  v.object({ type: v.literal('events_received'), repository: RepositoryName, count: v.pipe(v.number(), v.integer(), v.minValue(0)) }),
+]);
+export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
+
+export const ServerMessageSchema = v.variant('type', [
+  v.object({
+    type: v.literal('auth_success'),
+    principal: v.optional(v.string()),
+    namespace: v.optional(v.string()),
+    connectionId: v.optional(v.string()),
+  }),
+  v.object({ type: v.literal('error'), message: v.string(), code: v.optional(v.string()) }),
+  v.object({ type: v.literal('ping') }),
+  v.object({ type: v.literal('pong') }),
+  v.object({
+    type: v.literal('events'),
+    repository: RepositoryName,
+    events: v.array(SyncEventSchema),
+    hasMore: v.optional(v.boolean()),
+  }),
+  v.object({
+    type: v.literal('ack'),
+    eventIds: v.array(v.string()),
+    repositories: v.record(v.string(), v.array(v.string())),
+  }),
+  v.object({ type: v.literal('sync_complete'), repository: v.optional(RepositoryName) }),
+]);
+export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>;
+
+export type MessageOf<M extends { type: string }, T extends M['type']> = Extract<M, { type: T }>;
+
+/** The first issue of a failed parse, as one readable line: `events.0.createdAt: ...`. */
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  const first = issues[0];
+  if (!first) return 'invalid message';
+  const path = first.path?.map((p) => String(p.key)).join('.');
+  return path ? `${path}: ${first.message}` : first.message;
+}

@@ -1,0 +1,62 @@
+/**
+ * The event log behind the server: one seam, two implementations (SQLite, PostgreSQL), one
+ * contract suite (test/store-contract.ts) that both run.
+ */
+import type { SequencedEvent, SyncEvent } from '../../protocol';
+
+export interface AppendResult {
+  /** The event as stored, with its sequence (the first copy's, for a duplicate). */
+  event: SequencedEvent;
+  repository: string;
+  /** The eventId was already stored in this namespace: nothing was written. */
+  duplicate: boolean;
+}
+
+export interface Page {
+  events: SequencedEvent[];
+  hasMore: boolean;
+}
+
+export interface RepositoryInfo {
+  name: string;
+  events: number;
+  maxSequence: number;
+}
+
+export interface LoggedEvent {
+  repository: string;
+  event: SequencedEvent;
+}
+
+export interface EventStore {
+  /** `sqlite` or `postgres`: shown by /api/health. */
+  readonly kind: string;
+  /**
+   * Appends events atomically and durably: when the promise resolves, every event is committed
+   * (survives kill -9). Idempotent by (namespace, eventId). Sequences are strictly increasing per
+   * namespace and become visible to readers in sequence order (no reader sees n+1 before n).
+   */
+  append(namespace: string, repository: string, events: readonly SyncEvent[]): Promise<AppendResult[]>;
+  /**
+   * The compacted view: for each record of the repository, its winning event by
+   * `compareEvents` (last writer wins on createdAt, eventId) over ALL its events; only winners
+   * whose sequence is > afterSequence (and, when given, whose createdAt is > since), ordered by
+   * sequence, at most `limit`. A delete stays visible as the record's winner.
+   */
+  readCompacted(
+    namespace: string,
+    repository: string,
+    options: { afterSequence: number; since?: string; limit: number },
+  ): Promise<Page>;
+  /** The raw log of a namespace after a sequence, in order (for fan-out between instances). */
+  readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]>;
+  /** The highest sequence of a namespace (0 when empty). */
+  maxSequence(namespace: string): Promise<number>;
+  repositories(namespace: string): Promise<RepositoryInfo[]>;
+  /**
+   * Calls `listener(namespace, maxSequence)` whenever events are committed to a namespace,
+   * by this process or (PostgreSQL) another instance. Returns an unsubscribe function.
+   */
+  onAppended(listener: (namespace: string, maxSequence: number) => void): () => void;
+  close(): Promise<void>;
+}
