@@ -17,8 +17,10 @@ const browser = { bundle: true, format: 'esm', target: 'es2022', platform: 'brow
 const builds = [
   // Library entries an app imports: '<package>' (the facade) and '<package>/worker'.
   { ...browser, entryPoints: { index: 'src/index.ts', worker: 'worker/index.ts' }, outdir: 'dist/lib', external: ['comlink', 'idb', 'nanoid', 'valibot'] },
-  // The demo: its page and its worker bundle (one such bundle per app).
-  { ...browser, entryPoints: { app: 'public/app.ts', 'sync-worker': 'public/sync-worker.ts' }, outdir: 'dist/public' },
+  // The demo: its page, and its worker bundle (one such bundle per app). The worker is a classic
+  // script (iife) so `new SharedWorker(url)` works in every engine without `{ type: 'module' }`.
+  { ...browser, entryPoints: { app: 'public/app.ts' }, outdir: 'dist/public' },
+  { ...browser, format: 'iife', entryPoints: { 'sync-worker': 'public/sync-worker.ts' }, outdir: 'dist/public' },
   // The server: Node, dependencies left to node_modules.
   { entryPoints: { main: 'server/main.ts' }, outdir: 'dist/server', bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' },
 ];
