@@ -11,7 +11,7 @@ bash scripts/ensure-chromium.sh || exit 1
 node esbuild.mjs || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 echo "── typecheck"
-if npx tsc --noEmit -p tsconfig.json && npx tsc --noEmit -p src && npx tsc --noEmit -p worker && npx tsc --noEmit -p public; then
+if npx tsc --noEmit -p tsconfig.json && npx tsc --noEmit -p src && npx tsc --noEmit -p worker && npx tsc --noEmit -p public && npx tsc --noEmit -p bench/pages; then
   passed=$((passed + 1)); echo "typecheck ok"
 else
   failed=$((failed + 1)); echo "typecheck FAILED"

@@ -1,0 +1,128 @@
+/**
+ * The benchmark's page: the product through the real facade and demo worker, and the floors
+ * (the bare platform doing the same physical work). bench/run.ts drives it with page.evaluate.
+ */
+import { connect } from '../../src';
+import { measureLongestStall, nextMessage, now, percentile } from './timing';
+
+type Todo = { id: string; title: string; done: boolean };
+type Client = ReturnType<typeof connect>;
+
+const channel = new BroadcastChannel('bench');
+let client: Client | undefined;
+const arrivals = new Map<string, number>();
+const waiters = new Map<string, (t: number) => void>();
+
+function product(): Client {
+  if (!client) throw new Error('call connectProduct first');
+  return client;
+}
+const todos = () => product().repository<Todo>('todos');
+
+const summary = (samples: number[]) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), n: samples.length };
+};
+
+const bench = {
+  /** Connects this tab to the shared worker and records when each record id first appears;
+   *  the one tab that `reports` tells the other tabs of its profile. */
+  async connectProduct(authToken: string, reports = false): Promise<void> {
+    client = connect({ worker: '/sync-worker.js', authToken });
+    await new Promise<void>((resolve) => {
+      todos().watch((records) => {
+        const t = now();
+        for (const r of records) {
+          if (arrivals.has(r.id)) continue;
+          arrivals.set(r.id, t);
+          waiters.get(r.id)?.(t);
+          if (reports) channel.postMessage({ id: r.id, t });
+        }
+        resolve();
+      });
+    });
+  },
+
+  /** When `id` first appeared in this tab's watch callback. */
+  async arrivalOf(id: string): Promise<number> {
+    const seen = arrivals.get(id);
+    if (seen !== undefined) return seen;
+    return new Promise((resolve) => waiters.set(id, resolve));
+  },
+
+  /** Starts an upsert and returns the moment it started. */
+  async timedUpsert(id: string): Promise<number> {
+    const t0 = now();
+    await todos().upsert({ id, title: id, done: false });
+    return t0;
+  },
+
+  /** Tab A writes one record at a time; another tab of this profile reports its watch firing. */
+  async crossTab(n: number) {
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = `ct-${i}-${Math.random().toString(36).slice(2)}`;
+      const seen = nextMessage<{ id: string; t: number }>(channel, (d) => d.id === id);
+      const t0 = now();
+      await todos().upsert({ id, title: 'cross-tab', done: false });
+      samples.push((await seen).t - t0);
+    }
+    return summary(samples);
+  },
+
+  /** Floor: postMessage to a bare SharedWorker, one IndexedDB transaction there, postMessage on. */
+  joinFloorCrossTab(): void {
+    const worker = new SharedWorker('/bench/floor-shared-worker.js', { name: 'bench-floor' });
+    worker.port.onmessage = (e: MessageEvent<{ i: number; t0: number }>) => {
+      channel.postMessage({ floor: e.data.i, t: now() - e.data.t0 });
+    };
+  },
+
+  async floorCrossTab(n: number) {
+    const worker = new SharedWorker('/bench/floor-shared-worker.js', { name: 'bench-floor' });
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const seen = nextMessage<{ floor: number; t: number }>(channel, (d) => d.floor === i);
+      worker.port.postMessage({ i, t0: now() });
+      samples.push((await seen).t);
+    }
+    worker.port.close();
+    return summary(samples);
+  },
+
+  async floorWorker(request: { kind: 'remote'; echoUrl: string; n: number } | { kind: 'initialSync'; echoUrl: string; records: number }) {
+    const worker = new Worker('/bench/floor-worker.js');
+    const result = await new Promise<unknown>((resolve) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.postMessage(request);
+    });
+    worker.terminate();
+    return Array.isArray(result) ? summary(result as number[]) : { ms: result as number };
+  },
+
+  /** A fresh profile opens the page: time from navigation start until the watch holds them all. */
+  async initialSync(authToken: string, records: number) {
+    const { result, longestStallMs } = await measureLongestStall(async () => {
+      client = connect({ worker: '/sync-worker.js', authToken });
+      await new Promise<void>((resolve) => {
+        todos().watch((all) => { if (all.length >= records) resolve(); });
+      });
+      return now() - performance.timeOrigin;
+    });
+    const status = await product().status();
+    return { ms: result, longestStallMs, held: (await todos().getAll()).length, lastSyncAt: status.lastSyncAt };
+  },
+
+  async writes(n: number) {
+    const t0 = now();
+    for (let i = 0; i < n; i++) await todos().upsert({ id: `seq-${i}`, title: 'sequential', done: false });
+    const sequentialPerSec = n / ((now() - t0) / 1000);
+    const t1 = now();
+    await Promise.all(Array.from({ length: n }, (_, i) => todos().upsert({ id: `par-${i}`, title: 'parallel', done: false })));
+    const concurrentPerSec = n / ((now() - t1) / 1000);
+    return { sequentialPerSec, concurrentPerSec };
+  },
+};
+
+(globalThis as Record<string, unknown>)['bench'] = bench;
+export type Bench = typeof bench;

@@ -1,0 +1,246 @@
+/**
+ * `npm run bench [-- --out FILE] [--quick]`: builds, starts the sync server on a temporary SQLite
+ * file, drives Chromium through Playwright, and prints the product's figures beside the physical
+ * floor measured in the same run (the bare platform doing the same work), with their ratios.
+ */
+import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import * as esbuild from 'esbuild';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Bench } from './pages/bench';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const outIndex = args.indexOf('--out');
+const outFile = outIndex >= 0 ? args[outIndex + 1] : undefined;
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const TABS = 8;
+const N = { crossTab: quick ? 100 : 500, remote: quick ? 60 : 300, initial: 10_000, initial100k: quick ? 20_000 : 100_000, writes: quick ? 2_000 : 10_000 };
+const HARD_LIMIT_MS = 5 * 60_000;
+
+const progress = (line: string) => process.stdout.write(`  … ${line}\n`);
+const round = (x: number, digits = 2) => Number(x.toFixed(digits));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function build(): Promise<{ facadeGzipBytes: number; workerGzipBytes: number }> {
+  progress('building');
+  await new Promise<void>((resolve, reject) => {
+    spawn(process.execPath, ['esbuild.mjs', '--quiet'], { stdio: 'inherit' }).on('exit', (code) => (code === 0 ? resolve() : reject(new Error('build failed'))));
+  });
+  const common = { bundle: true, minify: true, target: 'es2022', logLevel: 'warning' } as const;
+  await esbuild.build({ ...common, format: 'esm', entryPoints: { bench: 'bench/pages/bench.ts' }, outdir: 'dist/public/bench' });
+  await esbuild.build({ ...common, format: 'iife', entryPoints: { 'floor-shared-worker': 'bench/pages/floor-shared-worker.ts', 'floor-worker': 'bench/pages/floor-worker.ts' }, outdir: 'dist/public/bench' });
+  mkdirSync('dist/public/bench', { recursive: true });
+  copyFileSync('bench/pages/index.html', 'dist/public/bench/index.html');
+  const facade = await esbuild.build({ ...common, format: 'esm', entryPoints: ['src/index.ts'], write: false });
+  const facadeBytes = facade.outputFiles[0]?.contents ?? new Uint8Array();
+  return {
+    facadeGzipBytes: gzipSync(facadeBytes, { level: 9 }).length,
+    workerGzipBytes: gzipSync(readFileSync('dist/public/sync-worker.js'), { level: 9 }).length,
+  };
+}
+
+/** The floors' far end: echoes a record, or sends N records as one JSON frame. */
+function startEchoServer(): Promise<{ url: string; close(): void }> {
+  return new Promise((resolve) => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 }, () => {
+      const address = wss.address();
+      const port = typeof address === 'object' ? address.port : 0;
+      resolve({ url: `ws://127.0.0.1:${port}`, close: () => wss.close() });
+    });
+    wss.on('connection', (socket) => {
+      socket.on('message', (raw) => {
+        const message = JSON.parse(String(raw)) as { echo?: unknown; records?: number };
+        if (message.echo) socket.send(JSON.stringify(message.echo));
+        else if (message.records) socket.send(JSON.stringify(Array.from({ length: message.records }, (_, i) => seedRecord(i))));
+      });
+    });
+  });
+}
+
+const seedRecord = (i: number) => ({ id: `seed-${String(i).padStart(6, '0')}`, title: `Seeded todo number ${i}`, done: i % 3 === 0 });
+
+async function startServer(dir: string): Promise<{ url: string; process: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/server/main.js'], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'sync.db'), LOG_LEVEL: 'silent',
+      AUTH_TOKENS: 'live=live,seed10k=seed10k,seed100k=seed100k', RATE_LIMIT: '100000' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try { if ((await fetch(`${url}/api/health`)).ok) return { url, process: child }; } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('sync server did not start');
+}
+
+/** Pushes `count` records into a namespace through the protocol, 500 per batch, awaiting acks. */
+async function seed(serverUrl: string, token: string, count: number): Promise<void> {
+  const socket = new WebSocket(`${serverUrl.replace('http', 'ws')}/sync`);
+  await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject); });
+  const messages: ((m: { type: string }) => void)[] = [];
+  socket.on('message', (raw) => messages.shift()?.(JSON.parse(String(raw))));
+  const next = () => new Promise<{ type: string }>((resolve) => messages.push(resolve));
+  socket.send(JSON.stringify({ type: 'auth', token }));
+  if ((await next()).type !== 'auth_success') throw new Error('seeding: auth failed');
+  const createdAt = new Date().toISOString();
+  for (let start = 0; start < count; start += 500) {
+    const events = Array.from({ length: Math.min(500, count - start) }, (_, k) => {
+      const record = seedRecord(start + k);
+      return { eventId: `${token}-${start + k}`, dataId: record.id, operation: 0, createdAt, data: record };
+    });
+    socket.send(JSON.stringify({ type: 'push_events_batch', repository: 'todos', events }));
+    const reply = await next();
+    if (reply.type !== 'ack') throw new Error(`seeding: ${JSON.stringify(reply)}`);
+    if (start % 20_000 === 0) progress(`seeding ${token}: ${start + events.length}/${count}`);
+  }
+  socket.close();
+}
+
+async function openBenchPage(context: BrowserContext, serverUrl: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${serverUrl}/bench/index.html`);
+  await page.waitForFunction(() => 'bench' in globalThis);
+  return page;
+}
+
+const call = <K extends keyof Bench>(page: Page, name: K, ...params: Parameters<Bench[K]>) =>
+  page.evaluate(({ name, params }) => {
+    const bench = (globalThis as unknown as { bench: Record<string, (...a: unknown[]) => unknown> }).bench;
+    return bench[name]!(...params);
+  }, { name, params: params as unknown[] }) as Promise<Awaited<ReturnType<Bench[K]>>>;
+
+async function main() {
+  const started = Date.now();
+  const dir = mkdtempSync(join(tmpdir(), 'tabsync-bench-'));
+  const sizes = await build();
+  const echo = await startEchoServer();
+  const server = await startServer(dir);
+  let browser: Browser | undefined;
+  const watchdog = setTimeout(() => { console.error('bench: hard time limit reached'); server.process.kill('SIGKILL'); process.exit(2); }, HARD_LIMIT_MS);
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+
+    progress(`crossTab: ${TABS} tabs in one profile, ${N.crossTab} writes one at a time`);
+    const profileA = await browser.newContext();
+    const tabs: Page[] = [];
+    for (let i = 0; i < TABS; i++) tabs.push(await openBenchPage(profileA, server.url));
+    const [sender, receiver] = [tabs[0]!, tabs[1]!];
+    for (const [i, tab] of tabs.entries()) await call(tab, 'connectProduct', 'live', i === 1);
+    const health = (await (await fetch(`${server.url}/api/health`)).json()) as { activeConnections: number };
+    const connectionsPerProfile = health.activeConnections;
+    await call(sender, 'crossTab', 20); // warm-up
+    const crossTab = await call(sender, 'crossTab', N.crossTab);
+    await call(receiver, 'joinFloorCrossTab');
+    await call(sender, 'floorCrossTab', 20);
+    const crossTabFloor = await call(sender, 'floorCrossTab', N.crossTab);
+
+    progress(`remote: profile A → server → profile B, ${N.remote} writes`);
+    const profileB = await browser.newContext();
+    const remotePage = await openBenchPage(profileB, server.url);
+    await call(remotePage, 'connectProduct', 'live', false);
+    const remoteSamples: number[] = [];
+    for (let i = 0; i < N.remote + 20; i++) {
+      const id = `remote-${i}`;
+      const arrival = call(remotePage, 'arrivalOf', id);
+      const t0 = await call(sender, 'timedUpsert', id);
+      if (i >= 20) remoteSamples.push((await arrival) - t0); else await arrival;
+    }
+    remoteSamples.sort((a, b) => a - b);
+    const pct = (p: number) => remoteSamples[Math.min(remoteSamples.length - 1, Math.ceil((p / 100) * remoteSamples.length) - 1)] ?? NaN;
+    const remoteFloor = await call(sender, 'floorWorker', { kind: 'remote', echoUrl: echo.url, n: N.remote });
+
+    progress(`writes: ${N.writes} upserts one by one, then ${N.writes} in parallel`);
+    const writesPage = await openBenchPage(profileB, server.url);
+    await call(writesPage, 'connectProduct', 'live', false);
+    const writes = await call(writesPage, 'writes', N.writes);
+    await profileA.close();
+    await profileB.close();
+
+    progress(`initialSync: seeding ${N.initial} and ${N.initial100k} records`);
+    await seed(server.url, 'seed10k', N.initial);
+    await seed(server.url, 'seed100k', N.initial100k);
+    progress(`initialSync: a fresh profile opens the page and syncs ${N.initial} records`);
+    const fresh10k = await browser.newContext();
+    const initial = await call(await openBenchPage(fresh10k, server.url), 'initialSync', 'seed10k', N.initial);
+    await fresh10k.close();
+    const floorContext = await browser.newContext();
+    const initialFloor = await call(await openBenchPage(floorContext, server.url), 'floorWorker', { kind: 'initialSync', echoUrl: echo.url, records: N.initial });
+    await floorContext.close();
+    progress(`initialSync: a fresh profile syncs ${N.initial100k} records`);
+    const fresh100k = await browser.newContext();
+    const initial100k = await call(await openBenchPage(fresh100k, server.url), 'initialSync', 'seed100k', N.initial100k);
+    await fresh100k.close();
+
+    const floorOf = (x: { p50Ms: number } | { ms: number }) => ('p50Ms' in x ? x.p50Ms : x.ms);
+    const results = {
+      crossTab: { p50Ms: round(crossTab.p50Ms), p99Ms: round(crossTab.p99Ms), floorP50Ms: round(floorOf(crossTabFloor)), n: crossTab.n },
+      remote: { p50Ms: round(pct(50)), p99Ms: round(pct(99)), floorP50Ms: round(floorOf(remoteFloor)), n: remoteSamples.length },
+      initialSync: { records: N.initial, ms: round(initial.ms, 0), floorMs: round(floorOf(initialFloor), 0), records100k: N.initial100k, ms100k: round(initial100k.ms, 0), longestStallMs100k: round(initial100k.longestStallMs, 0) },
+      writes: { sequentialPerSec: round(writes.sequentialPerSec, 0), concurrentPerSec: round(writes.concurrentPerSec, 0) },
+      connectionsPerProfile, tabs: TABS,
+      facadeGzipBytes: sizes.facadeGzipBytes, workerGzipBytes: sizes.workerGzipBytes,
+    };
+    if (initial.held < N.initial || initial100k.held < N.initial100k) throw new Error(`initial sync incomplete: ${initial.held}, ${initial100k.held}`);
+    printTable(results);
+    if (outFile) writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nbench finished in ${round((Date.now() - started) / 1000, 1)} s${outFile ? `; figures written to ${outFile}` : ''}`);
+  } finally {
+    clearTimeout(watchdog);
+    await browser?.close();
+    server.process.kill('SIGTERM');
+    echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printTable(r: {
+  crossTab: { p50Ms: number; p99Ms: number; floorP50Ms: number; n: number };
+  remote: { p50Ms: number; p99Ms: number; floorP50Ms: number; n: number };
+  initialSync: { records: number; ms: number; floorMs: number; records100k: number; ms100k: number; longestStallMs100k: number };
+  writes: { sequentialPerSec: number; concurrentPerSec: number };
+  connectionsPerProfile: number; tabs: number; facadeGzipBytes: number; workerGzipBytes: number;
+}) {
+  const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(1)}×` : '–');
+  const rows: [string, string, string, string, string][] = [
+    ['scenario', 'product', 'floor', 'ratio', 'goal'],
+    [`crossTab p50 (${r.tabs} tabs, n=${r.crossTab.n})`, `${r.crossTab.p50Ms} ms`, `${r.crossTab.floorP50Ms} ms`, ratio(r.crossTab.p50Ms, r.crossTab.floorP50Ms), '≤ 2 ms, ≤ 3× floor'],
+    ['crossTab p99', `${r.crossTab.p99Ms} ms`, '', '', ''],
+    [`remote p50 (n=${r.remote.n})`, `${r.remote.p50Ms} ms`, `${r.remote.floorP50Ms} ms`, ratio(r.remote.p50Ms, r.remote.floorP50Ms), '≤ 5 ms'],
+    ['remote p99', `${r.remote.p99Ms} ms`, '', '', ''],
+    [`initialSync ${r.initialSync.records} records`, `${r.initialSync.ms} ms`, `${r.initialSync.floorMs} ms`, ratio(r.initialSync.ms, r.initialSync.floorMs), '≤ 1000 ms'],
+    [`initialSync ${r.initialSync.records100k} records`, `${r.initialSync.ms100k} ms`, '', '', '≤ 10000 ms'],
+    ['  longest main-thread stall meanwhile', `${r.initialSync.longestStallMs100k} ms`, '', '', 'responsive'],
+    ['writes, awaited one by one', `${r.writes.sequentialPerSec}/s`, '', '', ''],
+    ['writes, in parallel', `${r.writes.concurrentPerSec}/s`, '', '', '≥ 5000/s'],
+    ['WebSocket connections per profile', String(r.connectionsPerProfile), '', '', '1'],
+    ['facade, gzip', `${r.facadeGzipBytes} B`, '', '', '≤ 3584 B'],
+    ['demo worker bundle, gzip', `${r.workerGzipBytes} B`, '', '', ''],
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  console.log('');
+  for (const [i, row] of rows.entries()) {
+    console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+    if (i === 0) console.log(widths.map((w) => '─'.repeat(w)).join('  '));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench failed: ${error instanceof Error ? error.stack : String(error)}`);
+  process.exit(1);
+});
