@@ -58,7 +58,7 @@ function startEchoServer(): Promise<{ url: string; close(): void }> {
   return new Promise((resolve) => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 }, () => {
       const address = wss.address();
-      const port = typeof address === 'object' ? address.port : 0;
+      const port = typeof address === 'object' && address ? address.port : 0;
       resolve({ url: `ws://127.0.0.1:${port}`, close: () => wss.close() });
     });
     wss.on('connection', (socket) => {

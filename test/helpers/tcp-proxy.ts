@@ -65,21 +65,22 @@ export async function startTcpProxy(upstreamPort: number, host = '127.0.0.1'): P
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
 
+  const cutAll = () => {
+    for (const pair of [...pairs]) { pair.client.destroy(); pair.upstream.destroy(); }
+    pairs.clear();
+  };
   return {
     port,
     url: `http://${host}:${port}`,
     get accepted() { return accepted; },
-    cutAll() {
-      for (const pair of [...pairs]) { pair.client.destroy(); pair.upstream.destroy(); }
-      pairs.clear();
-    },
+    cutAll,
     blackhole() { silent = true; },
     restore() { silent = false; },
     setDelay(ms) { delayMs = ms; },
     setUpstream(port) { upstream = port; },
     openConnections: () => pairs.size,
     close() {
-      this.cutAll();
+      cutAll();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -1,0 +1,142 @@
+/**
+ * The server on one port: HTTP (health, REST reads, static demo) and the WebSocket at `/sync`.
+ * `startServer` is what main.ts runs and what tests start in-process.
+ */
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createAuthenticator } from './auth';
+import { Hub } from './broadcast';
+import type { ServerConfig } from './config';
+import { CloseCode, Connection, type ConnectionContext } from './connection';
+import { createRequestHandler } from './http-routes';
+import { createLogger } from './log';
+import type { EventStore } from './store/event-store';
+import { openStore } from './store/open';
+
+export interface RunningServer {
+  port: number;
+  /** `http://host:port` */
+  url: string;
+  /** `ws://host:port/sync` */
+  syncUrl: string;
+  store: EventStore;
+  /** Stops accepting, closes every socket with 1001, then closes the store. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where log lines go (default stdout). */
+  logSink?: (line: string) => void;
+}
+
+/** ws cuts frames above this itself (close 1009); below it we answer `too_large` first. */
+const MAX_PAYLOAD_FACTOR = 4;
+/** How long a shutdown waits for clients to answer the close handshake. */
+const CLOSE_GRACE_MS = 3000;
+
+export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const log = createLogger(config.logLevel, options.logSink);
+  const authenticator = createAuthenticator(config);
+  if (authenticator.mode === 'dev') {
+    log.warn('dev mode: neither AUTH_TOKENS nor JWT_SECRET is set, so every connection is accepted as principal "dev" in namespace "default"; do not expose this server');
+  }
+  const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize });
+  const hub = new Hub(store, log);
+  const sockets = new Map<WebSocket, Connection>();
+  const context: ConnectionContext = { store, hub, authenticator, log, config, principals: new Map() };
+
+  const server = createServer(
+    createRequestHandler({
+      store,
+      authenticator,
+      log,
+      publicDir: config.publicDir,
+      startedAt: Date.now(),
+      activeConnections: () => sockets.size,
+    }),
+  );
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes * MAX_PAYLOAD_FACTOR });
+  let closing: Promise<void> | undefined;
+
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path !== '/sync') return refuseUpgrade(socket, 404, 'Not Found');
+    if (closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    if (!originAllowed(request, config.allowedOrigins)) {
+      log.warn('origin refused', { origin: request.headers.origin, remoteAddress: request.socket.remoteAddress });
+      return refuseUpgrade(socket, 403, 'Forbidden');
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      sockets.set(ws, new Connection(ws, context, request.headers.authorization, request.socket.remoteAddress));
+      ws.on('close', () => sockets.delete(ws));
+    });
+  });
+
+  const heartbeat = setInterval(() => {
+    for (const connection of sockets.values()) connection.heartbeat();
+  }, config.heartbeatIntervalMs);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (error) => log.error('http server error', { error }));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const hostPort = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log.info('listening', { port, host: config.host, url: `http://${hostPort}`, database: store.kind, auth: authenticator.mode });
+
+  async function shutDown(): Promise<void> {
+    clearInterval(heartbeat);
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const connections = [...sockets.values()];
+    const socketsClosed = [...sockets.keys()].map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
+    for (const connection of connections) connection.close(CloseCode.goingAway, 'server shutting down');
+    const grace = setTimeout(() => {
+      for (const ws of sockets.keys()) ws.terminate();
+    }, CLOSE_GRACE_MS);
+    await Promise.all(socketsClosed);
+    clearTimeout(grace);
+    // A closed connection processes nothing new, but an append already started must finish first.
+    await Promise.all(connections.map((connection) => connection.settled()));
+    server.closeAllConnections();
+    await serverClosed;
+    wss.close();
+    hub.close();
+    await store.close();
+    log.info('shut down');
+  }
+
+  return {
+    port,
+    url: `http://${hostPort}`,
+    syncUrl: `ws://${hostPort}/sync`,
+    store,
+    close: () => (closing ??= shutDown()),
+  };
+}
+
+/**
+ * Browsers always send Origin, so checking it stops other sites' pages from using a visitor's
+ * browser; clients without one (not browsers) are allowed, as they could send any Origin anyway.
+ * Unset list: same origin only.
+ */
+function originAllowed(request: IncomingMessage, allowed: readonly string[] | undefined): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined || allowed?.includes('*')) return true;
+  if (allowed) return allowed.includes(origin);
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+  socket.on('error', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,74 @@
+/**
+ * Who a token belongs to: static tokens (AUTH_TOKENS), HS256 JWTs (JWT_SECRET), or, with
+ * neither configured, an explicit dev mode where everyone is `dev` in namespace `default`.
+ */
+import { createHash } from 'node:crypto';
+import { errors as joseErrors, jwtVerify } from 'jose';
+import type { ServerConfig } from './config';
+
+export interface Identity {
+  principal: string;
+  namespace: string;
+  /** Epoch milliseconds after which the identity is no longer valid (a JWT's `exp`). */
+  expiresAt?: number;
+}
+
+export type AuthResult = { ok: true; identity: Identity } | { ok: false; reason: string };
+
+export interface Authenticator {
+  /** `dev` when no credentials are configured: every token (or none) is accepted. */
+  readonly mode: 'dev' | 'tokens' | 'jwt' | 'tokens+jwt';
+  authenticate(token: string | undefined): Promise<AuthResult>;
+}
+
+const DEV_IDENTITY: Identity = { principal: 'dev', namespace: 'default' };
+
+export function createAuthenticator(config: Pick<ServerConfig, 'authTokens' | 'jwtSecret'>): Authenticator {
+  const { authTokens } = config;
+  const jwtKey = config.jwtSecret ? new TextEncoder().encode(config.jwtSecret) : undefined;
+  const mode = authTokens.size > 0 && jwtKey ? 'tokens+jwt' : authTokens.size > 0 ? 'tokens' : jwtKey ? 'jwt' : 'dev';
+
+  return {
+    mode,
+    async authenticate(token) {
+      if (mode === 'dev') return { ok: true, identity: DEV_IDENTITY };
+      if (!token) return { ok: false, reason: 'no token' };
+      const namespace = authTokens.get(token);
+      if (namespace !== undefined) return { ok: true, identity: { principal: staticPrincipal(token), namespace } };
+      if (jwtKey) return verifyJwt(token, jwtKey);
+      return { ok: false, reason: 'invalid token' };
+    },
+  };
+}
+
+async function verifyJwt(token: string, key: Uint8Array): Promise<AuthResult> {
+  try {
+    const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'] });
+    const namespace = payload['namespace'] ?? payload['ns'];
+    if (typeof namespace !== 'string' || !namespace) return { ok: false, reason: 'token has no namespace claim' };
+    if (!payload.sub) return { ok: false, reason: 'token has no sub claim' };
+    const identity: Identity = { principal: payload.sub, namespace };
+    if (payload.exp !== undefined) identity.expiresAt = payload.exp * 1000;
+    return { ok: true, identity };
+  } catch (error) {
+    return { ok: false, reason: error instanceof joseErrors.JWTExpired ? 'token expired' : 'invalid token' };
+  }
+}
+
+/** A static token's principal: a fingerprint, so logs and limits can name it without revealing it. */
+function staticPrincipal(token: string): string {
+  return 'token:' + createHash('sha256').update(token).digest('hex').slice(0, 12);
+}
+
+/** The token of an `auth` message: `token`, else an `Authorization: Bearer …` header. */
+export function tokenOf(credentials: { token?: string; headers?: Record<string, string> }): string | undefined {
+  if (credentials.token) return credentials.token;
+  const headers = credentials.headers ?? {};
+  const name = Object.keys(headers).find((h) => h.toLowerCase() === 'authorization');
+  return bearerToken(name === undefined ? undefined : headers[name]);
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return match?.[1];
+}

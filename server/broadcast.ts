@@ -1,0 +1,143 @@
+/**
+ * Fan-out: committed events go to every other connection of their namespace. Driven by the
+ * store's `onAppended` and read back from its log, so events committed by another server
+ * instance (PostgreSQL) reach this instance's connections through the same path.
+ */
+import type { EventStore, LoggedEvent } from './store/event-store';
+import type { SequencedEvent } from '../protocol';
+import type { Logger } from './log';
+
+/** A connection as the hub sees it. */
+export interface Subscriber {
+  readonly id: string;
+  /** Sends an already serialized `events` message. */
+  deliver(text: string): void;
+}
+
+interface NamespaceState {
+  readonly subscribers: Set<Subscriber>;
+  /** Everything up to this sequence was delivered (or predates every subscriber). */
+  lastBroadcast: number;
+  /** The highest sequence the store reported as committed. */
+  committed: number;
+  ready: Promise<void>;
+  draining: boolean;
+  /** eventId → id of the connection that pushed it, so it is not echoed back to its sender. */
+  readonly origins: Map<string, string>;
+}
+
+const LOG_PAGE = 1000;
+
+export class Hub {
+  private readonly namespaces = new Map<string, NamespaceState>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly log: Logger,
+  ) {
+    this.unsubscribe = store.onAppended((namespace, maxSequence) => {
+      const state = this.namespaces.get(namespace);
+      if (!state) return;
+      state.committed = Math.max(state.committed, maxSequence);
+      void this.drain(namespace, state);
+    });
+  }
+
+  /** Adds a subscriber; resolves once the namespace's starting point is known. */
+  join(namespace: string, subscriber: Subscriber): Promise<void> {
+    let state = this.namespaces.get(namespace);
+    if (!state) {
+      const created: NamespaceState = {
+        subscribers: new Set(),
+        lastBroadcast: 0,
+        committed: 0,
+        ready: Promise.resolve(),
+        draining: false,
+        origins: new Map(),
+      };
+      // Broadcast only what is committed from now on: earlier events are the catch-up's job.
+      created.ready = this.store.maxSequence(namespace).then(
+        (max) => {
+          created.lastBroadcast = max;
+        },
+        (error: unknown) => {
+          // Let the next join try again instead of inheriting a broken starting point.
+          if (this.namespaces.get(namespace) === created) this.namespaces.delete(namespace);
+          throw error;
+        },
+      );
+      this.namespaces.set(namespace, created);
+      state = created;
+    }
+    state.subscribers.add(subscriber);
+    return state.ready;
+  }
+
+  leave(namespace: string, subscriber: Subscriber): void {
+    const state = this.namespaces.get(namespace);
+    if (!state) return;
+    state.subscribers.delete(subscriber);
+    if (state.subscribers.size === 0) this.namespaces.delete(namespace);
+  }
+
+  /** Call before appending: the events of `eventIds` will not be sent back to `subscriberId`. */
+  markOrigin(namespace: string, eventIds: readonly string[], subscriberId: string): void {
+    const origins = this.namespaces.get(namespace)?.origins;
+    if (origins) for (const id of eventIds) origins.set(id, subscriberId);
+  }
+
+  /** For events that will never be broadcast (duplicates, a failed append). */
+  forgetOrigin(namespace: string, eventIds: readonly string[]): void {
+    const origins = this.namespaces.get(namespace)?.origins;
+    if (origins) for (const id of eventIds) origins.delete(id);
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.namespaces.clear();
+  }
+
+  private async drain(namespace: string, state: NamespaceState): Promise<void> {
+    if (state.draining) return;
+    state.draining = true;
+    try {
+      await state.ready;
+      while (state.lastBroadcast < state.committed && this.namespaces.get(namespace) === state) {
+        const logged = await this.store.readLog(namespace, state.lastBroadcast, LOG_PAGE);
+        const last = logged.at(-1);
+        if (!last) break;
+        state.lastBroadcast = last.event.serverSequence;
+        this.deliver(state, logged);
+      }
+    } catch (error) {
+      // The next commit retries from lastBroadcast; nothing is skipped.
+      this.log.error('broadcast failed', { namespace, error });
+    } finally {
+      state.draining = false;
+    }
+  }
+
+  private deliver(state: NamespaceState, logged: readonly LoggedEvent[]): void {
+    const byRepository = new Map<string, { event: SequencedEvent; origin?: string }[]>();
+    for (const { repository, event } of logged) {
+      const origin = state.origins.get(event.eventId);
+      state.origins.delete(event.eventId);
+      let group = byRepository.get(repository);
+      if (!group) byRepository.set(repository, (group = []));
+      group.push(origin === undefined ? { event } : { event, origin });
+    }
+    for (const [repository, group] of byRepository) {
+      const origins = new Set(group.map((g) => g.origin));
+      const everything = JSON.stringify({ type: 'events', repository, events: group.map((g) => g.event) });
+      for (const subscriber of state.subscribers) {
+        if (!origins.has(subscriber.id)) {
+          subscriber.deliver(everything);
+          continue;
+        }
+        const others = group.filter((g) => g.origin !== subscriber.id).map((g) => g.event);
+        if (others.length > 0) subscriber.deliver(JSON.stringify({ type: 'events', repository, events: others }));
+      }
+    }
+  }
+}

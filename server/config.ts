@@ -1,0 +1,99 @@
+/**
+ * Server configuration from the environment. Every variable can also be given as a flag:
+ * `--port 9000`, `--database-url=postgres://…` (the variable's name in kebab case).
+ */
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol';
+import { isLogLevel, type LogLevel } from './log';
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  /** A file path (SQLite) or a `postgres://` / `postgresql://` URL. */
+  databaseUrl: string;
+  pgPoolSize: number;
+  /** Static tokens: token → namespace. */
+  authTokens: ReadonlyMap<string, string>;
+  /** HS256 secret for bearer JWTs. */
+  jwtSecret?: string;
+  /** Origins allowed to open a WebSocket; `['*']` = any; undefined = same origin (or none) only. */
+  allowedOrigins?: readonly string[];
+  maxMessageBytes: number;
+  /** Messages per second per connection (token bucket refill rate) and the bucket size. */
+  rateLimit: { perSecond: number; burst: number };
+  maxConnectionsPerPrincipal: number;
+  authTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  publicDir: string;
+  logLevel: LogLevel;
+}
+
+type Source = Record<string, string | undefined>;
+
+export function loadConfig(env: Source = process.env, argv: readonly string[] = process.argv.slice(2)): ServerConfig {
+  const source: Source = { ...env, ...parseFlags(argv) };
+  const text = (name: string) => {
+    const value = source[name]?.trim();
+    return value ? value : undefined;
+  };
+  const integer = (name: string, fallback: number, min: number) => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+    return value;
+  };
+
+  const logLevel = text('LOG_LEVEL') ?? 'info';
+  if (!isLogLevel(logLevel)) throw new Error(`LOG_LEVEL must be debug, info, warn, error or silent, got "${logLevel}"`);
+  const perSecond = integer('RATE_LIMIT', 500, 1);
+  const origins = text('ALLOWED_ORIGINS');
+
+  return {
+    port: integer('PORT', 8080, 0),
+    host: text('HOST') ?? 'localhost',
+    databaseUrl: text('DATABASE_URL') ?? './data/sync.db',
+    pgPoolSize: integer('PG_POOL_SIZE', 10, 1),
+    authTokens: parseAuthTokens(text('AUTH_TOKENS')),
+    jwtSecret: text('JWT_SECRET'),
+    allowedOrigins: origins?.split(',').map((o) => o.trim()).filter(Boolean),
+    maxMessageBytes: integer('MAX_MESSAGE_BYTES', DEFAULT_MAX_MESSAGE_BYTES, 1024),
+    rateLimit: { perSecond, burst: integer('RATE_LIMIT_BURST', perSecond * 2, 1) },
+    maxConnectionsPerPrincipal: integer('MAX_CONNECTIONS_PER_PRINCIPAL', 200, 1),
+    authTimeoutMs: integer('AUTH_TIMEOUT_MS', 10_000, 1),
+    heartbeatIntervalMs: integer('HEARTBEAT_INTERVAL_MS', 30_000, 1),
+    publicDir: text('PUBLIC_DIR') ?? 'dist/public',
+    logLevel,
+  };
+}
+
+/** `token=namespace,token2=namespace2`. */
+function parseAuthTokens(value: string | undefined): Map<string, string> {
+  const tokens = new Map<string, string>();
+  if (!value) return tokens;
+  for (const entry of value.split(',')) {
+    const trimmed = entry.trim();
+    if (!trimmed) continue;
+    const separator = trimmed.lastIndexOf('=');
+    const token = trimmed.slice(0, separator).trim();
+    const namespace = trimmed.slice(separator + 1).trim();
+    // The message names the position, never the token itself: configs end up in logs.
+    if (separator <= 0 || !namespace) throw new Error(`AUTH_TOKENS entry ${tokens.size + 1} must be token=namespace`);
+    tokens.set(token, namespace);
+  }
+  return tokens;
+}
+
+/** `--port 9000` / `--port=9000` → `{ PORT: '9000' }`. */
+function parseFlags(argv: readonly string[]): Source {
+  const flags: Source = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg?.startsWith('--')) continue;
+    const [name = '', inline] = arg.slice(2).split(/=(.*)/s, 2);
+    const key = name.replace(/-/g, '_').toUpperCase();
+    if (inline !== undefined) flags[key] = inline;
+    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) flags[key] = argv[++i];
+    else flags[key] = 'true';
+  }
+  return flags;
+}

@@ -1,0 +1,66 @@
+/** Serves the demo's files from one directory: no path leaves it, HTML gets a strict CSP. */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, resolve, sep } from 'node:path';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.webmanifest': 'application/manifest+json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
+
+const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; connect-src 'self' ws: wss:; script-src 'self'; style-src 'self'; worker-src 'self'";
+
+/** Serves `pathname` from `root`; false when there is no such file (the caller answers 404). */
+export async function serveStatic(root: string, pathname: string, request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+  const file = resolveInside(root, pathname === '/' ? '/index.html' : pathname);
+  if (!file) return false;
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) return false;
+
+  const extension = extname(file).toLowerCase();
+  response.setHeader('Content-Type', CONTENT_TYPES[extension] ?? 'application/octet-stream');
+  response.setHeader('Content-Length', info.size);
+  response.setHeader('X-Content-Type-Options', 'nosniff');
+  response.setHeader('Cache-Control', 'no-cache');
+  if (extension === '.html') response.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+  if (request.method === 'HEAD') {
+    response.end();
+    return true;
+  }
+  await new Promise<void>((done) => {
+    createReadStream(file)
+      .on('error', () => {
+        response.destroy();
+        done();
+      })
+      .on('end', done)
+      .pipe(response);
+  });
+  return true;
+}
+
+/** The file a URL path names inside `root`, or undefined when it is malformed or escapes it. */
+function resolveInside(root: string, pathname: string): string | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes('\0')) return undefined;
+  const base = resolve(root);
+  const file = resolve(base, '.' + decoded);
+  return file.startsWith(base + sep) ? file : undefined;
+}

@@ -1,0 +1,143 @@
+/**
+ * Fan-out between server instances through PostgreSQL LISTEN/NOTIFY. After a commit an instance
+ * announces only (namespace, max sequence), never the events: the others re-read the log from
+ * their own last-broadcast sequence, so a lost notification delays delivery but loses nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import * as v from 'valibot';
+import { connectionConfig } from './postgres-pool';
+
+const CHANNEL = 'tabsync_appended';
+/** [sending instance, namespace, max sequence] */
+const PayloadSchema = v.tuple([v.string(), v.string(), v.pipe(v.number(), v.integer(), v.minValue(0))]);
+
+const RECONNECT_FIRST_DELAY_MS = 100;
+const RECONNECT_MAX_DELAY_MS = 5_000;
+
+export interface FanoutHandlers {
+  /** Another instance committed events to `namespace`, up to `maxSequence`. */
+  appended(namespace: string, maxSequence: number): void;
+  /** The LISTEN connection is back after a drop: notifications sent meanwhile were missed. */
+  reconnected(): void;
+}
+
+export class Fanout {
+  /** Tells this instance's own notifications apart, which it has already handled locally. */
+  private readonly instance = randomUUID();
+  private client: pg.Client | undefined;
+  /** Highest sequence per namespace still to announce; coalesced, at most one NOTIFY in flight. */
+  private readonly unsent = new Map<string, number>();
+  private sending = false;
+  private failedAttempts = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly handlers: FanoutHandlers,
+  ) {}
+
+  /** Opens the LISTEN connection; rejects when the database cannot be reached. */
+  async start(): Promise<void> {
+    this.client = await this.connect();
+  }
+
+  announce(namespace: string, maxSequence: number): void {
+    this.unsent.set(namespace, Math.max(this.unsent.get(namespace) ?? 0, maxSequence));
+    void this.send();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => {});
+  }
+
+  private async send(): Promise<void> {
+    const client = this.client;
+    if (this.sending || !client || this.unsent.size === 0) return;
+    this.sending = true;
+    const batch = new Map(this.unsent);
+    this.unsent.clear();
+    const payloads = [...batch].map(([namespace, max]) => JSON.stringify([this.instance, namespace, max]));
+    try {
+      await client.query(`SELECT pg_notify('${CHANNEL}', payload) FROM unnest($1::text[]) AS payload`, [payloads]);
+    } catch {
+      // The connection dropped: announce these once it is back. (Any other failure would fail
+      // again: drop the batch; the next append to the namespace announces it anyway.)
+      if (this.client !== client) {
+        for (const [namespace, max] of batch) this.unsent.set(namespace, Math.max(this.unsent.get(namespace) ?? 0, max));
+      }
+    } finally {
+      this.sending = false;
+    }
+    void this.send();
+  }
+
+  private async connect(): Promise<pg.Client> {
+    const client = new pg.Client(connectionConfig(this.url, 'tabsync-listen'));
+    client.on('error', () => this.lose(client));
+    client.on('end', () => this.lose(client));
+    client.on('notification', (notification) => this.receive(notification));
+    try {
+      await client.connect();
+      // A notification is a hint, not data: it need not wait for a disk flush.
+      await client.query('SET synchronous_commit TO off');
+      await client.query(`LISTEN ${CHANNEL}`);
+      return client;
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+  }
+
+  private receive(notification: pg.Notification): void {
+    if (notification.channel !== CHANNEL || notification.payload === undefined) return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(notification.payload);
+    } catch {
+      return;
+    }
+    const parsed = v.safeParse(PayloadSchema, raw);
+    if (!parsed.success) return;
+    const [instance, namespace, maxSequence] = parsed.output;
+    if (instance !== this.instance) this.handlers.appended(namespace, maxSequence);
+  }
+
+  private lose(client: pg.Client): void {
+    if (client !== this.client) return;
+    this.client = undefined;
+    client.end().catch(() => {});
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    const ceiling = Math.min(RECONNECT_MAX_DELAY_MS, RECONNECT_FIRST_DELAY_MS * 2 ** this.failedAttempts);
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.failedAttempts++;
+    this.reconnectTimer = setTimeout(() => void this.reconnect(), delay);
+  }
+
+  private async reconnect(): Promise<void> {
+    let client: pg.Client;
+    try {
+      client = await this.connect();
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.closed) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.client = client;
+    this.failedAttempts = 0;
+    this.handlers.reconnected();
+    void this.send();
+  }
+}

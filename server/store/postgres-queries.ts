@@ -1,0 +1,28 @@
+/** The PostgreSQL store's statements (schema in postgres-schema.ts). */
+import type { SyncEvent } from '../../protocol';
+
+export interface EventRow {
+  sequence: number;
+  repository: string;
+  event_id: string;
+  data_id: string;
+  operation: SyncEvent['operation'];
+  created_at: string;
+  data: Record<string, unknown> | null;
+}
+
+const EVENT_COLUMNS = 'sequence, repository, event_id, data_id, operation, created_at, data';
+
+/** See tabsync_append in postgres-schema.ts. */
+export const APPEND = 'SELECT * FROM tabsync_append($1, $2, $3, $4, $5, $6, $7)';
+
+export const READ_COMPACTED = `
+  SELECT e.sequence, e.repository, e.event_id, e.data_id, e.operation, e.created_at, e.data
+  FROM records r JOIN events e ON e.namespace = r.namespace AND e.sequence = r.winner_sequence
+  WHERE r.namespace = $1 AND r.repository = $2 AND r.winner_sequence > $3
+    AND ($5::text IS NULL OR r.winner_created_at > $5::text)
+  ORDER BY r.winner_sequence
+  LIMIT $4`;
+
+export const READ_LOG = `
+  SELECT ${EVENT_COLUMNS} FROM events WHERE namespace = $1 AND sequence > $2 ORDER BY sequence LIMIT $3`;

@@ -1,0 +1,194 @@
+/**
+ * The PostgreSQL event store, for several server instances over one database. Appends to a
+ * namespace serialize on its counter row, so sequences are assigned and committed in order across
+ * instances; the compacted view is maintained in the same transaction (tabsync_append in
+ * postgres-schema.ts); LISTEN/NOTIFY tells the other instances to re-read the log
+ * (postgres-fanout.ts).
+ */
+import type pg from 'pg';
+import type { SequencedEvent, SyncEvent } from '../../protocol';
+import type { Logger } from '../log';
+import type { AppendResult, EventStore, LoggedEvent, Page, RepositoryInfo } from './event-store';
+import { Fanout } from './postgres-fanout';
+import { createPool } from './postgres-pool';
+import { APPEND, READ_COMPACTED, READ_LOG, type EventRow } from './postgres-queries';
+import { migrate } from './postgres-schema';
+
+export interface PostgresStoreOptions {
+  /** Connections per instance (PG_POOL_SIZE). */
+  poolSize?: number;
+  /** Where failures that are handled, not thrown (a throwing onAppended listener), are reported. */
+  log?: Logger;
+}
+
+const DEFAULT_POOL_SIZE = 10;
+
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<EventStore> {
+  const pool = createPool(url, options.poolSize ?? DEFAULT_POOL_SIZE);
+  try {
+    await migrate(pool);
+    const store = new PostgresStore(pool, url, options.log);
+    await store.start();
+    return store;
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+}
+
+class PostgresStore implements EventStore {
+  readonly kind = 'postgres';
+  private readonly listeners = new Set<(namespace: string, maxSequence: number) => void>();
+  /** Namespaces this instance has served: re-announced to the listeners after a LISTEN outage. */
+  private readonly knownNamespaces = new Set<string>();
+  private readonly fanout: Fanout;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    url: string,
+    private readonly log: Logger | undefined,
+  ) {
+    this.fanout = new Fanout(url, {
+      appended: (namespace, maxSequence) => {
+        this.knownNamespaces.add(namespace);
+        this.emit(namespace, maxSequence);
+      },
+      reconnected: () => void this.reannounce(),
+    });
+  }
+
+  start(): Promise<void> {
+    return this.fanout.start();
+  }
+
+  async append(namespace: string, repository: string, events: readonly SyncEvent[]): Promise<AppendResult[]> {
+    if (events.length === 0) return [];
+    this.knownNamespaces.add(namespace);
+    // An eventId repeated within the batch is stored once, as its first copy.
+    const firstCopies = new Map<string, SyncEvent>();
+    for (const event of events) if (!firstCopies.has(event.eventId)) firstCopies.set(event.eventId, event);
+    const batch = [...firstCopies.values()];
+
+    const { rows } = await this.pool.query<EventRow & { duplicate: boolean }>(APPEND, [
+      namespace,
+      repository,
+      batch.map((e) => e.eventId),
+      batch.map((e) => e.dataId),
+      batch.map((e) => e.operation),
+      batch.map((e) => e.createdAt),
+      batch.map((e) => (e.data === undefined ? null : JSON.stringify(e.data))),
+    ]);
+    const byId = new Map(rows.map((row) => [row.event_id, row] as const));
+    // Unreachable while every append takes the namespace lock; should it ever happen, fail
+    // rather than acknowledge an event this store cannot describe.
+    const missing = batch.find((event) => !byId.has(event.eventId));
+    if (missing) throw new Error(`event ${missing.eventId} was neither stored nor found`);
+
+    const seen = new Set<string>();
+    const results = events.map((event): AppendResult => {
+      const row = byId.get(event.eventId) as EventRow & { duplicate: boolean };
+      const duplicate = row.duplicate || seen.has(event.eventId);
+      seen.add(event.eventId);
+      return { event: toEvent(row), repository: row.repository, duplicate };
+    });
+
+    const appended = results.filter((result) => !result.duplicate);
+    if (appended.length > 0) {
+      const maxSequence = Math.max(...appended.map((result) => result.event.serverSequence));
+      this.fanout.announce(namespace, maxSequence);
+      this.emit(namespace, maxSequence);
+    }
+    return results;
+  }
+
+  async readCompacted(
+    namespace: string,
+    repository: string,
+    options: { afterSequence: number; since?: string; limit: number },
+  ): Promise<Page> {
+    this.knownNamespaces.add(namespace);
+    const { rows } = await this.pool.query<EventRow>(READ_COMPACTED, [
+      namespace,
+      repository,
+      options.afterSequence,
+      options.limit + 1,
+      options.since ?? null,
+    ]);
+    return { events: rows.slice(0, options.limit).map(toEvent), hasMore: rows.length > options.limit };
+  }
+
+  async readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]> {
+    this.knownNamespaces.add(namespace);
+    const { rows } = await this.pool.query<EventRow>(READ_LOG, [namespace, afterSequence, limit]);
+    return rows.map((row) => ({ repository: row.repository, event: toEvent(row) }));
+  }
+
+  async maxSequence(namespace: string): Promise<number> {
+    this.knownNamespaces.add(namespace);
+    const { rows } = await this.pool.query<{ sequence: number }>(
+      'SELECT sequence FROM namespaces WHERE namespace = $1',
+      [namespace],
+    );
+    return rows[0]?.sequence ?? 0;
+  }
+
+  async repositories(namespace: string): Promise<RepositoryInfo[]> {
+    this.knownNamespaces.add(namespace);
+    const { rows } = await this.pool.query<RepositoryInfo>(
+      `SELECT repository AS name, events, max_sequence AS "maxSequence"
+       FROM repositories WHERE namespace = $1 ORDER BY repository`,
+      [namespace],
+    );
+    return rows;
+  }
+
+  onAppended(listener: (namespace: string, maxSequence: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.fanout.close();
+    await this.pool.end();
+  }
+
+  private emit(namespace: string, maxSequence: number): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(namespace, maxSequence);
+      } catch (error) {
+        this.log?.error('onAppended listener failed', { namespace, error });
+      }
+    }
+  }
+
+  /**
+   * After the LISTEN connection was down, tells the listeners about every namespace this
+   * instance knows, so each re-reads the log from its last-broadcast sequence. If this read fails
+   * too, the next notification of a namespace triggers the same re-read.
+   */
+  private async reannounce(): Promise<void> {
+    if (this.knownNamespaces.size === 0) return;
+    try {
+      const { rows } = await this.pool.query<{ namespace: string; sequence: number }>(
+        'SELECT namespace, sequence FROM namespaces WHERE namespace = ANY($1::text[])',
+        [[...this.knownNamespaces]],
+      );
+      for (const row of rows) this.emit(row.namespace, row.sequence);
+    } catch (error) {
+      this.log?.warn('could not re-read namespaces after the LISTEN connection came back', { error });
+    }
+  }
+}
+
+function toEvent(row: EventRow): SequencedEvent {
+  const event: SequencedEvent = {
+    eventId: row.event_id,
+    dataId: row.data_id,
+    operation: row.operation,
+    createdAt: row.created_at,
+    serverSequence: row.sequence,
+  };
+  if (row.data !== null) event.data = row.data;
+  return event;
+}

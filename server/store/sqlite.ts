@@ -1,0 +1,198 @@
+/**
+ * The embedded event log: one SQLite file (better-sqlite3). Appends run in one IMMEDIATE
+ * transaction that assigns sequences, stores the events and moves each record's LWW winner.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { compareEvents, type SequencedEvent, type SyncEvent } from '../../protocol';
+import type { AppendResult, EventStore, LoggedEvent, Page, RepositoryInfo } from './event-store';
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS namespaces (
+    namespace TEXT PRIMARY KEY,
+    last_sequence INTEGER NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS events (
+    namespace TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    repository TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    data_id TEXT NOT NULL,
+    operation INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    data TEXT,
+    PRIMARY KEY (namespace, sequence),
+    UNIQUE (namespace, event_id)
+  );
+  CREATE INDEX IF NOT EXISTS events_by_repository ON events (namespace, repository, sequence);
+  CREATE TABLE IF NOT EXISTS records (
+    namespace TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    data_id TEXT NOT NULL,
+    winner_sequence INTEGER NOT NULL,
+    winner_created_at TEXT NOT NULL,
+    winner_event_id TEXT NOT NULL,
+    PRIMARY KEY (namespace, repository, data_id)
+  );
+  CREATE INDEX IF NOT EXISTS records_by_winner ON records (namespace, repository, winner_sequence);
+`;
+
+/**
+ * The compacted view: a range scan of records_by_winner (namespace, repository, sequence > after),
+ * already in sequence order, joined to each winner's event by primary key.
+ */
+export const READ_COMPACTED = `
+  SELECT e.sequence, e.repository, e.event_id, e.data_id, e.operation, e.created_at, e.data
+  FROM records r JOIN events e ON e.namespace = r.namespace AND e.sequence = r.winner_sequence
+  WHERE r.namespace = @namespace AND r.repository = @repository AND r.winner_sequence > @afterSequence
+    AND (@since IS NULL OR r.winner_created_at > @since)
+  ORDER BY r.winner_sequence
+  LIMIT @limit`;
+
+interface CompactedParameters {
+  namespace: string;
+  repository: string;
+  afterSequence: number;
+  since: string | null;
+  limit: number;
+}
+
+interface EventRow {
+  sequence: number;
+  repository: string;
+  event_id: string;
+  data_id: string;
+  operation: number;
+  created_at: string;
+  data: string | null;
+}
+
+interface WinnerRow {
+  winner_created_at: string;
+  winner_event_id: string;
+}
+
+export function openSqliteStore(path: string): EventStore {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // FULL, not NORMAL: NORMAL in WAL mode already survives kill -9 of this process, but an
+  // acknowledged event must also survive a power cut or an OS crash; FULL fsyncs every commit
+  // and batching (one transaction per message) keeps that cost per message, not per event.
+  db.pragma('synchronous = FULL');
+  // Several processes may share the file (a restart overlapping a shutdown): wait, don't fail.
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+
+  const statements = {
+    findEvent: db.prepare<[string, string], EventRow>(
+      'SELECT sequence, repository, event_id, data_id, operation, created_at, data FROM events WHERE namespace = ? AND event_id = ?',
+    ),
+    lastSequence: db.prepare<[string], { last_sequence: number }>('SELECT last_sequence FROM namespaces WHERE namespace = ?'),
+    setLastSequence: db.prepare<[string, number]>(
+      'INSERT INTO namespaces (namespace, last_sequence) VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE SET last_sequence = excluded.last_sequence',
+    ),
+    insertEvent: db.prepare<[string, number, string, string, string, number, string, string | null]>(
+      'INSERT INTO events (namespace, sequence, repository, event_id, data_id, operation, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    winner: db.prepare<[string, string, string], WinnerRow>(
+      'SELECT winner_created_at, winner_event_id FROM records WHERE namespace = ? AND repository = ? AND data_id = ?',
+    ),
+    setWinner: db.prepare<[string, string, string, number, string, string]>(
+      `INSERT INTO records (namespace, repository, data_id, winner_sequence, winner_created_at, winner_event_id) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (namespace, repository, data_id) DO UPDATE SET
+         winner_sequence = excluded.winner_sequence, winner_created_at = excluded.winner_created_at, winner_event_id = excluded.winner_event_id`,
+    ),
+    compacted: db.prepare<[CompactedParameters], EventRow>(READ_COMPACTED),
+    log: db.prepare<[string, number, number], EventRow>(
+      `SELECT sequence, repository, event_id, data_id, operation, created_at, data
+       FROM events WHERE namespace = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
+    ),
+    repositories: db.prepare<[string], { name: string; events: number; max_sequence: number }>(
+      `SELECT repository AS name, COUNT(*) AS events, MAX(sequence) AS max_sequence
+       FROM events WHERE namespace = ? GROUP BY repository ORDER BY repository`,
+    ),
+  };
+
+  const appendInTransaction = db.transaction((namespace: string, repository: string, events: readonly SyncEvent[]) => {
+    let sequence = statements.lastSequence.get(namespace)?.last_sequence ?? 0;
+    const results: AppendResult[] = [];
+    for (const event of events) {
+      const existing = statements.findEvent.get(namespace, event.eventId);
+      if (existing) {
+        results.push({ event: toEvent(existing), repository: existing.repository, duplicate: true });
+        continue;
+      }
+      sequence++;
+      const data = event.data === undefined ? null : JSON.stringify(event.data);
+      statements.insertEvent.run(namespace, sequence, repository, event.eventId, event.dataId, event.operation, event.createdAt, data);
+      const current = statements.winner.get(namespace, repository, event.dataId);
+      if (!current || compareEvents(event, { createdAt: current.winner_created_at, eventId: current.winner_event_id }) > 0) {
+        statements.setWinner.run(namespace, repository, event.dataId, sequence, event.createdAt, event.eventId);
+      }
+      results.push({ event: sequenced(event, sequence), repository, duplicate: false });
+    }
+    statements.setLastSequence.run(namespace, sequence);
+    return { results, sequence };
+  });
+
+  const listeners = new Set<(namespace: string, maxSequence: number) => void>();
+
+  return {
+    kind: 'sqlite',
+
+    async append(namespace, repository, events) {
+      const { results, sequence } = appendInTransaction.immediate(namespace, repository, events);
+      if (results.some((r) => !r.duplicate)) {
+        for (const listener of listeners) listener(namespace, sequence);
+      }
+      return results;
+    },
+
+    async readCompacted(namespace, repository, { afterSequence, since, limit }): Promise<Page> {
+      const rows = statements.compacted.all({ namespace, repository, afterSequence, since: since ?? null, limit: limit + 1 });
+      return { events: rows.slice(0, limit).map(toEvent), hasMore: rows.length > limit };
+    },
+
+    async readLog(namespace, afterSequence, limit): Promise<LoggedEvent[]> {
+      return statements.log.all(namespace, afterSequence, limit).map((row) => ({ repository: row.repository, event: toEvent(row) }));
+    },
+
+    async maxSequence(namespace) {
+      return statements.lastSequence.get(namespace)?.last_sequence ?? 0;
+    },
+
+    async repositories(namespace): Promise<RepositoryInfo[]> {
+      return statements.repositories.all(namespace).map((r) => ({ name: r.name, events: r.events, maxSequence: r.max_sequence }));
+    },
+
+    onAppended(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    async close() {
+      listeners.clear();
+      if (db.open) db.close();
+    },
+  };
+}
+
+/** The event as stored: the server's sequence replaces whatever the client sent. */
+function sequenced(event: SyncEvent, serverSequence: number): SequencedEvent {
+  const { eventId, dataId, operation, createdAt, data } = event;
+  return data === undefined ? { eventId, dataId, operation, createdAt, serverSequence } : { eventId, dataId, operation, createdAt, data, serverSequence };
+}
+
+function toEvent(row: EventRow): SequencedEvent {
+  const event: SequencedEvent = {
+    eventId: row.event_id,
+    dataId: row.data_id,
+    operation: row.operation as SequencedEvent['operation'],
+    createdAt: row.created_at,
+    serverSequence: row.sequence,
+  };
+  if (row.data !== null) event.data = JSON.parse(row.data) as Record<string, unknown>;
+  return event;
+}

@@ -1,0 +1,636 @@
+/**
+ * The sync server's behaviour over its real port, through raw WebSocket clients and fetch.
+ * Store-agnostic: each database flavour runs it with a factory of fresh databases.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { SignJWT } from 'jose';
+import { DEFAULT_PAGE_EVENTS, MAX_JSON_DEPTH, Operation, type SequencedEvent, type SyncEvent } from '../protocol';
+import type { StartOptions } from '../server/app';
+import type { ServerConfig } from '../server/config';
+import { authed, TestClient, type ConnectOptions } from './helpers/client';
+import { startTestServer, type TestServer } from './helpers/server';
+import { makeEvent } from './store-contract';
+
+export interface TestDatabaseFactory {
+  (): Promise<{ url: string; drop(): Promise<void> }>;
+}
+
+const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256';
+const jwtKey = new TextEncoder().encode(JWT_SECRET);
+const TOKENS = new Map([
+  ['token-alpha', 'alpha'],
+  ['token-beta', 'beta'],
+]);
+
+function jwt(claims: Record<string, unknown>, options: { subject?: string; expires?: string | number; key?: Uint8Array } = {}) {
+  const token = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt();
+  if (options.subject) token.setSubject(options.subject);
+  token.setExpirationTime(options.expires ?? '1h');
+  return token.sign(options.key ?? jwtKey);
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function runProtocolSuite(label: string, database: TestDatabaseFactory): void {
+  describe(`sync server: ${label}`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    async function start(overrides: Partial<ServerConfig> = {}, options?: StartOptions): Promise<TestServer> {
+      const db = await database();
+      cleanups.push(() => db.drop());
+      const server = await startTestServer({ databaseUrl: db.url, ...overrides }, options);
+      cleanups.push(() => server.stop());
+      return server;
+    }
+    async function connect(server: TestServer, options?: ConnectOptions): Promise<TestClient> {
+      const client = await TestClient.connect(server.syncUrl, options);
+      cleanups.push(() => client.close());
+      return client;
+    }
+    async function login(server: TestServer, token?: string) {
+      const client = await authed(server.syncUrl, token);
+      cleanups.push(() => client.close());
+      return client;
+    }
+    async function push(client: TestClient, repository: string, events: SyncEvent[]) {
+      client.send(events.length === 1 ? { type: 'push_event', repository, event: events[0] } : { type: 'push_events_batch', repository, events });
+      return client.next('ack');
+    }
+    async function pushMany(client: TestClient, repository: string, events: SyncEvent[]) {
+      for (let i = 0; i < events.length; i += 500) await push(client, repository, events.slice(i, i + 500));
+    }
+    /** Every compacted event of a repository, streamed. */
+    async function allEvents(client: TestClient, repository: string): Promise<SequencedEvent[]> {
+      const pages = await client.collect({ type: 'request_events', repository });
+      return pages.flatMap((p) => p.events as SequencedEvent[]);
+    }
+    async function api(server: TestServer, path: string, token?: string) {
+      const response = await fetch(server.url + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      return { status: response.status, headers: response.headers, body: (await response.json()) as unknown };
+    }
+
+    describe('authentication', () => {
+      it('dev mode: any auth succeeds as principal dev in namespace default, with a connection id', async () => {
+        const server = await start();
+        const a = await login(server);
+        const b = await login(server, 'whatever');
+        assert.equal(a.principal, 'dev');
+        assert.equal(a.namespace, 'default');
+        assert.match(a.connectionId, /.{8,}/);
+        assert.notEqual(a.connectionId, b.connectionId, 'each socket has its own id');
+      });
+
+      it('before auth_success only auth and ping are processed; nothing else is stored or answered', async () => {
+        const server = await start({ authTokens: TOKENS });
+        const client = await connect(server);
+        client.send({ type: 'ping' });
+        assert.deepEqual(await client.next(), { type: 'pong' });
+        const requests = [
+          { type: 'push_event', repository: 'todos', event: makeEvent('a', 1) },
+          { type: 'push_events_batch', repository: 'todos', events: [makeEvent('b', 1)] },
+          { type: 'request_events', repository: 'todos' },
+          { type: 'request_all_events' },
+          { type: 'events_received', repository: 'todos', count: 1 },
+        ];
+        for (const request of requests) {
+          client.send(request);
+          const reply = await client.next();
+          assert.equal(reply.type, 'error');
+          assert.equal(reply.type === 'error' && reply.code, 'unauthenticated', `${request.type} before auth`);
+        }
+        client.send({ type: 'auth', token: 'token-alpha' });
+        assert.equal((await client.next()).type, 'auth_success');
+        assert.equal(await server.store.maxSequence('alpha'), 0, 'nothing pushed before auth was stored');
+        assert.deepEqual(await allEvents(client, 'todos'), []);
+      });
+
+      it('a bad token gets auth_failed and the connection stays open to retry', async () => {
+        const server = await start({ authTokens: TOKENS });
+        const client = await connect(server);
+        for (const auth of [{ type: 'auth', token: 'nope' }, { type: 'auth' }, { type: 'auth', headers: { Authorization: 'Bearer nope' } }]) {
+          client.send(auth);
+          const reply = await client.next('error');
+          assert.equal(reply.code, 'auth_failed');
+        }
+        client.send({ type: 'push_event', repository: 'todos', event: makeEvent('a', 1) });
+        assert.equal((await client.next('error')).code, 'unauthenticated');
+        client.send({ type: 'auth', headers: { authorization: 'Bearer token-alpha' } });
+        const success = await client.next('auth_success');
+        assert.equal(success.namespace, 'alpha');
+      });
+
+      it('takes the token from the upgrade request when the auth message carries none', async () => {
+        const server = await start({ authTokens: TOKENS });
+        const client = await connect(server, { headers: { Authorization: 'Bearer token-beta' } });
+        client.send({ type: 'auth' });
+        assert.equal((await client.next('auth_success')).namespace, 'beta');
+      });
+
+      it('re-authenticates in place: same connection id, a new namespace moves it, a bad token drops it', async () => {
+        const server = await start({ authTokens: TOKENS });
+        const client = await login(server, 'token-alpha');
+        await push(client, 'todos', [makeEvent('in-alpha', 1)]);
+
+        client.send({ type: 'auth', token: 'token-beta' });
+        const moved = await client.next('auth_success');
+        assert.equal(moved.connectionId, client.connectionId, 'no reconnect happened');
+        assert.equal(moved.namespace, 'beta');
+        assert.deepEqual(await allEvents(client, 'todos'), [], 'beta does not see alpha');
+        await push(client, 'todos', [makeEvent('in-beta', 2)]);
+        assert.deepEqual((await server.store.repositories('beta')).map((r) => r.events), [1]);
+
+        client.send({ type: 'auth', token: 'revoked' });
+        assert.equal((await client.next('error')).code, 'auth_failed');
+        client.send({ type: 'request_events', repository: 'todos' });
+        assert.equal((await client.next('error')).code, 'unauthenticated');
+        assert.equal(client.socket.readyState, client.socket.OPEN);
+      });
+
+      it('verifies HS256 JWTs: namespace and principal from claims; bad signature, expired, or missing claims refused', async () => {
+        const server = await start({ jwtSecret: JWT_SECRET });
+        const alice = await login(server, await jwt({ namespace: 'team-a' }, { subject: 'alice' }));
+        assert.equal(alice.principal, 'alice');
+        assert.equal(alice.namespace, 'team-a');
+        const bob = await login(server, await jwt({ ns: 'team-b' }, { subject: 'bob' }));
+        assert.equal(bob.namespace, 'team-b');
+
+        const refused = [
+          await jwt({ namespace: 'team-a' }, { subject: 'mallory', key: new TextEncoder().encode('another-secret-of-enough-length!!') }),
+          await jwt({ namespace: 'team-a' }, { subject: 'alice', expires: Math.floor(Date.now() / 1000) - 10 }),
+          await jwt({}, { subject: 'alice' }),
+          'not.a.jwt',
+        ];
+        const client = await connect(server);
+        for (const token of refused) {
+          client.send({ type: 'auth', token });
+          assert.equal((await client.next('error')).code, 'auth_failed');
+        }
+        client.send({ type: 'auth', token: refused[1] });
+        assert.match((await client.next('error')).message, /expired/);
+      });
+
+      it('drops the authentication of a connection when its JWT expires', async () => {
+        const server = await start({ jwtSecret: JWT_SECRET });
+        // exp has one-second resolution: +2 s leaves at least one second to log in.
+        const client = await login(server, await jwt({ namespace: 'team-a' }, { subject: 'alice', expires: Math.floor(Date.now() / 1000) + 2 }));
+        const expired = await client.next('error', 4000);
+        assert.equal(expired.code, 'auth_failed');
+        assert.match(expired.message, /expired/);
+        client.send({ type: 'push_event', repository: 'todos', event: makeEvent('late', 1) });
+        assert.equal((await client.next('error')).code, 'unauthenticated');
+        assert.equal(await server.store.maxSequence('team-a'), 0);
+      });
+
+      it('limits authenticated connections per principal', async () => {
+        const server = await start({ authTokens: TOKENS, maxConnectionsPerPrincipal: 2 });
+        const first = await login(server, 'token-alpha');
+        await login(server, 'token-alpha');
+        await login(server, 'token-beta');
+        const third = await connect(server);
+        third.send({ type: 'auth', token: 'token-alpha' });
+        assert.equal((await third.next('error')).code, 'rate_limited');
+        assert.equal(await third.closeCode(), 1008);
+        await first.close();
+        await login(server, 'token-alpha');
+      });
+
+      it('never logs a token', async () => {
+        const lines: string[] = [];
+        const server = await start({ authTokens: TOKENS, logLevel: 'debug' }, { logSink: (line) => lines.push(line) });
+        const client = await login(server, 'token-alpha');
+        client.send({ type: 'auth', token: 'secret-wrong-token' });
+        await client.next('error');
+        await client.close();
+        await server.stop();
+        const log = lines.join('\n');
+        assert.match(log, /connection opened/);
+        assert.match(log, /auth failed/);
+        assert.match(log, /connection closed/);
+        assert.doesNotMatch(log, /token-alpha|secret-wrong-token/);
+      });
+    });
+
+    describe('messages', () => {
+      it('answers ping with pong and accepts pong and events_received silently', async () => {
+        const server = await start();
+        const client = await login(server);
+        client.send({ type: 'pong' });
+        client.send({ type: 'events_received', repository: 'todos', count: 3 });
+        client.send({ type: 'ping' });
+        assert.deepEqual(await client.next(), { type: 'pong' });
+        await client.nothing(undefined, 200);
+      });
+
+      it('acks a push after storing it; a duplicate is acked again and stored once', async () => {
+        const server = await start();
+        const client = await login(server);
+        const event = makeEvent('a', 1);
+        const ack = await push(client, 'todos', [event]);
+        assert.deepEqual(ack, { type: 'ack', eventIds: [event.eventId], repositories: { todos: [event.eventId] } });
+        assert.deepEqual(await push(client, 'todos', [event]), ack);
+        const stored = await allEvents(client, 'todos');
+        assert.equal(stored.length, 1);
+        assert.equal(stored[0]?.eventId, event.eventId);
+        assert.equal(stored[0]?.serverSequence, 1);
+        assert.equal(await server.store.maxSequence('default'), 1);
+      });
+
+      it('acks a batch with every id and assigns increasing sequences in order', async () => {
+        const server = await start();
+        const client = await login(server);
+        const events = [makeEvent('a', 3), makeEvent('b', 1), makeEvent('c', 2)];
+        const ack = await push(client, 'todos', events);
+        assert.deepEqual(ack.eventIds, events.map((e) => e.eventId));
+        assert.deepEqual(ack.repositories, { todos: events.map((e) => e.eventId) });
+        const stored = await allEvents(client, 'todos');
+        assert.deepEqual(stored.map((e) => e.eventId), events.map((e) => e.eventId));
+        assert.deepEqual(stored.map((e) => e.serverSequence), [1, 2, 3]);
+      });
+
+      it('request_events with a limit sends one page; sync_complete only after the last', async () => {
+        const server = await start();
+        const client = await login(server);
+        const events = Array.from({ length: 25 }, (_, i) => makeEvent(`r${i}`, i));
+        await push(client, 'todos', events);
+
+        const received: SequencedEvent[] = [];
+        let after = 0;
+        for (let page = 0; ; page++) {
+          client.send({ type: 'request_events', repository: 'todos', afterSequence: after, limit: 10 });
+          const reply = await client.next('events');
+          assert.ok(reply.events.length <= 10);
+          received.push(...(reply.events as SequencedEvent[]));
+          if (!reply.hasMore) {
+            assert.deepEqual(await client.next(), { type: 'sync_complete', repository: 'todos' });
+            assert.equal(page, 2);
+            break;
+          }
+          await client.nothing('sync_complete', 100);
+          after = received.at(-1)!.serverSequence;
+        }
+        assert.deepEqual(received.map((e) => e.eventId), events.map((e) => e.eventId));
+      });
+
+      it('request_events without a limit streams every page, then sync_complete', async () => {
+        const server = await start();
+        const client = await login(server);
+        const total = DEFAULT_PAGE_EVENTS * 2 + 37;
+        const events = Array.from({ length: total }, (_, i) => makeEvent(`r${i}`, i));
+        await pushMany(client, 'todos', events);
+        const pages = await client.collect({ type: 'request_events', repository: 'todos' });
+        assert.deepEqual(pages.map((p) => p.events.length), [DEFAULT_PAGE_EVENTS, DEFAULT_PAGE_EVENTS, 37]);
+        assert.deepEqual(pages.map((p) => p.hasMore), [true, true, false]);
+        const sequences = pages.flatMap((p) => p.events.map((e) => e.serverSequence!));
+        assert.deepEqual(sequences, Array.from({ length: total }, (_, i) => i + 1), 'nothing lost, nothing repeated, in order');
+
+        const rest = await client.collect({ type: 'request_events', repository: 'todos', afterSequence: total - 5 });
+        assert.deepEqual(rest.flatMap((p) => p.events.map((e) => e.serverSequence)), [total - 4, total - 3, total - 2, total - 1, total]);
+      });
+
+      it('request_all_events streams each repository with its sync_complete, then a final sync_complete', async () => {
+        const server = await start();
+        const client = await login(server);
+        await push(client, 'todos', [makeEvent('t1', 1), makeEvent('t2', 2)]);
+        await push(client, 'notes', [makeEvent('n1', 3)]);
+        client.send({ type: 'request_all_events' });
+        const seen: string[] = [];
+        for (;;) {
+          const message = await client.next();
+          if (message.type === 'events') seen.push(...message.events.map((e) => `${message.repository}/${e.dataId}`));
+          else if (message.type === 'sync_complete' && message.repository) seen.push(`done ${message.repository}`);
+          else if (message.type === 'sync_complete') break;
+          else assert.fail(`unexpected ${message.type}`);
+        }
+        assert.deepEqual(seen.sort(), ['done notes', 'done todos', 'notes/n1', 'todos/t1', 'todos/t2']);
+
+        client.send({ type: 'request_all_events', repository: 'notes' });
+        const only = await client.next('events');
+        assert.equal(only.repository, 'notes');
+        assert.deepEqual(await client.next(), { type: 'sync_complete', repository: 'notes' });
+        assert.deepEqual(await client.next(), { type: 'sync_complete' });
+      });
+
+      it('compacts by last-writer-wins: an older event arriving last does not win', async () => {
+        const server = await start();
+        const client = await login(server);
+        const newer = makeEvent('r1', 10, { data: { title: 'newer' } });
+        const older = makeEvent('r1', 5, { data: { title: 'older' } });
+        await push(client, 'todos', [newer]);
+        await push(client, 'todos', [older]);
+        const events = await allEvents(client, 'todos');
+        assert.deepEqual(events.map((e) => e.data), [{ title: 'newer' }]);
+        // The older event holds sequence 2, yet a client past the winner (sequence 1) gets nothing.
+        assert.deepEqual(await client.collect({ type: 'request_events', repository: 'todos', afterSequence: 1 }), [
+          { type: 'events', repository: 'todos', events: [], hasMore: false },
+        ]);
+      });
+
+      it('keeps a delete as the record\'s winner and filters by since', async () => {
+        const server = await start();
+        const client = await login(server);
+        await push(client, 'todos', [makeEvent('gone', 1), makeEvent('kept', 2)]);
+        await push(client, 'todos', [makeEvent('gone', 10, { operation: Operation.delete, data: undefined })]);
+        const events = await allEvents(client, 'todos');
+        assert.deepEqual(events.map((e) => [e.dataId, e.operation]), [['kept', Operation.update], ['gone', Operation.delete]]);
+        const since = makeEvent('x', 5).createdAt;
+        const recent = await client.collect({ type: 'request_events', repository: 'todos', since });
+        assert.deepEqual(recent.flatMap((p) => p.events.map((e) => e.dataId)), ['gone']);
+      });
+
+      it('answers internal when the store fails, with no ack, and recovers', async () => {
+        const server = await start();
+        const client = await login(server);
+        const append = server.store.append;
+        server.store.append = () => Promise.reject(new Error('disk full'));
+        const event = makeEvent('a', 1);
+        client.send({ type: 'push_event', repository: 'todos', event });
+        assert.equal((await client.next('error')).code, 'internal');
+        await client.nothing('ack', 200);
+        server.store.append = append;
+        assert.deepEqual((await push(client, 'todos', [event])).eventIds, [event.eventId]);
+      });
+    });
+
+    describe('fan-out', () => {
+      it('sends committed events to the namespace\'s other connections, not to the sender nor other namespaces', async () => {
+        const server = await start({ authTokens: TOKENS });
+        const sender = await login(server, 'token-alpha');
+        const peer = await login(server, 'token-alpha');
+        const stranger = await login(server, 'token-beta');
+        const events = [makeEvent('a', 1), makeEvent('b', 2)];
+        await push(sender, 'todos', events);
+        await push(sender, 'notes', [makeEvent('n', 3)]);
+
+        const todos = await peer.next('events');
+        assert.equal(todos.repository, 'todos');
+        assert.deepEqual(todos.events.map((e) => [e.eventId, e.serverSequence]), [[events[0]!.eventId, 1], [events[1]!.eventId, 2]]);
+        assert.equal(todos.hasMore, undefined);
+        const notes = await peer.next('events');
+        assert.equal(notes.repository, 'notes');
+        assert.equal(notes.events[0]?.serverSequence, 3);
+
+        await sender.nothing('events', 300);
+        await stranger.nothing('events', 0);
+
+        await push(peer, 'todos', [makeEvent('c', 4)]);
+        assert.equal((await sender.next('events')).events[0]?.dataId, 'c', 'and the other way round');
+      });
+
+      it('broadcasts events committed outside any connection (another instance writing the same store)', async () => {
+        const server = await start();
+        const client = await login(server);
+        await server.store.append('default', 'todos', [makeEvent('from-elsewhere', 1)]);
+        const message = await client.next('events');
+        assert.deepEqual(message.events.map((e) => e.dataId), ['from-elsewhere']);
+        await server.store.append('elsewhere', 'todos', [makeEvent('other-namespace', 1)]);
+        await client.nothing('events', 200);
+      });
+
+      it('a duplicate push is not broadcast again', async () => {
+        const server = await start();
+        const sender = await login(server);
+        const peer = await login(server);
+        const event = makeEvent('a', 1);
+        await push(sender, 'todos', [event]);
+        await peer.next('events');
+        await push(sender, 'todos', [event]);
+        await peer.nothing('events', 200);
+      });
+    });
+
+    describe('REST and HTTP', () => {
+      it('reports health', async () => {
+        const server = await start();
+        await login(server);
+        await connect(server);
+        const { status, body } = await api(server, '/api/health');
+        assert.equal(status, 200);
+        assert.deepEqual({ ...(body as object), uptimeSeconds: 0 }, {
+          status: 'ok',
+          database: server.store.kind,
+          activeConnections: 2,
+          uptimeSeconds: 0,
+        });
+        assert.equal(typeof (body as { uptimeSeconds: unknown }).uptimeSeconds, 'number');
+      });
+
+      it('lists repositories and events of the caller\'s namespace only; 401 without a valid token', async () => {
+        const server = await start({ authTokens: TOKENS });
+        const alpha = await login(server, 'token-alpha');
+        await push(alpha, 'todos', [makeEvent('a', 1), makeEvent('b', 2), makeEvent('a', 3)]);
+
+        assert.deepEqual((await api(server, '/api/repositories', 'token-alpha')).body, [{ name: 'todos', events: 3, maxSequence: 3 }]);
+        assert.deepEqual((await api(server, '/api/repositories', 'token-beta')).body, []);
+        assert.deepEqual((await api(server, '/api/events/todos', 'token-beta')).body, { events: [], hasMore: false });
+        for (const path of ['/api/repositories', '/api/events/todos']) {
+          assert.equal((await api(server, path)).status, 401);
+          assert.equal((await api(server, path, 'forged')).status, 401);
+        }
+
+        const page = await api(server, '/api/events/todos?afterSequence=0&limit=1', 'token-alpha');
+        alpha.send({ type: 'request_events', repository: 'todos', afterSequence: 0, limit: 1 });
+        const { type: _, repository: __, ...overWebSocket } = await alpha.next('events');
+        assert.deepEqual(page.body, overWebSocket, 'REST gives what request_events gives');
+        assert.deepEqual(
+          ((await api(server, '/api/events/todos?afterSequence=2', 'token-alpha')).body as { events: SequencedEvent[] }).events.map((e) => e.dataId),
+          ['a'],
+        );
+        for (const query of ['?limit=0', '?limit=abc', '?afterSequence=-1', '?since=yesterday']) {
+          assert.equal((await api(server, '/api/events/todos' + query, 'token-alpha')).status, 400, query);
+        }
+        assert.equal((await api(server, '/api/events/bad%20name', 'token-alpha')).status, 400);
+      });
+
+      it('serves the demo with content types and a CSP, refuses traversal, answers 404 and 405 in JSON', async () => {
+        const server = await start();
+        const publicDir = join(server.dir, 'public');
+        mkdirSync(join(publicDir, 'assets'), { recursive: true });
+        writeFileSync(join(publicDir, 'index.html'), '<!doctype html><title>demo</title>');
+        writeFileSync(join(publicDir, 'assets', 'app.js'), 'console.log(1)');
+        writeFileSync(join(server.dir, 'secret.txt'), 'top secret');
+
+        const index = await fetch(server.url + '/');
+        assert.equal(index.status, 200);
+        assert.match(index.headers.get('content-type') ?? '', /^text\/html/);
+        assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'.*connect-src 'self' ws: wss:.*script-src 'self'.*worker-src 'self'/);
+        assert.equal(await index.text(), '<!doctype html><title>demo</title>');
+        const script = await fetch(server.url + '/assets/app.js');
+        assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
+        assert.equal(script.headers.get('content-security-policy'), null);
+
+        for (const path of ['/../secret.txt', '/..%2fsecret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/%00']) {
+          const { status, body } = await rawGet(server.port, path);
+          assert.equal(status, 404, path);
+          assert.doesNotMatch(body, /top secret/);
+        }
+        const missing = await api(server, '/nowhere.js');
+        assert.equal(missing.status, 404);
+        assert.equal((missing.body as { error: string }).error, 'not_found');
+        assert.equal((await api(server, '/api/unknown')).status, 404);
+        const post = await fetch(server.url + '/api/health', { method: 'POST' });
+        assert.equal(post.status, 405);
+        assert.equal(((await post.json()) as { error: string }).error, 'method_not_allowed');
+      });
+
+      it('accepts WebSocket upgrades at /sync only', async () => {
+        const server = await start();
+        await assert.rejects(TestClient.connect(server.url.replace('http', 'ws') + '/other'), /404/);
+      });
+    });
+
+    describe('bad input', () => {
+      const valid = makeEvent('valid', 1);
+      const cases: { name: string; frame: string | Buffer; binary?: boolean; code: string; message?: RegExp }[] = [
+        { name: 'invalid JSON', frame: '{"type":"push_event",', code: 'invalid_message', message: /JSON/ },
+        { name: 'a JSON value that is not a message', frame: '[1,2,3]', code: 'invalid_message' },
+        { name: 'an unknown type', frame: JSON.stringify({ type: 'drop_tables' }), code: 'invalid_message', message: /type/ },
+        {
+          name: 'a wrong field type',
+          frame: JSON.stringify({ type: 'push_event', repository: 'todos', event: { ...valid, operation: 'update' } }),
+          code: 'invalid_message',
+          message: /operation/,
+        },
+        {
+          name: 'a non-canonical createdAt',
+          frame: JSON.stringify({ type: 'push_event', repository: 'todos', event: { ...valid, createdAt: '2024-01-01' } }),
+          code: 'invalid_message',
+          message: /createdAt/,
+        },
+        {
+          name: 'an invalid repository name',
+          frame: JSON.stringify({ type: 'push_event', repository: '../etc', event: valid }),
+          code: 'invalid_message',
+          message: /repository/,
+        },
+        {
+          name: 'deep nesting',
+          frame: JSON.stringify({ type: 'push_event', repository: 'todos', event: { ...valid, data: nested(MAX_JSON_DEPTH + 5) } }),
+          code: 'invalid_message',
+          message: /nested/,
+        },
+        {
+          name: 'a __proto__ key',
+          frame: `{"type":"push_event","repository":"todos","event":${JSON.stringify(valid).replace('"data":{', '"data":{"__proto__":{"admin":true},')}}`,
+          code: 'invalid_message',
+          message: /__proto__/,
+        },
+        { name: 'a binary frame', frame: Buffer.from(JSON.stringify({ type: 'ping' })), binary: true, code: 'invalid_message', message: /binary/ },
+      ];
+      for (const { name, frame, binary, code, message } of cases) {
+        it(`answers ${name} with ${code}, stores nothing, and keeps serving`, async () => {
+          const server = await start();
+          const client = await login(server);
+          client.sendRaw(frame, binary);
+          const error = await client.next('error');
+          assert.equal(error.code, code);
+          if (message) assert.match(error.message, message);
+          await push(client, 'todos', [makeEvent('after', 2)]);
+          const stored = await allEvents(client, 'todos');
+          assert.deepEqual(stored.map((e) => e.dataId), ['after'], 'only the good message was stored');
+          assert.equal((Object.prototype as Record<string, unknown>)['admin'], undefined, 'no prototype was polluted');
+        });
+      }
+
+      it('answers an oversize frame with too_large and closes 1009; a far larger one is cut by the socket', async () => {
+        const maxMessageBytes = 2048;
+        const server = await start({ maxMessageBytes });
+        const client = await login(server);
+        client.send({ type: 'push_event', repository: 'todos', event: makeEvent('big', 1, { data: { blob: 'x'.repeat(maxMessageBytes) } }) });
+        assert.equal((await client.next('error')).code, 'too_large');
+        assert.equal(await client.closeCode(), 1009);
+
+        const huge = await login(server);
+        huge.send({ type: 'push_event', repository: 'todos', event: makeEvent('huge', 1, { data: { blob: 'x'.repeat(maxMessageBytes * 8) } }) });
+        assert.equal(await huge.closeCode(), 1009);
+
+        const good = await login(server);
+        await push(good, 'todos', [makeEvent('fine', 2)]);
+        assert.deepEqual((await allEvents(good, 'todos')).map((e) => e.dataId), ['fine']);
+      });
+
+      it('drops messages over the rate limit with rate_limited, stores only what it acked, then serves again', async () => {
+        const server = await start({ rateLimit: { perSecond: 2, burst: 3 } });
+        const client = await login(server);
+        const events = Array.from({ length: 10 }, (_, i) => makeEvent(`r${i}`, i));
+        for (const event of events) client.send({ type: 'push_event', repository: 'todos', event });
+        let acks = 0;
+        let limited = 0;
+        while (acks + limited < events.length) {
+          const reply = await client.next();
+          if (reply.type === 'ack') acks++;
+          else if (reply.type === 'error' && reply.code === 'rate_limited') limited++;
+          else assert.fail(`unexpected ${JSON.stringify(reply)}`);
+        }
+        assert.ok(limited >= 5, `${limited} rate limited`);
+        assert.equal(await server.store.maxSequence('default'), acks, 'exactly the acked messages were stored');
+        await delay(1100);
+        client.send({ type: 'ping' });
+        assert.deepEqual(await client.next(), { type: 'pong' });
+      });
+    });
+
+    describe('origins and liveness', () => {
+      it('refuses a foreign Origin by default, allows same-origin and no Origin', async () => {
+        const server = await start();
+        await assert.rejects(connect(server, { origin: 'http://evil.example' }), /403/);
+        await connect(server, { origin: `http://127.0.0.1:${server.port}` });
+        await connect(server);
+      });
+
+      it('follows ALLOWED_ORIGINS', async () => {
+        const server = await start({ allowedOrigins: ['http://app.example'] });
+        await connect(server, { origin: 'http://app.example' });
+        await assert.rejects(connect(server, { origin: `http://127.0.0.1:${server.port}` }), /403/);
+        const any = await start({ allowedOrigins: ['*'] });
+        await connect(any, { origin: 'http://anything.example' });
+      });
+
+      it('closes a connection that does not authenticate in time', async () => {
+        const server = await start({ authTimeoutMs: 400 });
+        const silent = await connect(server);
+        const loggedIn = await login(server);
+        assert.equal((await silent.next('error')).code, 'unauthenticated');
+        assert.equal(await silent.closeCode(), 1008);
+        loggedIn.send({ type: 'ping' });
+        assert.deepEqual(await loggedIn.next(), { type: 'pong' }, 'an authenticated connection stays');
+      });
+
+      it('pings a silent client and terminates it when it stays silent; a client that answers stays', async () => {
+        const server = await start({ heartbeatIntervalMs: 250 });
+        const silent = await login(server);
+        const lively = await login(server);
+        assert.deepEqual(await silent.next('ping', 2000), { type: 'ping' });
+        for (let i = 0; i < 2; i++) {
+          await lively.next('ping', 2000);
+          lively.send({ type: 'pong' });
+        }
+        assert.equal(await silent.closeCode(), 1006, 'terminated without a close handshake');
+        assert.equal(lively.socket.readyState, lively.socket.OPEN);
+      });
+    });
+  });
+}
+
+function nested(depth: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {};
+  for (let i = 0; i < depth; i++) value = { inner: value };
+  return value;
+}
+
+/** A GET whose path is sent byte for byte (fetch would normalize `..` away). */
+function rawGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += String(chunk)));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
