@@ -1,2 +1,231 @@
-// Placeholder until the demo lands.
-document.body.dataset['ready'] = 'true';
+/**
+ * The demo: a todo list synced through tabsync. Open it in several tabs or browsers; every tab
+ * shares one worker and one connection. `window.lf` and `window.todos` are there for the console.
+ */
+import { connect, type Repository, type SyncClient, type SyncStatus } from '../src';
+
+interface Todo {
+  id: string;
+  title: string;
+  done: boolean;
+}
+type DemoSchemas = { todos: Todo };
+
+declare global {
+  interface Window {
+    lf: SyncClient<DemoSchemas>;
+    todos: Repository<Todo>;
+  }
+}
+
+const lf = connect<DemoSchemas>({ worker: '/sync-worker.js' });
+const todos = lf.repository('todos');
+window.lf = lf;
+window.todos = todos;
+
+const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const list = byId<HTMLUListElement>('todo-list');
+const empty = byId('empty');
+const remaining = byId('remaining');
+const badge = byId('connection');
+const pending = byId('pending');
+const progress = byId('sync-progress');
+const progressText = byId('sync-progress-text');
+const lastError = byId('last-error');
+const newTodo = byId<HTMLFormElement>('new-todo');
+const newTitle = byId<HTMLInputElement>('new-title');
+
+// ── status ────────────────────────────────────────────────────────────────────────────────
+
+/** How long a lost connection reads as "Connecting…" (the worker is retrying) before "Offline". */
+const RECONNECT_GRACE_MS = 4000;
+
+let status: SyncStatus | undefined;
+let downSince = Date.now();
+let graceTimer: ReturnType<typeof setTimeout> | undefined;
+/** The last failed action of this tab, shown until the next one succeeds. */
+let actionError: string | undefined;
+
+type ConnectionState = 'connected' | 'connecting' | 'offline' | 'unauthorized';
+const connectionLabels: Record<ConnectionState, string> = {
+  connected: 'Connected',
+  connecting: 'Connecting…',
+  offline: 'Offline',
+  unauthorized: 'Unauthorized',
+};
+
+function connectionState(): ConnectionState {
+  if (status?.unauthorized) return 'unauthorized';
+  if (status?.connected && status.authenticated) return 'connected';
+  if ((status && !status.started) || !navigator.onLine) return 'offline';
+  return Date.now() - downSince < RECONNECT_GRACE_MS ? 'connecting' : 'offline';
+}
+
+function renderStatus(): void {
+  const state = connectionState();
+  badge.dataset['state'] = state;
+  badge.textContent = connectionLabels[state];
+  clearTimeout(graceTimer);
+  if (state === 'connecting') graceTimer = setTimeout(renderStatus, downSince + RECONNECT_GRACE_MS - Date.now());
+
+  const waiting = status?.pending ?? 0;
+  pending.toggleAttribute('data-waiting', waiting > 0);
+  pending.textContent =
+    waiting > 0
+      ? `${waiting} ${waiting === 1 ? 'change' : 'changes'} waiting to sync`
+      : state === 'connected'
+        ? 'All changes synced'
+        : '';
+
+  progress.hidden = !status?.syncing;
+  if (status?.syncing) {
+    const received = status.progress?.received ?? 0;
+    progressText.textContent = `${status.lastSyncAt ? 'Catching up' : 'Loading your todos'}…${received > 0 ? ` ${received} received` : ''}`;
+  }
+
+  // A sync error stops showing once a later catch-up completed: it no longer describes the present.
+  const syncError = status?.lastError;
+  const current = syncError && !(status?.lastSyncAt && status.lastSyncAt > syncError.at) ? syncError : undefined;
+  const error = actionError ?? (current && `Sync error: ${current.message} (${new Date(current.at).toLocaleTimeString()})`);
+  lastError.hidden = !error;
+  lastError.textContent = error ?? '';
+}
+
+lf.onStatusChange((next) => {
+  const wasUp = status?.connected && status.authenticated;
+  if (wasUp && !(next.connected && next.authenticated)) downSince = Date.now();
+  status = next;
+  renderStatus();
+});
+addEventListener('online', renderStatus);
+addEventListener('offline', renderStatus);
+
+/** Runs a write; a failure is shown to the user instead of vanishing in the console. */
+function attempt(write: () => Promise<void>): void {
+  write().then(
+    () => {
+      if (actionError === undefined) return;
+      actionError = undefined;
+      renderStatus();
+    },
+    (error: unknown) => {
+      actionError = `Couldn't save: ${error instanceof Error ? error.message : String(error)}`;
+      renderStatus();
+    },
+  );
+}
+
+// ── todos ─────────────────────────────────────────────────────────────────────────────────
+
+interface Row {
+  todo: Todo;
+  item: HTMLLIElement;
+  toggle: HTMLInputElement;
+  title: HTMLSpanElement;
+  rename: HTMLButtonElement;
+  remove: HTMLButtonElement;
+  editing: boolean;
+}
+const rows = new Map<string, Row>();
+
+/** Ids sort by creation time, so the list (sorted by id) keeps the order todos were added in. */
+function newId(): string {
+  return Date.now().toString(36).padStart(9, '0') + Math.random().toString(36).slice(2, 8);
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text = ''): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  node.textContent = text;
+  return node;
+}
+
+function createRow(todo: Todo): Row {
+  const item = element('li', 'todo');
+  const toggle = element('input', 'toggle');
+  toggle.type = 'checkbox';
+  const title = element('span', 'title');
+  title.title = 'Double-click to rename';
+  const rename = element('button', 'icon rename', '✎');
+  const remove = element('button', 'icon delete', '✕');
+  item.append(toggle, title, rename, remove);
+  const row: Row = { todo, item, toggle, title, rename, remove, editing: false };
+
+  toggle.addEventListener('change', () => attempt(() => todos.upsert({ ...row.todo, done: toggle.checked })));
+  title.addEventListener('dblclick', () => startEditing(row));
+  rename.addEventListener('click', () => startEditing(row));
+  remove.addEventListener('click', () => attempt(() => todos.delete(row.todo.id)));
+  return row;
+}
+
+function updateRow(row: Row, todo: Todo): void {
+  row.todo = todo;
+  row.item.dataset['id'] = todo.id;
+  row.item.classList.toggle('done', todo.done);
+  row.toggle.checked = todo.done;
+  row.toggle.setAttribute('aria-label', `Done: ${todo.title}`);
+  row.rename.setAttribute('aria-label', `Rename ${todo.title}`);
+  row.remove.setAttribute('aria-label', `Delete ${todo.title}`);
+  if (!row.editing) row.title.textContent = todo.title;
+}
+
+/** Swaps the title for an input: Enter or leaving the field saves, Escape cancels. */
+function startEditing(row: Row): void {
+  if (row.editing) return;
+  row.editing = true;
+  const input = element('input', 'edit');
+  input.value = row.todo.title;
+  input.setAttribute('aria-label', `New title for ${row.todo.title}`);
+  row.title.replaceWith(input);
+  input.focus();
+  input.select();
+
+  const finish = (save: boolean) => {
+    if (!row.editing) return;
+    row.editing = false;
+    const title = input.value.trim();
+    input.replaceWith(row.title);
+    row.title.textContent = row.todo.title;
+    if (save && title && title !== row.todo.title) attempt(() => todos.upsert({ ...row.todo, title }));
+  };
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') finish(true);
+    else if (event.key === 'Escape') finish(false);
+  });
+  input.addEventListener('blur', () => finish(true));
+}
+
+function renderTodos(records: readonly Todo[]): void {
+  const present = new Set<string>();
+  records.forEach((todo, index) => {
+    present.add(todo.id);
+    let row = rows.get(todo.id);
+    if (!row) {
+      row = createRow(todo);
+      rows.set(todo.id, row);
+    }
+    updateRow(row, todo);
+    const atIndex = list.children[index];
+    if (atIndex !== row.item) list.insertBefore(row.item, atIndex ?? null);
+  });
+  for (const [id, row] of rows) {
+    if (present.has(id)) continue;
+    row.item.remove();
+    rows.delete(id);
+  }
+  const open = records.filter((todo) => !todo.done).length;
+  empty.hidden = records.length > 0;
+  remaining.textContent = records.length === 0 ? '' : `${open} ${open === 1 ? 'item' : 'items'} left`;
+}
+
+todos.watch(renderTodos);
+
+newTodo.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const title = newTitle.value.trim();
+  if (!title) return;
+  newTitle.value = '';
+  attempt(() => todos.upsert({ id: newId(), title, done: false }));
+});
+
+renderStatus();

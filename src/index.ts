@@ -1,2 +1,9 @@
-// Placeholder until the facade lands.
-export function connect(): never { throw new Error('not built yet'); }
+/**
+ * The tab facade: `connect()` attaches the tab to the sync worker, which owns the socket, the
+ * IndexedDB store and the outbox. This module only forwards calls (comlink) and fans out changes.
+ */
+export { connect } from './client';
+export type { ConnectOptions, Schemas, SyncClient } from './client';
+export { SyncError } from './errors';
+export type { Identified, Repository } from './repository';
+export type { Credentials, StoredRecord, SyncErrorInfo, SyncStatus, TabErrorCode } from '../protocol/tab-api';

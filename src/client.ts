@@ -1,0 +1,153 @@
+import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
+import type { Credentials, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../protocol/tab-api';
+import { SyncError, notify, report, toError } from './errors';
+import { createRepository, type Identified, type Repository, type WorkerCall } from './repository';
+import { createWatchers } from './watchers';
+
+export interface ConnectOptions extends Credentials {
+  /** The sync worker: its script URL, or a `SharedWorker` (or, where SharedWorker is missing, a `Worker`) the app built. */
+  worker: string | URL | SharedWorker | Worker;
+  /** Asked for new credentials when the server refuses the current ones; `null` keeps sync waiting. */
+  onAuthenticationFailed?: () => Promise<Credentials | null>;
+  /** `connect()` starts the shared sync unless this is `false` (then call `start()`). */
+  autoStart?: boolean;
+}
+
+/** Record types per repository name, e.g. `{ todos: Todo }`. */
+export type Schemas<S> = { [K in keyof S]: Identified };
+
+export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>> {
+  repository<N extends keyof S & string>(name: N): Repository<S[N]>;
+  repository<T extends Identified>(name: string): Repository<T>;
+  /** Called with the current status whenever it changes (the first time once this tab is attached). */
+  onStatusChange(callback: (status: SyncStatus) => void): () => void;
+  /** Called when the shared socket opens or closes; the same transitions reach every tab. */
+  onConnectionChange(callback: (connected: boolean) => void): () => void;
+  status(): Promise<SyncStatus>;
+  /** Replace the credentials of the one shared connection; it re-authenticates in place. */
+  updateCredentials(credentials: Credentials): Promise<void>;
+  updateAuthToken(authToken: string): Promise<void>;
+  updateHeaders(headers: Record<string, string>): Promise<void>;
+  /** Starts (or resumes) the shared sync, for every tab. */
+  start(): Promise<void>;
+  /** Stops the shared sync, for every tab; local reads and writes keep working. */
+  stop(): Promise<void>;
+  /** Detaches this tab from the worker; every later call rejects with code `closed`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Attaches this tab to the sync worker and, unless `autoStart: false`, starts the shared sync.
+ * The tab holds no socket and no storage: every call is forwarded to the worker.
+ */
+export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(options: ConnectOptions): SyncClient<S> {
+  const worker = typeof options.worker === 'string' || options.worker instanceof URL ? spawn(options.worker) : options.worker;
+  const endpoint = 'port' in worker ? worker.port : worker;
+  const api = wrap<SyncWorkerApi>(endpoint);
+  const tabId = randomId();
+  const credentials: Credentials = { authToken: options.authToken, headers: options.headers };
+  const statusCallbacks = new Set<(status: SyncStatus) => void>();
+  const connectionCallbacks = new Set<(connected: boolean) => void>();
+  let current: SyncStatus | undefined;
+  /** Status broadcasts received so far: an `attach` reply older than one of them is stale. */
+  let broadcasts = 0;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  const failed = new Promise<never>((_, reject) => {
+    // A script that fails to load fires a plain `error` Event; an ErrorEvent is an exception inside a running worker.
+    worker.addEventListener('error', (event) => {
+      if (!(event instanceof ErrorEvent)) reject(new SyncError('worker_unavailable', 'the sync worker could not start'));
+    });
+  });
+  failed.catch(() => {});
+
+  const call: WorkerCall = (method) =>
+    closed
+      ? Promise.reject(new SyncError('closed', 'this sync client is closed'))
+      : Promise.race([ready.then(() => method(api)), failed]).catch((error: unknown) => {
+          throw toError(error);
+        });
+  const background = (method: (api: Remote<SyncWorkerApi>) => Promise<unknown>) => void call(method).catch(report);
+
+  const watchers = createWatchers(
+    (repository) => background((api) => api.watch(tabId, repository)),
+    (repository) => background((api) => api.unwatch(tabId, repository)),
+  );
+
+  const setStatus = (next: SyncStatus) => {
+    const previous = current;
+    current = next;
+    for (const callback of [...statusCallbacks]) notify(callback, next);
+    if (previous && previous.connected !== next.connected) {
+      for (const callback of [...connectionCallbacks]) notify(callback, next.connected);
+    }
+  };
+
+  const listener: TabListener = {
+    records: (repository, records) => watchers.deliver(repository, records),
+    status: (next) => {
+      broadcasts++;
+      setStatus(next);
+    },
+    credentialsNeeded: async () => (await options.onAuthenticationFailed?.()) ?? null,
+  };
+
+  const attach = async (rewatch: boolean) => {
+    const heard = broadcasts;
+    const status = await Promise.race([api.attach(tabId, proxy(listener), credentials), failed]);
+    if (broadcasts === heard) setStatus(status);
+    if (rewatch) await Promise.all(watchers.repositories().map((repository) => api.watch(tabId, repository)));
+  };
+  let ready = attach(false);
+  if (options.autoStart !== false) background((api) => api.start());
+
+  // Leaving the page detaches it; coming back from the back/forward cache attaches it again.
+  const onPageHide = () => void api.detach(tabId).catch(() => {});
+  const onPageShow = (event: PageTransitionEvent) => {
+    if (event.persisted) ready = attach(true);
+  };
+  addEventListener('pagehide', onPageHide);
+  addEventListener('pageshow', onPageShow);
+
+  const updateCredentials = (update: Credentials) => {
+    Object.assign(credentials, update);
+    return call((api) => api.updateCredentials(update));
+  };
+
+  return {
+    repository: <T extends Identified>(name: string) => createRepository<T>(name, call, watchers),
+    onStatusChange: (callback) => subscribe(statusCallbacks, callback),
+    onConnectionChange: (callback) => subscribe(connectionCallbacks, callback),
+    status: () => call((api) => api.status()),
+    updateCredentials,
+    updateAuthToken: (authToken) => updateCredentials({ authToken }),
+    updateHeaders: (headers) => updateCredentials({ headers }),
+    start: () => call((api) => api.start()),
+    stop: () => call((api) => api.stop()),
+    close: () =>
+      (closing ??= call((api) => api.detach(tabId))
+        .catch(() => {})
+        .then(() => {
+          closed = true;
+          removeEventListener('pagehide', onPageHide);
+          removeEventListener('pageshow', onPageShow);
+          api[releaseProxy]();
+          if ('terminate' in worker) worker.terminate();
+        })),
+  };
+}
+
+/** Where SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself. */
+function spawn(url: string | URL): SharedWorker | Worker {
+  return typeof SharedWorker === 'function' ? new SharedWorker(url) : new Worker(url);
+}
+
+function subscribe<T>(callbacks: Set<T>, callback: T): () => void {
+  callbacks.add(callback);
+  return () => void callbacks.delete(callback);
+}
+
+function randomId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}

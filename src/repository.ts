@@ -1,0 +1,33 @@
+import type { Remote } from 'comlink';
+import type { StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
+import type { RecordsCallback, Watchers } from './watchers';
+
+/** Anything with a string `id` can be stored. */
+export type Identified = { id: string };
+
+/** One repository (a named collection of records) as a tab sees it. */
+export interface Repository<T extends Identified> {
+  readonly name: string;
+  /** Inserts or replaces a record; resolves once it is durable in IndexedDB (it syncs afterwards). */
+  upsert(record: T): Promise<void>;
+  delete(id: string): Promise<void>;
+  get(id: string): Promise<T | undefined>;
+  /** Every record, sorted by id. */
+  getAll(): Promise<T[]>;
+  /** Calls back with every record at once, then after each change from any tab or device. Returns the unsubscribe. */
+  watch(callback: (records: readonly T[]) => void): () => void;
+}
+
+/** Runs one call against the worker once this tab is attached, with the worker's errors made `Error`s. */
+export type WorkerCall = <R>(method: (api: Remote<SyncWorkerApi>) => Promise<R>) => Promise<R>;
+
+export function createRepository<T extends Identified>(name: string, call: WorkerCall, watchers: Watchers): Repository<T> {
+  return {
+    name,
+    upsert: (record) => call((api) => api.upsert(name, record as T & StoredRecord)),
+    delete: (id) => call((api) => api.delete(name, id)),
+    get: (id) => call((api) => api.get(name, id)) as Promise<T | undefined>,
+    getAll: () => call((api) => api.getAll(name)) as Promise<unknown> as Promise<T[]>,
+    watch: (callback) => watchers.add(name, callback as unknown as RecordsCallback),
+  };
+}

@@ -1,0 +1,50 @@
+import type { StoredRecord } from '../protocol/tab-api';
+import { notify } from './errors';
+
+export type RecordsCallback = (records: readonly StoredRecord[]) => void;
+
+export interface Watchers {
+  /** Adds a callback; returns its unsubscribe. */
+  add(repository: string, callback: RecordsCallback): () => void;
+  deliver(repository: string, records: readonly StoredRecord[]): void;
+  /** Repositories with at least one watcher. */
+  repositories(): string[];
+}
+
+/**
+ * The tab's watchers, grouped by repository. The worker is asked once per repository (on the
+ * first watcher) and its results fan out to every local callback; a later watcher of the same
+ * repository gets the last result at once.
+ */
+export function createWatchers(subscribe: (repository: string) => void, unsubscribe: (repository: string) => void): Watchers {
+  const callbacks = new Map<string, Set<RecordsCallback>>();
+  const latest = new Map<string, readonly StoredRecord[]>();
+  return {
+    add(repository, callback) {
+      let group = callbacks.get(repository);
+      if (group) {
+        const last = latest.get(repository);
+        if (last) notify(callback, last);
+      } else {
+        group = new Set();
+        callbacks.set(repository, group);
+        subscribe(repository);
+      }
+      group.add(callback);
+      const members = group;
+      return () => {
+        if (!members.delete(callback) || members.size > 0) return;
+        callbacks.delete(repository);
+        latest.delete(repository);
+        unsubscribe(repository);
+      };
+    },
+    deliver(repository, records) {
+      const group = callbacks.get(repository);
+      if (!group) return;
+      latest.set(repository, records);
+      for (const callback of [...group]) notify(callback, records);
+    },
+    repositories: () => [...callbacks.keys()],
+  };
+}

@@ -1,0 +1,69 @@
+import { allTodos, expect, test } from './fixtures';
+
+test('the demo adds, toggles, renames and deletes todos by clicking, in every tab', async ({ context, server }) => {
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await expect(page.locator('#connection')).toHaveText('Connected');
+  await expect(page.getByText('Nothing to do yet')).toBeVisible();
+
+  await page.getByLabel('New todo').fill('Buy milk');
+  await page.getByRole('button', { name: 'Add' }).click();
+  const item = page.locator('.todo', { hasText: 'Buy milk' });
+  await expect(item).toBeVisible();
+  await expect(page.getByLabel('New todo')).toHaveValue('');
+  await expect(page.locator('#remaining')).toHaveText('1 item left');
+
+  const otherTab = await context.newPage();
+  await otherTab.goto(server.url);
+  await expect(otherTab.locator('.todo .title')).toHaveText(['Buy milk']);
+
+  await page.getByRole('checkbox', { name: 'Done: Buy milk' }).check();
+  await expect(item).toHaveClass(/\bdone\b/);
+  await expect(otherTab.getByRole('checkbox', { name: 'Done: Buy milk' })).toBeChecked();
+  await expect(page.locator('#remaining')).toHaveText('0 items left');
+
+  await page.getByRole('button', { name: 'Rename Buy milk' }).click();
+  await page.getByLabel('New title for Buy milk').fill('Buy oat milk');
+  await page.getByLabel('New title for Buy milk').press('Enter');
+  await expect(page.locator('.todo .title')).toHaveText(['Buy oat milk']);
+  await expect(otherTab.locator('.todo .title')).toHaveText(['Buy oat milk']);
+
+  // Double-clicking the title edits it too; Escape keeps the old title.
+  await page.locator('.todo .title').dblclick();
+  await page.getByLabel('New title for Buy oat milk').fill('Never saved');
+  await page.getByLabel('New title for Buy oat milk').press('Escape');
+  await expect(page.locator('.todo .title')).toHaveText(['Buy oat milk']);
+
+  const [stored] = await allTodos(page);
+  expect(stored).toMatchObject({ title: 'Buy oat milk', done: true });
+
+  await page.getByRole('button', { name: 'Delete Buy oat milk' }).click();
+  await expect(page.locator('.todo')).toHaveCount(0);
+  await expect(otherTab.locator('.todo')).toHaveCount(0);
+  await expect(page.getByText('Nothing to do yet')).toBeVisible();
+  expect(await allTodos(page)).toEqual([]);
+});
+
+test('the demo shows the connection and the changes waiting to sync', async ({ page, server }) => {
+  test.setTimeout(90_000); // waits for the worker's reconnect back-off
+  await page.goto(server.url);
+  const badge = page.locator('#connection');
+  const pending = page.locator('#pending');
+  await expect(badge).toHaveText('Connected');
+
+  await server.stop();
+  await expect(badge).toHaveText('Offline');
+  await expect(page.locator('#last-error')).toContainText('Sync error');
+  for (const title of ['First', 'Second', 'Third']) {
+    await page.getByLabel('New todo').fill(title);
+    await page.getByLabel('New todo').press('Enter');
+  }
+  await expect(pending).toHaveText('3 changes waiting to sync');
+  await expect(page.locator('.todo .title')).toHaveText(['First', 'Second', 'Third']);
+
+  await server.restart();
+  await expect(badge).toHaveText('Connected', { timeout: 45_000 });
+  await expect(pending).toHaveText('All changes synced');
+  await expect(page.locator('#last-error')).toBeHidden();
+  expect((await server.records('todos')).map((todo) => todo['title'])).toEqual(['First', 'Second', 'Third']);
+});
