@@ -5,13 +5,14 @@
 import pg from 'pg';
 
 /** bigint columns (sequences, counts) as numbers: sequences stay below 2^53 by protocol. */
-export const numericTypes: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+const numericTypes: pg.CustomTypesConfig = {
+  getTypeParser: (oid, format) => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)),
 };
 
 /** How long a request waits for a connection while the database is unreachable before it fails. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/** A connection silent this long is probed, so a vanished database host is noticed in seconds. */
+const KEEPALIVE_DELAY_MS = 10_000;
 
 /** `role` names the connection in pg_stat_activity: `tabsync` (the pool) or `tabsync-listen`. */
 export function connectionConfig(url: string, role: string): pg.ClientConfig {
@@ -20,6 +21,7 @@ export function connectionConfig(url: string, role: string): pg.ClientConfig {
     application_name: role,
     types: numericTypes,
     keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   };
 }

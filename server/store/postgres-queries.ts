@@ -16,6 +16,7 @@ const EVENT_COLUMNS = 'sequence, repository, event_id, data_id, operation, creat
 /** See tabsync_append in postgres-schema.ts. */
 export const APPEND = 'SELECT * FROM tabsync_append($1, $2, $3, $4, $5, $6, $7)';
 
+/** A page of the compacted view: a range of records_by_winner, each winner joined to its event. */
 export const READ_COMPACTED = `
   SELECT e.sequence, e.repository, e.event_id, e.data_id, e.operation, e.created_at, e.data
   FROM records r JOIN events e ON e.namespace = r.namespace AND e.sequence = r.winner_sequence
@@ -24,5 +25,15 @@ export const READ_COMPACTED = `
   ORDER BY r.winner_sequence
   LIMIT $4`;
 
+/** A range of the log's primary key. */
 export const READ_LOG = `
   SELECT ${EVENT_COLUMNS} FROM events WHERE namespace = $1 AND sequence > $2 ORDER BY sequence LIMIT $3`;
+
+export const MAX_SEQUENCE = 'SELECT sequence FROM namespaces WHERE namespace = $1';
+
+/** The highest sequence of each of several namespaces. */
+export const MAX_SEQUENCES = 'SELECT namespace, sequence FROM namespaces WHERE namespace = ANY($1::text[])';
+
+export const REPOSITORIES = `
+  SELECT repository AS name, events, max_sequence AS "maxSequence"
+  FROM repositories WHERE namespace = $1 ORDER BY repository`;

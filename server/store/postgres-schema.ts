@@ -57,11 +57,12 @@ const MIGRATIONS: readonly string[] = [
   -- One append, in one round trip: the namespace's lock is held from the counter to the commit
   -- and no longer. Each statement of the function reads a fresh snapshot, so \`existing\`, run
   -- under the lock, sees every earlier append of the namespace: events already stored come back
-  -- as duplicates, the others get the next sequences, move their record's winner when they beat
-  -- it (createdAt, then eventId: compareEvents), the repository's totals and the counter. The
-  -- unique constraint stays the final word on idempotency.
+  -- as duplicates, the others get the next sequences in the order given, move their record's
+  -- winner when they beat it (createdAt, then eventId: compareEvents), their repository's totals
+  -- and the counter. The unique constraint stays the final word on idempotency. The arrays hold
+  -- one entry per event, with distinct event ids.
   CREATE FUNCTION tabsync_append(
-    p_namespace text, p_repository text,
+    p_namespace text, p_repositories text[],
     p_event_ids text[], p_data_ids text[], p_operations smallint[], p_created_ats text[], p_data jsonb[]
   ) RETURNS TABLE (
     sequence bigint, repository text, event_id text, data_id text, operation smallint,
@@ -77,8 +78,8 @@ const MIGRATIONS: readonly string[] = [
 
     RETURN QUERY
     WITH incoming AS (
-      SELECT * FROM unnest(p_event_ids, p_data_ids, p_operations, p_created_ats, p_data) WITH ORDINALITY
-        AS t(event_id, data_id, operation, created_at, data, position)
+      SELECT * FROM unnest(p_repositories, p_event_ids, p_data_ids, p_operations, p_created_ats, p_data)
+        WITH ORDINALITY AS t(repository, event_id, data_id, operation, created_at, data, position)
     ),
     existing AS (
       SELECT e.sequence, e.repository, e.event_id, e.data_id, e.operation, e.created_at, e.data
@@ -91,14 +92,15 @@ const MIGRATIONS: readonly string[] = [
     ),
     stored AS (
       INSERT INTO events AS e (namespace, sequence, repository, event_id, data_id, operation, created_at, data)
-      SELECT p_namespace, sequence, p_repository, event_id, data_id, operation, created_at, data FROM fresh
+      SELECT p_namespace, sequence, repository, event_id, data_id, operation, created_at, data FROM fresh
       ON CONFLICT (namespace, event_id) DO NOTHING
       RETURNING e.sequence, e.repository, e.event_id, e.data_id, e.operation, e.created_at, e.data
     ),
     winners AS (
       INSERT INTO records AS r (namespace, repository, data_id, winner_sequence, winner_created_at, winner_event_id)
-      SELECT DISTINCT ON (data_id) p_namespace, p_repository, data_id, sequence, created_at, event_id FROM stored
-      ORDER BY data_id, created_at DESC, event_id DESC
+      SELECT DISTINCT ON (repository, data_id) p_namespace, repository, data_id, sequence, created_at, event_id
+      FROM stored
+      ORDER BY repository, data_id, created_at DESC, event_id DESC
       ON CONFLICT (namespace, repository, data_id) DO UPDATE SET
         winner_sequence = excluded.winner_sequence,
         winner_created_at = excluded.winner_created_at,
@@ -107,7 +109,7 @@ const MIGRATIONS: readonly string[] = [
     ),
     totals AS (
       INSERT INTO repositories AS t (namespace, repository, events, max_sequence)
-      SELECT p_namespace, p_repository, count(*), max(sequence) FROM stored HAVING count(*) > 0
+      SELECT p_namespace, repository, count(*), max(sequence) FROM stored GROUP BY repository
       ON CONFLICT (namespace, repository) DO UPDATE SET
         events = t.events + excluded.events,
         max_sequence = excluded.max_sequence

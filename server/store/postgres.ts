@@ -2,16 +2,18 @@
  * The PostgreSQL event store, for several server instances over one database. Appends to a
  * namespace serialize on its counter row, so sequences are assigned and committed in order across
  * instances; the compacted view is maintained in the same transaction (tabsync_append in
- * postgres-schema.ts); LISTEN/NOTIFY tells the other instances to re-read the log
+ * postgres-schema.ts); concurrent appends of a namespace share a transaction
+ * (postgres-append-queue.ts); LISTEN/NOTIFY tells the other instances to re-read the log
  * (postgres-fanout.ts).
  */
 import type pg from 'pg';
 import type { SequencedEvent, SyncEvent } from '../../protocol';
 import type { Logger } from '../log';
 import type { AppendResult, EventStore, LoggedEvent, Page, RepositoryInfo } from './event-store';
+import { AppendQueue, type AppendRequest } from './postgres-append-queue';
 import { Fanout } from './postgres-fanout';
 import { createPool } from './postgres-pool';
-import { APPEND, READ_COMPACTED, READ_LOG, type EventRow } from './postgres-queries';
+import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED, READ_LOG, REPOSITORIES, type EventRow } from './postgres-queries';
 import { migrate } from './postgres-schema';
 
 export interface PostgresStoreOptions {
@@ -22,6 +24,18 @@ export interface PostgresStoreOptions {
 }
 
 const DEFAULT_POOL_SIZE = 10;
+
+/** An event with its data serialized for the database. */
+interface PreparedEvent {
+  event: SyncEvent;
+  data: string | null;
+}
+
+/** SQLSTATE class 22, data exception: a value the database refuses (e.g. a NUL character). */
+function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22');
+}
 
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<EventStore> {
   const pool = createPool(url, options.poolSize ?? DEFAULT_POOL_SIZE);
@@ -39,9 +53,10 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 class PostgresStore implements EventStore {
   readonly kind = 'postgres';
   private readonly listeners = new Set<(namespace: string, maxSequence: number) => void>();
-  /** Namespaces this instance has served: re-announced to the listeners after a LISTEN outage. */
+  /** Namespaces this instance has served (read or written): re-announced after a LISTEN outage. */
   private readonly knownNamespaces = new Set<string>();
   private readonly fanout: Fanout;
+  private readonly queue = new AppendQueue<PreparedEvent>((namespace, requests) => this.commit(namespace, requests), isDataError);
 
   constructor(
     private readonly pool: pg.Pool,
@@ -49,10 +64,7 @@ class PostgresStore implements EventStore {
     private readonly log: Logger | undefined,
   ) {
     this.fanout = new Fanout(url, {
-      appended: (namespace, maxSequence) => {
-        this.knownNamespaces.add(namespace);
-        this.emit(namespace, maxSequence);
-      },
+      appended: (namespace, maxSequence) => this.emit(namespace, maxSequence),
       reconnected: () => void this.reannounce(),
     });
   }
@@ -64,37 +76,48 @@ class PostgresStore implements EventStore {
   async append(namespace: string, repository: string, events: readonly SyncEvent[]): Promise<AppendResult[]> {
     if (events.length === 0) return [];
     this.knownNamespaces.add(namespace);
-    // An eventId repeated within the batch is stored once, as its first copy.
-    const firstCopies = new Map<string, SyncEvent>();
-    for (const event of events) if (!firstCopies.has(event.eventId)) firstCopies.set(event.eventId, event);
-    const batch = [...firstCopies.values()];
+    // Serialized now, so an event that cannot be fails its own request before joining a batch.
+    const prepared = events.map((event) => ({ event, data: event.data === undefined ? null : JSON.stringify(event.data) }));
+    return this.queue.append(namespace, repository, prepared);
+  }
 
+  /** One transaction for requests of one namespace (see AppendQueue); results per request. */
+  private async commit(namespace: string, requests: readonly AppendRequest<PreparedEvent>[]): Promise<AppendResult[][]> {
+    // An eventId repeated in the batch is stored once, as its first copy.
+    const firstCopies = new Map<string, PreparedEvent & { repository: string }>();
+    for (const { repository, events } of requests) {
+      for (const prepared of events) {
+        if (!firstCopies.has(prepared.event.eventId)) firstCopies.set(prepared.event.eventId, { ...prepared, repository });
+      }
+    }
+    const batch = [...firstCopies.values()];
     const { rows } = await this.pool.query<EventRow & { duplicate: boolean }>(APPEND, [
       namespace,
-      repository,
-      batch.map((e) => e.eventId),
-      batch.map((e) => e.dataId),
-      batch.map((e) => e.operation),
-      batch.map((e) => e.createdAt),
-      batch.map((e) => (e.data === undefined ? null : JSON.stringify(e.data))),
+      batch.map((p) => p.repository),
+      batch.map((p) => p.event.eventId),
+      batch.map((p) => p.event.dataId),
+      batch.map((p) => p.event.operation),
+      batch.map((p) => p.event.createdAt),
+      batch.map((p) => p.data),
     ]);
     const byId = new Map(rows.map((row) => [row.event_id, row] as const));
     // Unreachable while every append takes the namespace lock; should it ever happen, fail
     // rather than acknowledge an event this store cannot describe.
-    const missing = batch.find((event) => !byId.has(event.eventId));
-    if (missing) throw new Error(`event ${missing.eventId} was neither stored nor found`);
+    const missing = batch.find((p) => !byId.has(p.event.eventId));
+    if (missing) throw new Error(`event ${missing.event.eventId} was neither stored nor found`);
 
     const seen = new Set<string>();
-    const results = events.map((event): AppendResult => {
-      const row = byId.get(event.eventId) as EventRow & { duplicate: boolean };
-      const duplicate = row.duplicate || seen.has(event.eventId);
-      seen.add(event.eventId);
-      return { event: toEvent(row), repository: row.repository, duplicate };
-    });
-
-    const appended = results.filter((result) => !result.duplicate);
-    if (appended.length > 0) {
-      const maxSequence = Math.max(...appended.map((result) => result.event.serverSequence));
+    let maxSequence = 0;
+    const results = requests.map(({ events }) =>
+      events.map(({ event }): AppendResult => {
+        const row = byId.get(event.eventId) as EventRow & { duplicate: boolean };
+        const duplicate = row.duplicate || seen.has(event.eventId);
+        seen.add(event.eventId);
+        if (!duplicate) maxSequence = Math.max(maxSequence, row.sequence);
+        return { event: toEvent(row), repository: row.repository, duplicate };
+      }),
+    );
+    if (maxSequence > 0) {
       this.fanout.announce(namespace, maxSequence);
       this.emit(namespace, maxSequence);
     }
@@ -125,20 +148,13 @@ class PostgresStore implements EventStore {
 
   async maxSequence(namespace: string): Promise<number> {
     this.knownNamespaces.add(namespace);
-    const { rows } = await this.pool.query<{ sequence: number }>(
-      'SELECT sequence FROM namespaces WHERE namespace = $1',
-      [namespace],
-    );
+    const { rows } = await this.pool.query<{ sequence: number }>(MAX_SEQUENCE, [namespace]);
     return rows[0]?.sequence ?? 0;
   }
 
   async repositories(namespace: string): Promise<RepositoryInfo[]> {
     this.knownNamespaces.add(namespace);
-    const { rows } = await this.pool.query<RepositoryInfo>(
-      `SELECT repository AS name, events, max_sequence AS "maxSequence"
-       FROM repositories WHERE namespace = $1 ORDER BY repository`,
-      [namespace],
-    );
+    const { rows } = await this.pool.query<RepositoryInfo>(REPOSITORIES, [namespace]);
     return rows;
   }
 
@@ -170,10 +186,7 @@ class PostgresStore implements EventStore {
   private async reannounce(): Promise<void> {
     if (this.knownNamespaces.size === 0) return;
     try {
-      const { rows } = await this.pool.query<{ namespace: string; sequence: number }>(
-        'SELECT namespace, sequence FROM namespaces WHERE namespace = ANY($1::text[])',
-        [[...this.knownNamespaces]],
-      );
+      const { rows } = await this.pool.query<{ namespace: string; sequence: number }>(MAX_SEQUENCES, [[...this.knownNamespaces]]);
       for (const row of rows) this.emit(row.namespace, row.sequence);
     } catch (error) {
       this.log?.warn('could not re-read namespaces after the LISTEN connection came back', { error });

@@ -1,0 +1,80 @@
+/**
+ * Group commit per namespace. Appends to a namespace serialize on its counter row anyway; rather
+ * than each waiting for that lock while holding a pool connection, the appends that arrive while
+ * one transaction of the namespace is in flight wait here and then go together in the next
+ * transaction: one lock, one commit, for all of them. Under load, batches grow by themselves.
+ */
+import type { AppendResult } from './event-store';
+
+export interface AppendRequest<E> {
+  repository: string;
+  events: readonly E[];
+}
+
+/** Commits requests in one transaction; returns each request's results, in request order. */
+export type CommitBatch<E> = (namespace: string, requests: readonly AppendRequest<E>[]) => Promise<AppendResult[][]>;
+
+interface Waiting<E> extends AppendRequest<E> {
+  resolve(results: AppendResult[]): void;
+  reject(error: unknown): void;
+}
+
+/** Most events in one transaction, so a burst still commits in bounded steps. */
+const MAX_EVENTS_PER_TRANSACTION = 5000;
+
+export class AppendQueue<E> {
+  /** Namespaces with a transaction in flight → the requests waiting for the next one. */
+  private readonly waiting = new Map<string, Waiting<E>[]>();
+
+  constructor(
+    private readonly commit: CommitBatch<E>,
+    /** True for a failure that belongs to one request's content, not to the database. */
+    private readonly isRequestError: (error: unknown) => boolean,
+  ) {}
+
+  append(namespace: string, repository: string, events: readonly E[]): Promise<AppendResult[]> {
+    return new Promise((resolve, reject) => {
+      const request = { repository, events, resolve, reject };
+      const queue = this.waiting.get(namespace);
+      if (queue) {
+        queue.push(request);
+        return;
+      }
+      this.waiting.set(namespace, []);
+      void this.drain(namespace, [request]);
+    });
+  }
+
+  private async drain(namespace: string, first: Waiting<E>[]): Promise<void> {
+    for (let batch = first; batch.length > 0; batch = this.nextBatch(namespace)) {
+      await this.commitBatch(namespace, batch);
+    }
+    this.waiting.delete(namespace);
+  }
+
+  private nextBatch(namespace: string): Waiting<E>[] {
+    const queue = this.waiting.get(namespace) ?? [];
+    let events = 0;
+    let count = 0;
+    while (count < queue.length && (count === 0 || events + queue[count]!.events.length <= MAX_EVENTS_PER_TRANSACTION)) {
+      events += queue[count]!.events.length;
+      count++;
+    }
+    return queue.splice(0, count);
+  }
+
+  private async commitBatch(namespace: string, batch: readonly Waiting<E>[]): Promise<void> {
+    try {
+      const results = await this.commit(namespace, batch);
+      batch.forEach((request, i) => request.resolve(results[i]!));
+    } catch (error) {
+      if (batch.length === 1 || !this.isRequestError(error)) {
+        for (const request of batch) request.reject(error);
+        return;
+      }
+      // One request's content failed the whole transaction: give each its own, so the others
+      // are stored and only the faulty one is refused.
+      for (const request of batch) await this.commitBatch(namespace, [request]);
+    }
+  }
+}
