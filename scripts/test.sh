@@ -11,17 +11,19 @@ bash scripts/ensure-chromium.sh || exit 1
 node esbuild.mjs || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 echo "── typecheck"
-if npx tsc --noEmit -p tsconfig.json && npx tsc --noEmit -p src && npx tsc --noEmit -p worker && npx tsc --noEmit -p public && npx tsc --noEmit -p bench/pages; then
+if npm run --silent typecheck; then
   passed=$((passed + 1)); echo "typecheck ok"
 else
   failed=$((failed + 1)); echo "typecheck FAILED"
 fi
 
 echo "── node tests"
+shopt -s globstar nullglob
+node_tests=(test/**/*.test.ts)
 node --import tsx --test --test-concurrency=1 --test-timeout=120000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$results/node.tap" \
-  'test/**/*.test.ts'
+  "${node_tests[@]}"
 node_pass=$(grep -E '^# pass ' "$results/node.tap" | awk '{print $3}')
 node_fail=$(grep -E '^# fail ' "$results/node.tap" | awk '{print $3}')
 if [ -z "$node_pass" ]; then node_pass=0; node_fail=1; echo "node tests did not report (crashed?)"; fi
