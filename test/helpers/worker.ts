@@ -1,0 +1,184 @@
+/**
+ * The worker core in Node: fake-indexeddb for IndexedDB, the `ws` WebSocket as its transport,
+ * a listener that records what a tab would receive, and a scriptable fake sync server.
+ */
+import 'fake-indexeddb/auto';
+import { deleteDB, openDB } from 'idb';
+import * as v from 'valibot';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { ClientMessage, ServerMessage } from '../../protocol/messages';
+import type { Credentials, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
+import type { Logger } from '../../worker/config';
+import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/core';
+import type { SocketLike } from '../../worker/socket';
+
+export const TodoSchema = v.object({ id: v.string(), title: v.pipe(v.string(), v.maxLength(500)), done: v.boolean() });
+
+let databases = 0;
+export function uniqueDatabaseName(): string {
+  return `tabsync-test-${process.pid}-${++databases}`;
+}
+
+/** Collects warnings instead of printing them. */
+export class RecordingLogger implements Logger {
+  readonly warnings: string[] = [];
+  warn(message: string): void {
+    this.warnings.push(message);
+  }
+}
+
+/** What passed over the transport: frames sent, frames received, sockets opened. */
+export class Traffic {
+  readonly sent: ClientMessage[] = [];
+  readonly received: unknown[] = [];
+  sockets = 0;
+
+  /** A `createSocket` that records into this object. */
+  readonly createSocket = (url: string): SocketLike => {
+    this.sockets++;
+    const socket = new WebSocket(url);
+    const send = socket.send.bind(socket);
+    socket.send = ((data: string) => {
+      this.sent.push(JSON.parse(data) as ClientMessage);
+      send(data);
+    }) as typeof socket.send;
+    socket.addEventListener('message', (event) => {
+      if (typeof event.data !== 'string' || event.data.length > 1_000_000) return;
+      try {
+        this.received.push(JSON.parse(event.data));
+      } catch {
+        // Not JSON: a hostile frame, which the core itself must survive.
+      }
+    });
+    return socket;
+  };
+
+  sentOf<T extends ClientMessage['type']>(type: T): Extract<ClientMessage, { type: T }>[] {
+    return this.sent.filter((m): m is Extract<ClientMessage, { type: T }> => m.type === type);
+  }
+
+  receivedOf<T extends ServerMessage['type']>(type: T): Extract<ServerMessage, { type: T }>[] {
+    return this.received.filter((m): m is Extract<ServerMessage, { type: T }> => (m as { type?: unknown }).type === type);
+  }
+}
+
+export interface TestCore extends SyncCore {
+  databaseName: string;
+  traffic: Traffic;
+  logger: RecordingLogger;
+}
+
+export async function openTestCore(websocketUrl: string, options: Partial<SyncCoreOptions> = {}): Promise<TestCore> {
+  const traffic = new Traffic();
+  const logger = new RecordingLogger();
+  const databaseName = options.databaseName ?? uniqueDatabaseName();
+  const core = await openSyncCore({
+    websocketUrl,
+    repositories: { todos: TodoSchema },
+    reconnectDelay: 50,
+    maxReconnectDelay: 400,
+    createSocket: traffic.createSocket,
+    logger,
+    ...options,
+    databaseName,
+  });
+  return Object.assign(core, { databaseName, traffic, logger });
+}
+
+/** A tab as the worker sees it, recording every call. */
+export class RecordingTab implements TabListener {
+  readonly lists: { repository: string; records: StoredRecord[] }[] = [];
+  readonly statuses: SyncStatus[] = [];
+  credentialRequests = 0;
+
+  constructor(private readonly offer: () => Credentials | null = () => null) {}
+
+  records(repository: string, records: StoredRecord[]): void {
+    this.lists.push({ repository, records });
+  }
+
+  status(status: SyncStatus): void {
+    this.statuses.push(status);
+  }
+
+  async credentialsNeeded(): Promise<Credentials | null> {
+    this.credentialRequests++;
+    return this.offer();
+  }
+}
+
+/** Polls until `check` returns a value other than undefined/false. */
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits until the core is authenticated, caught up and has nothing left to push. */
+export function settled(core: SyncCore, what = 'the core to settle'): Promise<SyncStatus> {
+  return waitFor(async () => {
+    const status = await core.api.status();
+    return status.authenticated && !status.syncing && status.pending === 0 && status.lastSyncAt !== undefined && status;
+  }, what);
+}
+
+/** Every store of the core's database: name → [{ key, value }]. Opened beside the core. */
+export async function dumpDatabase(name: string): Promise<Record<string, { key: unknown; value: unknown }[]>> {
+  const db = await openDB(name);
+  try {
+    const dump: Record<string, { key: unknown; value: unknown }[]> = {};
+    for (const store of db.objectStoreNames) {
+      const tx = db.transaction(store, 'readonly');
+      const [keys, values] = await Promise.all([tx.store.getAllKeys(), tx.store.getAll(), tx.done]);
+      dump[store] = keys.map((key, i) => ({ key, value: values[i] }));
+    }
+    return dump;
+  } finally {
+    db.close();
+  }
+}
+
+export function removeDatabase(name: string): Promise<void> {
+  return deleteDB(name);
+}
+
+/** A scriptable sync server on loopback: each client message goes to `onMessage`. */
+export interface FakeServer {
+  url: string;
+  /** Sockets accepted so far, in order. */
+  connections: WebSocket[];
+  close(): Promise<void>;
+}
+
+export async function startFakeServer(onMessage: (socket: WebSocket, message: ClientMessage) => void): Promise<FakeServer> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => wss.once('listening', resolve));
+  const connections: WebSocket[] = [];
+  wss.on('connection', (socket) => {
+    connections.push(socket);
+    socket.on('message', (data) => onMessage(socket, JSON.parse(String(data)) as ClientMessage));
+  });
+  const address = wss.address();
+  if (!address || typeof address === 'string') throw new Error('expected a TCP address');
+  return {
+    url: `ws://127.0.0.1:${address.port}/sync`,
+    connections,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        for (const socket of wss.clients) socket.terminate();
+        wss.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+export function sendTo(socket: WebSocket, message: ServerMessage | string): void {
+  socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+}

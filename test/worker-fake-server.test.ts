@@ -1,0 +1,211 @@
+/**
+ * The worker core against a scripted server on loopback: hostile frames, duplicates, broadcasts
+ * during catch-up, heartbeat, and a server that drops a push.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import type WebSocket from 'ws';
+import type { ClientMessage, SyncEvent } from '../protocol/messages';
+import type { SyncCoreOptions } from '../worker/core';
+import {
+  dumpDatabase,
+  openTestCore,
+  RecordingTab,
+  removeDatabase,
+  sendTo,
+  settled,
+  sleep,
+  startFakeServer,
+  waitFor,
+  type FakeServer,
+  type TestCore,
+} from './helpers/worker';
+
+const fakes: FakeServer[] = [];
+const cores: TestCore[] = [];
+
+async function fake(onMessage: (socket: WebSocket, message: ClientMessage) => void): Promise<FakeServer> {
+  const started = await startFakeServer((socket, message) => {
+    if (message.type === 'auth') sendTo(socket, { type: 'auth_success', principal: 'p', namespace: 'n', connectionId: 'c' });
+    onMessage(socket, message);
+  });
+  fakes.push(started);
+  return started;
+}
+
+async function core(url: string, options: Partial<SyncCoreOptions> = {}): Promise<TestCore> {
+  const opened = await openTestCore(url, options);
+  cores.push(opened);
+  return opened;
+}
+
+afterEach(async () => {
+  for (const c of cores.splice(0)) {
+    await c.close();
+    await removeDatabase(c.databaseName);
+  }
+  for (const f of fakes.splice(0)) await f.close();
+});
+
+let eventCount = 0;
+function todoEvent(id: string, serverSequence: number, title = id, createdAt = '2025-01-01T00:00:00.000Z'): SyncEvent {
+  return { eventId: `event-${++eventCount}`, dataId: id, operation: 0, createdAt, data: { id, title, done: false }, serverSequence };
+}
+
+function cursorsOf(dump: Awaited<ReturnType<typeof dumpDatabase>>): unknown {
+  return dump['cursors']?.map(({ key, value }) => [key, value]);
+}
+
+test('hostile frames never crash the worker nor reach IndexedDB, and valid frames after them apply', async () => {
+  const good = todoEvent('good', 7);
+  const live = todoEvent('live', 8);
+  const protoEvent = '{"eventId":"proto-1","dataId":"p","operation":0,"createdAt":"2025-01-01T00:00:00.000Z","serverSequence":3,"data":{"id":"p","title":"x","done":false,"__proto__":{"polluted":true}}}';
+  const server = await fake((socket, message) => {
+    if (message.type !== 'request_events') return;
+    const hostile = [
+      '{not json',
+      'null',
+      '42',
+      '"events"',
+      '[]',
+      '{}',
+      JSON.stringify({ type: 'no_such_type' }),
+      JSON.stringify({ type: 'events', repository: 5, events: [] }),
+      JSON.stringify({ type: 'events', repository: 'todos', events: 'nope' }),
+      JSON.stringify({ type: 'events', repository: '../../etc', events: [] }),
+      JSON.stringify({ type: 'ack', eventIds: 'x', repositories: {} }),
+      JSON.stringify({ type: 'events', repository: 'todos', events: [{ ...good, eventId: 'bad-date', createdAt: 'yesterday' }] }),
+      JSON.stringify({ type: 'events', repository: 'todos', events: [{ ...good, eventId: 'no-data', data: undefined }] }),
+      JSON.stringify({ type: 'events', repository: 'todos', events: [{ ...good, eventId: 'bad-seq', serverSequence: -1 }] }),
+      '['.repeat(5000) + ']'.repeat(5000),
+      `{"type":"events","repository":"todos","hasMore":true,"events":[${protoEvent}]}`,
+      '{"type":"sync_complete","__proto__":{"polluted":true}}',
+      `{"type":"events","repository":"todos","events":[],"padding":"${'x'.repeat(33 * 1024 * 1024)}"}`,
+      // Valid frames whose events carry data the schema refuses: dropped one by one.
+      JSON.stringify({ type: 'events', repository: 'notes', events: [todoEvent('elsewhere', 4)] }),
+      JSON.stringify({
+        type: 'events',
+        repository: 'todos',
+        hasMore: true,
+        events: [
+          { ...todoEvent('long', 5), data: { id: 'long', title: 'x'.repeat(501), done: false } },
+          { ...todoEvent('mismatch', 6), data: { id: 'other', title: 'x', done: false } },
+          { ...todoEvent('typed', 6), data: { id: 'typed', title: 1, done: 'no' } },
+          good,
+        ],
+      }),
+    ];
+    for (const frame of hostile) sendTo(socket, frame);
+    socket.send(Buffer.from(JSON.stringify({ type: 'sync_complete' })), { binary: true });
+    sendTo(socket, { type: 'events', repository: 'todos', events: [], hasMore: false });
+    sendTo(socket, { type: 'sync_complete', repository: 'todos' });
+    sendTo(socket, { type: 'events', repository: 'todos', events: [live] });
+  });
+
+  const c = await core(server.url);
+  await c.api.start();
+  await waitFor(async () => (await c.api.get('todos', 'live')) !== undefined, 'the live event after the hostile frames');
+  assert.deepEqual((await c.api.getAll('todos')).map((r) => r.id), ['good', 'live']);
+  const dump = await dumpDatabase(c.databaseName);
+  assert.deepEqual(dump['records']?.map((r) => r.key), [['todos', 'good'], ['todos', 'live']]);
+  assert.deepEqual(cursorsOf(dump), [['todos', 8]]);
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+  const status = await c.api.status();
+  assert.equal(status.authenticated, true);
+  assert.equal(status.syncing, false);
+  assert.equal(server.connections.length, 1, 'never dropped the connection');
+  assert.ok(c.logger.warnings.length >= 20, `every bad frame and event is logged (${c.logger.warnings.length})`);
+  assert.ok(c.logger.warnings.some((w) => w.includes('too_large')));
+});
+
+test('an event delivered twice changes nothing and notifies nobody the second time', async () => {
+  const first = todoEvent('a', 1, 'first');
+  const second = todoEvent('b', 2, 'second');
+  const server = await fake((socket, message) => {
+    if (message.type !== 'request_events') return;
+    sendTo(socket, { type: 'events', repository: 'todos', events: [first], hasMore: false });
+    sendTo(socket, { type: 'sync_complete', repository: 'todos' });
+    sendTo(socket, { type: 'events', repository: 'todos', events: [first] });
+    sendTo(socket, { type: 'events', repository: 'todos', events: [{ ...first, data: { id: 'a', title: 'forged', done: true } }] });
+    sendTo(socket, { type: 'events', repository: 'todos', events: [second] });
+  });
+  const c = await core(server.url);
+  const tab = new RecordingTab();
+  await c.api.attach('tab', tab);
+  await c.api.watch('tab', 'todos');
+  await c.api.start();
+  await waitFor(async () => (await c.api.get('todos', 'b')) !== undefined, 'the second event');
+  await sleep(50);
+  assert.deepEqual(tab.lists.map((l) => l.records.map((r) => r.id)), [[], ['a'], ['a', 'b']]);
+  assert.equal((await c.api.get('todos', 'a'))?.['title'], 'first', 'an applied eventId is never applied again');
+});
+
+test('a broadcast during catch-up is applied but moves the cursor only at sync_complete', async () => {
+  let catchUpSocket: WebSocket | undefined;
+  const server = await fake((socket, message) => {
+    if (message.type !== 'request_events') return;
+    catchUpSocket = socket;
+    sendTo(socket, { type: 'events', repository: 'todos', events: [todoEvent('broadcast', 100)] });
+    sendTo(socket, { type: 'events', repository: 'todos', events: [todoEvent('page-1', 5)], hasMore: true });
+  });
+  const c = await core(server.url);
+  await c.api.start();
+  await waitFor(async () => (await c.api.getAll('todos')).length === 2, 'the broadcast and the first page');
+  assert.deepEqual(cursorsOf(await dumpDatabase(c.databaseName)), [['todos', 5]]);
+  assert.equal((await c.api.status()).syncing, true);
+
+  assert.ok(catchUpSocket);
+  sendTo(catchUpSocket, { type: 'events', repository: 'todos', events: [todoEvent('page-2', 9)], hasMore: false });
+  sendTo(catchUpSocket, { type: 'sync_complete', repository: 'todos' });
+  await waitFor(async () => (await c.api.status()).lastSyncAt, 'the end of catch-up');
+  assert.deepEqual(cursorsOf(await dumpDatabase(c.databaseName)), [['todos', 100]]);
+});
+
+test('an unanswered ping drops the socket and reconnects; an answered one keeps it', async () => {
+  const silent = await fake(() => {});
+  const quiet = await core(silent.url, { heartbeatInterval: 50 });
+  await quiet.api.start();
+  await waitFor(() => silent.connections.length >= 2, 'a reconnect after the missed pong');
+  assert.ok(quiet.logger.warnings.some((w) => w.includes('ping')));
+
+  const answering = await fake((socket, message) => {
+    if (message.type === 'ping') sendTo(socket, { type: 'pong' });
+  });
+  const healthy = await core(answering.url, { heartbeatInterval: 50 });
+  await healthy.api.start();
+  await sleep(400);
+  assert.ok(healthy.traffic.sentOf('ping').length >= 4);
+  assert.equal(answering.connections.length, 1);
+});
+
+test("the server's ping is answered with pong", async () => {
+  const pongs: ClientMessage[] = [];
+  const server = await fake((socket, message) => {
+    if (message.type === 'auth') sendTo(socket, { type: 'ping' });
+    if (message.type === 'pong') pongs.push(message);
+  });
+  const c = await core(server.url);
+  await c.api.start();
+  await waitFor(() => pongs.length === 1, 'a pong');
+});
+
+test('a push the server drops (rate_limited) is sent again on a new session and acknowledged once', async () => {
+  const pushes: string[][] = [];
+  const server = await fake((socket, message) => {
+    if (message.type === 'request_events') sendTo(socket, { type: 'sync_complete', repository: message.repository });
+    if (message.type !== 'push_event' && message.type !== 'push_events_batch') return;
+    const events = message.type === 'push_event' ? [message.event] : message.events;
+    const eventIds = events.map((e) => e.eventId);
+    pushes.push(eventIds);
+    if (pushes.length === 1) sendTo(socket, { type: 'error', code: 'rate_limited', message: 'slow down' });
+    else sendTo(socket, { type: 'ack', eventIds, repositories: { todos: eventIds } });
+  });
+  const c = await core(server.url);
+  await c.api.upsert('todos', { id: 'a', title: 'a', done: false });
+  await c.api.start();
+  await settled(c, 'the push to be acknowledged');
+  assert.equal(server.connections.length, 2);
+  assert.equal(pushes.length, 2);
+  assert.deepEqual(pushes[1], pushes[0], 'the same event, so the server can deduplicate it');
+  assert.deepEqual((await dumpDatabase(c.databaseName))['outbox'], []);
+});

@@ -1,0 +1,38 @@
+/** The worker's pure parts: reconnect delays and outbox packing. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { SyncEvent } from '../protocol/messages';
+import { reconnectDelay } from '../worker/backoff';
+import { packBatches, pushMessage } from '../worker/outbox';
+import type { OutboxEntry } from '../worker/storage';
+
+test('reconnect delays double from the base up to the cap, jittered within the upper half', () => {
+  const lowest = (attempt: number) => reconnectDelay(attempt, 3000, 30_000, () => 0);
+  const highest = (attempt: number) => reconnectDelay(attempt, 3000, 30_000, () => 0.999999);
+  assert.deepEqual([0, 1, 2, 3, 4, 10, 1000].map(lowest), [1500, 3000, 6000, 12_000, 15_000, 15_000, 15_000]);
+  assert.ok(Math.abs(highest(0) - 3000) < 1);
+  assert.ok(highest(1000) <= 30_000);
+});
+
+function entry(key: number, repository: string, size = 10): OutboxEntry {
+  const event: SyncEvent = { eventId: `e${key}`, dataId: `d${key}`, operation: 0, createdAt: '2025-01-01T00:00:00.000Z', data: { id: `d${key}`, body: 'x'.repeat(size) } };
+  return { key, repository, event };
+}
+
+test('outbox entries are packed in order into runs of one repository, bounded in events and bytes', () => {
+  const entries = [entry(1, 'a'), entry(2, 'a'), entry(3, 'a'), entry(4, 'b'), entry(5, 'a')];
+  assert.deepEqual(packBatches(entries, 2).map((b) => [b.repository, b.entries.map((e) => e.key)]), [
+    ['a', [1, 2]],
+    ['a', [3]],
+    ['b', [4]],
+    ['a', [5]],
+  ]);
+  const large = [entry(1, 'a', 600), entry(2, 'a', 600), entry(3, 'a', 600)];
+  assert.deepEqual(packBatches(large, 500, 1500).map((b) => b.entries.length), [2, 1]);
+});
+
+test('one event goes as push_event, several as push_events_batch', () => {
+  const [one, two] = [entry(1, 'a').event, entry(2, 'a').event];
+  assert.deepEqual(pushMessage('a', [one]), { type: 'push_event', repository: 'a', event: one });
+  assert.deepEqual(pushMessage('a', [one, two]), { type: 'push_events_batch', repository: 'a', events: [one, two] });
+});

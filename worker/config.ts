@@ -1,0 +1,42 @@
+/**
+ * What an app passes to `startSyncWorker`, and the defaults the seed fixed (3 s reconnect,
+ * 30 s heartbeat).
+ */
+import type * as v from 'valibot';
+import type { StoredRecord } from '../protocol/tab-api';
+import type { ConflictResolver } from './merge';
+
+/** A repository's record schema: its output must be a plain object with a string `id`. */
+export type RecordSchema = v.GenericSchema<unknown, StoredRecord>;
+
+export interface SyncWorkerConfig {
+  /** `ws(s)://host/sync` */
+  websocketUrl: string;
+  /** Repository name → schema every record (local or remote) must pass before it is stored. */
+  repositories: Readonly<Record<string, RecordSchema>>;
+  /** First wait before reconnecting (ms); it doubles per failed attempt, with jitter, up to `maxReconnectDelay`. */
+  reconnectDelay?: number;
+  maxReconnectDelay?: number;
+  /** How often to ping the server (ms); a ping unanswered by the next tick drops the socket. */
+  heartbeatInterval?: number;
+  /** Picks a record's winner instead of last-writer-wins; must be deterministic. */
+  resolveConflict?: ConflictResolver;
+  /** IndexedDB database name. */
+  databaseName?: string;
+  logger?: Logger;
+}
+
+export interface Logger {
+  warn(message: string, detail?: unknown): void;
+}
+
+export const DEFAULTS = {
+  reconnectDelay: 3000,
+  maxReconnectDelay: 30_000,
+  heartbeatInterval: 30_000,
+  databaseName: 'tabsync',
+} as const;
+
+export const consoleLogger: Logger = {
+  warn: (message, detail) => console.warn(`[tabsync] ${message}`, ...(detail === undefined ? [] : [detail])),
+};

@@ -1,0 +1,413 @@
+/**
+ * The sync engine: the one WebSocket, authentication, catch-up by cursor, the outbox drain,
+ * heartbeat and reconnection. Frames from the server are decoded defensively and handled one
+ * at a time, in arrival order.
+ */
+import { decodeFrame } from '../protocol/frame';
+import { MAX_SERVER_FRAME_BYTES } from '../protocol/limits';
+import { ServerMessageSchema, type ClientMessage, type MessageOf, type ServerMessage, type SyncEvent } from '../protocol/messages';
+import type { Credentials } from '../protocol/tab-api';
+import { reconnectDelay } from './backoff';
+import type { Logger } from './config';
+import { describe, storageFailure } from './errors';
+import { OutboxSender } from './outbox';
+import type { RemoteApplier } from './remote';
+import { SOCKET_OPEN, type CreateSocket, type SocketLike } from './socket';
+import type { StatusStore } from './status';
+import type { SyncStorage } from './storage';
+
+export interface EngineOptions {
+  websocketUrl: string;
+  createSocket: CreateSocket;
+  reconnectDelay: number;
+  maxReconnectDelay: number;
+  heartbeatInterval: number;
+  repositories: readonly string[];
+  storage: SyncStorage;
+  status: StatusStore;
+  remote: RemoteApplier;
+  /** Asks the tabs for credentials after the server refused the current ones. */
+  askForCredentials(): Promise<Credentials | null>;
+  log: Logger;
+}
+
+/** One catch-up: repositories are requested one after the other from their stored cursor. */
+interface CatchUp {
+  current: string | undefined;
+  waiting: string[];
+  received: number;
+  /** Highest sequence broadcast per repository while it was catching up: its cursor may move
+   *  there only once its own pages are all applied. */
+  broadcastSeen: Map<string, number>;
+}
+
+type Handled = Exclude<ServerMessage['type'], 'ping' | 'pong'>;
+
+export class SyncEngine {
+  private started = false;
+  /** Held in memory only: never written to storage. */
+  private credentials: Credentials = {};
+  /** Bumped whenever credentials change, so an older credentials request knows it is stale. */
+  private credentialsVersion = 0;
+  private askingCredentials = false;
+  private unauthorized = false;
+  private socket: SocketLike | null = null;
+  private authenticated = false;
+  private catchUp: CatchUp | null = null;
+  private failedAttempts = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private awaitingPong = false;
+  private inbox: Promise<void> = Promise.resolve();
+  private readonly outbox: OutboxSender;
+  /** Outbox entries not yet acknowledged (this runtime is the outbox's only writer). */
+  private pending = 0;
+
+  constructor(private readonly options: EngineOptions) {
+    this.outbox = new OutboxSender(options.storage, (message) => this.authenticated && this.send(message));
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.failedAttempts = 0;
+    this.options.status.update({ started: true });
+    this.connect();
+  }
+
+  /** Closes the socket and stops reconnecting; local writes keep working. */
+  stop(): void {
+    this.started = false;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.disconnect();
+    this.options.status.update({ started: false });
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    await this.inbox;
+  }
+
+  /** Present fields replace the current ones; an open socket re-authenticates in place. */
+  updateCredentials(credentials: Credentials): void {
+    this.credentials = { ...this.credentials, ...credentials };
+    this.credentialsVersion++;
+    if (this.unauthorized) {
+      this.unauthorized = false;
+      this.options.status.update({ unauthorized: false });
+    }
+    this.authenticate();
+  }
+
+  /** A tab's initial credentials, taken only while the runtime has none. */
+  offerCredentials(credentials: Credentials): void {
+    if (this.credentials.authToken === undefined && this.credentials.headers === undefined) this.updateCredentials(credentials);
+  }
+
+  /** The browser is back online: no reason to wait for the backoff. */
+  networkOnline(): void {
+    if (!this.started || this.socket) return;
+    this.failedAttempts = 0;
+    this.connect();
+  }
+
+  /** Reads the outbox size left by an earlier run. */
+  async countPending(): Promise<void> {
+    this.pending = await this.options.storage.outboxSize();
+    this.options.status.update({ pending: this.pending });
+  }
+
+  /** Local writes were committed: count them and push them if the server is reachable. */
+  outboxGrew(events: number): void {
+    this.pending += events;
+    this.options.status.update({ pending: this.pending });
+    if (this.authenticated && !this.catchUp) this.drainOutbox();
+  }
+
+  // ── connection ──
+
+  private connect(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    if (!this.started || this.socket || this.unauthorized || this.askingCredentials) return;
+    let socket: SocketLike;
+    try {
+      socket = this.options.createSocket(this.options.websocketUrl);
+    } catch (error) {
+      this.options.status.error('connection_failed', describe(error));
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = socket;
+    socket.addEventListener('open', () => {
+      if (socket === this.socket) this.opened();
+    });
+    socket.addEventListener('message', (event) => {
+      if (socket === this.socket) this.received(socket, event.data);
+    });
+    socket.addEventListener('error', () => {
+      if (socket === this.socket) this.options.status.error('connection_failed', `WebSocket error on ${this.options.websocketUrl}`);
+    });
+    socket.addEventListener('close', () => {
+      if (socket !== this.socket) return;
+      this.disconnect();
+      this.scheduleReconnect();
+    });
+  }
+
+  private opened(): void {
+    this.options.status.update({ connected: true });
+    this.sendAuth();
+    this.awaitingPong = false;
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.heartbeatInterval);
+  }
+
+  /** Forgets the current socket at once: its late events are ignored, its frames not handled. */
+  private disconnect(): void {
+    const socket = this.socket;
+    this.socket = null;
+    this.authenticated = false;
+    this.catchUp = null;
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    if (socket) {
+      try {
+        socket.close();
+      } catch {
+        // Closing a socket that never opened may throw; it is gone either way.
+      }
+    }
+    this.options.status.update({ connected: false, authenticated: false, syncing: false, progress: undefined });
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.started || this.socket || this.unauthorized || this.askingCredentials || this.reconnectTimer) return;
+    const { reconnectDelay: base, maxReconnectDelay: cap } = this.options;
+    const delay = reconnectDelay(this.failedAttempts++, base, cap, Math.random);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** A ping unanswered by the next tick (no frame at all) means a dead link. */
+  private heartbeat(): void {
+    if (this.awaitingPong) {
+      this.options.log.warn('no answer to ping: reconnecting');
+      this.options.status.error('heartbeat_timeout', 'the server did not answer a ping');
+      this.disconnect();
+      this.scheduleReconnect();
+      return;
+    }
+    this.awaitingPong = true;
+    this.send({ type: 'ping' });
+  }
+
+  private send(message: ClientMessage): boolean {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== SOCKET_OPEN) return false;
+    try {
+      socket.send(JSON.stringify(message));
+      return true;
+    } catch (error) {
+      this.options.log.warn(`could not send ${message.type}: ${describe(error)}`);
+      return false;
+    }
+  }
+
+  // ── authentication ──
+
+  private sendAuth(): void {
+    const { authToken, headers } = this.credentials;
+    this.send({ type: 'auth', token: authToken, headers });
+  }
+
+  /** Uses the current credentials: on the open socket, or on a new one. */
+  private authenticate(): void {
+    if (!this.started) return;
+    if (this.socket?.readyState === SOCKET_OPEN) this.sendAuth();
+    else if (!this.socket) this.connect();
+  }
+
+  private async authFailed(message: string): Promise<void> {
+    this.authenticated = false;
+    this.catchUp = null;
+    this.options.status.update({ authenticated: false, syncing: false, progress: undefined });
+    this.options.status.error('auth_failed', message);
+    if (this.askingCredentials) return;
+    const version = this.credentialsVersion;
+    const failed = this.credentials;
+    this.askingCredentials = true;
+    let offered: Credentials | null = null;
+    try {
+      offered = await this.options.askForCredentials();
+    } catch (error) {
+      this.options.log.warn(`asking tabs for credentials failed: ${describe(error)}`);
+    }
+    this.askingCredentials = false;
+    // updateCredentials ran meanwhile: it re-sent auth on an open socket; a closed one
+    // could not reconnect while the tabs were being asked.
+    if (version !== this.credentialsVersion) {
+      if (!this.socket) this.connect();
+      return;
+    }
+    const next = offered ? { ...failed, ...offered } : null;
+    if (next && !sameCredentials(next, failed)) {
+      this.credentials = next;
+      this.credentialsVersion++;
+      this.authenticate();
+      return;
+    }
+    // No better credentials: wait for updateCredentials instead of retrying in a loop.
+    this.unauthorized = true;
+    this.options.status.update({ unauthorized: true });
+    this.disconnect();
+  }
+
+  // ── frames from the server ──
+
+  private received(socket: SocketLike, data: unknown): void {
+    this.awaitingPong = false;
+    if (typeof data !== 'string') {
+      this.options.log.warn('dropped a binary frame from the server');
+      return;
+    }
+    const decoded = decodeFrame(data, ServerMessageSchema, MAX_SERVER_FRAME_BYTES);
+    if (!decoded.ok) {
+      this.options.log.warn(`dropped a bad frame from the server (${decoded.code}): ${decoded.error.slice(0, 200)}`);
+      return;
+    }
+    const message = decoded.message;
+    if (message.type === 'ping') {
+      this.send({ type: 'pong' });
+      return;
+    }
+    if (message.type === 'pong') return;
+    this.inbox = this.inbox
+      .then(() => (socket === this.socket ? this.handle(message) : undefined))
+      .catch((error: unknown) => this.handlingFailed(socket, error));
+  }
+
+  private async handle(message: MessageOf<ServerMessage, Handled>): Promise<void> {
+    switch (message.type) {
+      case 'auth_success':
+        return this.authSucceeded();
+      case 'error':
+        if (message.code === 'auth_failed') {
+          void this.authFailed(message.message);
+          return;
+        }
+        this.options.log.warn(`server error ${message.code ?? ''}: ${message.message}`);
+        this.options.status.error(message.code ?? 'server_error', message.message);
+        if (message.code === 'rate_limited' || message.code === 'internal') this.restartSession();
+        return;
+      case 'events':
+        return this.eventsReceived(message);
+      case 'sync_complete':
+        return this.syncCompleted(message.repository);
+      case 'ack':
+        this.pending -= await this.outbox.acknowledge(message.eventIds);
+        this.options.status.update({ pending: this.pending });
+        if (!this.catchUp) this.drainOutbox();
+        return;
+    }
+  }
+
+  /** Applying failed (storage): reconnect, so catch-up resumes from the last stored cursor. */
+  private handlingFailed(socket: SocketLike, error: unknown): void {
+    const failure = storageFailure(error);
+    this.options.log.warn(`could not handle a server message: ${failure.message}`);
+    this.options.status.error(failure.code, failure.message);
+    if (socket === this.socket) this.restartSession();
+  }
+
+  /** The server dropped one of our messages (which one, it does not say), or we could not
+   *  apply one of its: start over on a new socket. The outbox is sent again and catch-up
+   *  resumes from the stored cursors, so nothing is lost. */
+  private restartSession(): void {
+    this.disconnect();
+    this.scheduleReconnect();
+  }
+
+  private async authSucceeded(): Promise<void> {
+    // A re-authentication in place keeps what is in flight (the server handles messages in
+    // order); after a refusal or on a new socket, everything unacknowledged goes again.
+    if (!this.authenticated) this.outbox.reset();
+    this.authenticated = true;
+    this.failedAttempts = 0;
+    this.options.status.update({ authenticated: true, unauthorized: false });
+    // Catch up even after an in-place re-authentication: the server may not have broadcast
+    // to this connection while it switched identities.
+    this.catchUp = { current: undefined, waiting: [...this.options.repositories], received: 0, broadcastSeen: new Map() };
+    this.options.status.update({ syncing: true });
+    await this.requestNextRepository(this.catchUp);
+  }
+
+  private async requestNextRepository(catchUp: CatchUp): Promise<void> {
+    const repository = catchUp.waiting.shift();
+    catchUp.current = repository;
+    catchUp.received = 0;
+    if (repository === undefined) {
+      this.catchUp = null;
+      this.options.status.update({ syncing: false, progress: undefined, lastSyncAt: new Date().toISOString() });
+      this.drainOutbox();
+      return;
+    }
+    const afterSequence = await this.options.storage.getCursor(repository);
+    if (catchUp !== this.catchUp) return;
+    this.send({ type: 'request_events', repository, afterSequence });
+    this.options.status.update({ progress: { repository, received: 0 } });
+  }
+
+  private async eventsReceived({ repository, events, hasMore }: MessageOf<ServerMessage, 'events'>): Promise<void> {
+    if (!this.options.repositories.includes(repository)) {
+      this.options.log.warn(`dropped events of unknown repository ${repository}`);
+      return;
+    }
+    const highest = highestSequence(events);
+    const catchUp = this.catchUp;
+    let cursor: number | undefined = highest;
+    if (catchUp && (catchUp.current === repository || catchUp.waiting.includes(repository))) {
+      const isPage = hasMore !== undefined && catchUp.current === repository;
+      if (isPage) {
+        catchUp.received += events.length;
+        this.options.status.update({ progress: { repository, received: catchUp.received } });
+      } else {
+        if (highest !== undefined) catchUp.broadcastSeen.set(repository, Math.max(highest, catchUp.broadcastSeen.get(repository) ?? 0));
+        cursor = undefined;
+      }
+    }
+    await this.options.remote.apply(repository, events, cursor);
+  }
+
+  private async syncCompleted(repository: string | undefined): Promise<void> {
+    const catchUp = this.catchUp;
+    const current = catchUp?.current;
+    if (!catchUp || current === undefined || (repository !== undefined && repository !== current)) return;
+    const seen = catchUp.broadcastSeen.get(current);
+    if (seen !== undefined) await this.options.storage.commit([], new Map([[current, seen]]));
+    await this.requestNextRepository(catchUp);
+  }
+
+  private drainOutbox(): void {
+    this.outbox.drain().catch((error: unknown) => {
+      const failure = storageFailure(error);
+      this.options.log.warn(`could not send the outbox: ${failure.message}`);
+      this.options.status.error(failure.code, failure.message);
+    });
+  }
+}
+
+function highestSequence(events: readonly SyncEvent[]): number | undefined {
+  let highest: number | undefined;
+  for (const { serverSequence } of events) {
+    if (serverSequence !== undefined && (highest === undefined || serverSequence > highest)) highest = serverSequence;
+  }
+  return highest;
+}
+
+function sameCredentials(a: Credentials, b: Credentials): boolean {
+  return a.authToken === b.authToken && JSON.stringify(sortedEntries(a.headers)) === JSON.stringify(sortedEntries(b.headers));
+}
+
+function sortedEntries(headers: Record<string, string> | undefined): [string, string][] {
+  return Object.entries(headers ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}

@@ -1,0 +1,117 @@
+/**
+ * Sending the durable outbox: unacknowledged events go out in order, packed into batches, with
+ * a small window of frames awaiting their `ack` (what waits meanwhile joins the next frame, so
+ * a burst of writes becomes a few large frames). An `ack` removes its frame's entries. A new
+ * session sends everything unacknowledged again; the server stores an eventId once.
+ */
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_EVENTS } from '../protocol/limits';
+import type { ClientMessage, SyncEvent } from '../protocol/messages';
+import type { OutboxEntry, SyncStorage } from './storage';
+
+/** Frames sent and not yet acknowledged, at most. */
+const WINDOW_FRAMES = 2;
+/** Keeps a batch frame under the server's default frame cap, with room for its envelope. */
+const MAX_BATCH_BYTES = DEFAULT_MAX_MESSAGE_BYTES - 1024;
+const encoder = new TextEncoder();
+
+export interface Batch {
+  repository: string;
+  entries: OutboxEntry[];
+}
+
+/** Cuts entries, in order, into runs of one repository of at most `maxEvents` events and
+ *  `maxBytes` of JSON each. */
+export function packBatches(entries: readonly OutboxEntry[], maxEvents = MAX_BATCH_EVENTS, maxBytes = MAX_BATCH_BYTES): Batch[] {
+  const batches: Batch[] = [];
+  let current: Batch | undefined;
+  let bytes = 0;
+  for (const entry of entries) {
+    const size = encoder.encode(JSON.stringify(entry.event)).byteLength + 1;
+    if (!current || current.repository !== entry.repository || current.entries.length >= maxEvents || bytes + size > maxBytes) {
+      current = { repository: entry.repository, entries: [] };
+      batches.push(current);
+      bytes = 0;
+    }
+    current.entries.push(entry);
+    bytes += size;
+  }
+  return batches;
+}
+
+export function pushMessage(repository: string, events: readonly SyncEvent[]): ClientMessage {
+  const [first] = events;
+  return events.length === 1 && first
+    ? { type: 'push_event', repository, event: first }
+    : { type: 'push_events_batch', repository, events: [...events] };
+}
+
+export class OutboxSender {
+  /** Highest outbox key sent in the current session. */
+  private sentThrough = 0;
+  /** Frames awaiting their ack, by their first eventId (an ack lists the frame's eventIds). */
+  private readonly inFlight = new Map<string, number[]>();
+  /** Bumped per session, so that a drain of an older one stops. */
+  private session = 0;
+  private draining: Promise<void> | null = null;
+  private drainAgain = false;
+
+  constructor(
+    private readonly storage: SyncStorage,
+    /** Sends on the live, authenticated socket; false when there is none. */
+    private readonly send: (message: ClientMessage) => boolean,
+  ) {}
+
+  /** A new session: nothing is in flight in it yet, so everything unacknowledged goes again. */
+  reset(): void {
+    this.session++;
+    this.sentThrough = 0;
+    this.inFlight.clear();
+  }
+
+  /** Sends what the window allows; calls during a drain join it. */
+  drain(): Promise<void> {
+    if (this.draining) {
+      this.drainAgain = true;
+      return this.draining;
+    }
+    this.draining = this.sendWhileNeeded();
+    return this.draining;
+  }
+
+  /** Removes an acknowledged frame's entries, in one transaction; returns how many. */
+  async acknowledge(eventIds: readonly string[]): Promise<number> {
+    const [first] = eventIds;
+    const keys = first === undefined ? undefined : this.inFlight.get(first);
+    if (first === undefined || !keys) return 0;
+    this.inFlight.delete(first);
+    await this.storage.removeOutbox(keys);
+    return keys.length;
+  }
+
+  private async sendWhileNeeded(): Promise<void> {
+    const session = this.session;
+    try {
+      do {
+        this.drainAgain = false;
+        await this.sendWindow(session);
+      } while (this.drainAgain && session === this.session);
+    } finally {
+      this.draining = null;
+    }
+  }
+
+  private async sendWindow(session: number): Promise<void> {
+    while (this.inFlight.size < WINDOW_FRAMES) {
+      const room = WINDOW_FRAMES - this.inFlight.size;
+      const entries = await this.storage.readOutbox(this.sentThrough, room * MAX_BATCH_EVENTS);
+      if (session !== this.session || entries.length === 0) return;
+      for (const batch of packBatches(entries).slice(0, room)) {
+        const events = batch.entries.map((entry) => entry.event);
+        const first = events[0];
+        if (!first || !this.send(pushMessage(batch.repository, events))) return;
+        this.inFlight.set(first.eventId, batch.entries.map((entry) => entry.key));
+        this.sentThrough = batch.entries.at(-1)?.key ?? this.sentThrough;
+      }
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/** Applying events from the server: validated against the schema, merged by the one order. */
+import type { SyncEvent } from '../protocol/messages';
+import type { Logger } from './config';
+import { describe } from './errors';
+import { incomingWins, type ConflictResolver } from './merge';
+import type { Repositories } from './repositories';
+import type { RecordChange, RecordRow, SyncStorage } from './storage';
+
+export class RemoteApplier {
+  constructor(
+    private readonly repositories: Repositories,
+    private readonly storage: SyncStorage,
+    private readonly resolveConflict: ConflictResolver | undefined,
+    /** Called after a commit that changed records of the repository. */
+    private readonly changed: (repositories: ReadonlySet<string>) => void,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Applies the events (invalid ones are dropped and logged, never stored) and, when given,
+   * moves the repository's cursor to `cursor`, in one transaction.
+   */
+  async apply(repository: string, events: readonly SyncEvent[], cursor?: number): Promise<void> {
+    const changes: RecordChange[] = [];
+    for (const event of events) {
+      const parsed = this.repositories.parseRemote(repository, event);
+      if (!parsed.ok) {
+        this.log.warn(`dropped ${repository} event ${event.eventId}: ${parsed.reason}`);
+        continue;
+      }
+      const { eventId, createdAt, dataId: id } = event;
+      const incoming: RecordRow = parsed.data
+        ? { repository, id, data: parsed.data, deleted: false, createdAt, eventId }
+        : { repository, id, deleted: true, createdAt, eventId };
+      changes.push({ repository, id, decide: (current) => (this.wins(current, incoming) ? { row: incoming } : undefined) });
+    }
+    const cursors = cursor === undefined ? undefined : new Map([[repository, cursor]]);
+    if (changes.length === 0 && !cursors) return;
+    const written = await this.storage.commit(changes, cursors);
+    if (written.length > 0) this.changed(new Set([repository]));
+  }
+
+  private wins(current: RecordRow | undefined, incoming: RecordRow): boolean {
+    try {
+      return incomingWins(current, incoming, this.resolveConflict);
+    } catch (error) {
+      // A broken resolver must not wedge sync: fall back to the default order for this pair.
+      this.log.warn(`resolveConflict threw for ${incoming.repository}/${incoming.id}: ${describe(error)}`);
+      return incomingWins(current, incoming);
+    }
+  }
+}

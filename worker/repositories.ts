@@ -1,0 +1,80 @@
+/** The configured repositories: what a record must look like before it is stored or sent. */
+import * as v from 'valibot';
+import { jsonDepth } from '../protocol/frame';
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_DATA_DEPTH, MAX_DATA_ID_LENGTH, REPOSITORY_NAME } from '../protocol/limits';
+import { describeIssues, Operation, type SyncEvent } from '../protocol/messages';
+import type { StoredRecord } from '../protocol/tab-api';
+import type { RecordSchema } from './config';
+import { syncError } from './errors';
+
+/** Room left in a push frame for its envelope (`{"type":"push_event","repository":…,"event":{…}}`). */
+const ENVELOPE_BYTES = 1024;
+/** An unpaired UTF-16 surrogate, which the server refuses (no store keeps it as sent). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+const encoder = new TextEncoder();
+
+export type RemoteData = { ok: true; data: StoredRecord | undefined } | { ok: false; reason: string };
+
+export class Repositories {
+  readonly names: readonly string[];
+
+  constructor(private readonly schemas: Readonly<Record<string, RecordSchema>>) {
+    this.names = Object.keys(schemas);
+    for (const name of this.names) {
+      if (!REPOSITORY_NAME.test(name)) throw new Error(`repository name ${JSON.stringify(name)} must match ${REPOSITORY_NAME}`);
+    }
+  }
+
+  has(repository: string): boolean {
+    return Object.hasOwn(this.schemas, repository);
+  }
+
+  /** Throws `unknown_repository` for a name that was not configured. */
+  assertKnown(repository: string): void {
+    if (!this.has(repository)) throw syncError('unknown_repository', `unknown repository ${JSON.stringify(repository)}`);
+  }
+
+  /** A local record, validated; throws `invalid_record` when the schema, the id or the wire limits refuse it. */
+  parseLocal(repository: string, record: unknown): StoredRecord {
+    this.assertKnown(repository);
+    const result = v.safeParse(this.schema(repository), record);
+    if (!result.success) throw syncError('invalid_record', `invalid ${repository} record: ${describeIssues(result.issues)}`);
+    const data = result.output;
+    assertRecordId(data.id);
+    // What the server would refuse must fail here, or it would wait in the outbox forever.
+    let wellFormed = true;
+    const json = JSON.stringify(data, (key, value: unknown) => {
+      if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) wellFormed = false;
+      return value;
+    });
+    if (!wellFormed) throw syncError('invalid_record', `${repository} record ${data.id} holds a string with a lone surrogate`);
+    if (encoder.encode(json).byteLength > DEFAULT_MAX_MESSAGE_BYTES - ENVELOPE_BYTES) {
+      throw syncError('invalid_record', `${repository} record ${data.id} is too large to sync`);
+    }
+    if (jsonDepth(json) > MAX_DATA_DEPTH) {
+      throw syncError('invalid_record', `${repository} record ${data.id} is nested deeper than ${MAX_DATA_DEPTH} levels`);
+    }
+    return data;
+  }
+
+  /** A remote event's data, validated against the schema; a delete carries none. */
+  parseRemote(repository: string, event: SyncEvent): RemoteData {
+    if (event.operation === Operation.delete) return { ok: true, data: undefined };
+    const result = v.safeParse(this.schema(repository), event.data);
+    if (!result.success) return { ok: false, reason: describeIssues(result.issues) };
+    if (result.output.id !== event.dataId) return { ok: false, reason: `data.id differs from dataId ${event.dataId}` };
+    return { ok: true, data: result.output };
+  }
+
+  private schema(repository: string): RecordSchema {
+    const schema = this.schemas[repository];
+    if (!schema) throw syncError('unknown_repository', `unknown repository ${JSON.stringify(repository)}`);
+    return schema;
+  }
+}
+
+export function assertRecordId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_DATA_ID_LENGTH) {
+    throw syncError('invalid_record', `a record id must be a string of 1 to ${MAX_DATA_ID_LENGTH} characters`);
+  }
+}

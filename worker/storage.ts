@@ -1,0 +1,60 @@
+/**
+ * The worker's durable state behind one small seam: records (with tombstones), the outbox,
+ * cursors. IndexedDB implements it (idb-store.ts); an in-memory one can for private windows.
+ */
+import type { SyncEvent } from '../protocol/messages';
+import type { StoredRecord } from '../protocol/tab-api';
+
+/** A record's winning event. A delete keeps its row (`deleted`, no data) so that an older
+ *  event arriving later still loses to it. */
+export interface RecordRow {
+  repository: string;
+  id: string;
+  data?: StoredRecord;
+  deleted: boolean;
+  createdAt: string;
+  eventId: string;
+}
+
+/** What one change stores: the record's new row and, for a local write, its event to push. */
+export interface Decision {
+  row: RecordRow;
+  push?: SyncEvent;
+}
+
+export interface RecordChange {
+  repository: string;
+  id: string;
+  /**
+   * Called inside the transaction with the record's current row (as left by earlier changes
+   * of the same commit); returns what to store, or undefined to keep the row. Synchronous,
+   * because a transaction stays open only while its own requests run.
+   */
+  decide(current: RecordRow | undefined): Decision | undefined;
+}
+
+export interface OutboxEntry {
+  /** Increasing in insertion order. */
+  key: number;
+  repository: string;
+  event: SyncEvent;
+}
+
+export interface SyncStorage {
+  /**
+   * Applies the changes, queues their events, and moves each named cursor forward to at least
+   * the given sequence, all in ONE transaction. Resolves once it is committed, with the rows
+   * written (the last per record); rejects, with nothing written, when it fails.
+   */
+  commit(changes: readonly RecordChange[], cursors?: ReadonlyMap<string, number>): Promise<RecordRow[]>;
+  getRecord(repository: string, id: string): Promise<RecordRow | undefined>;
+  /** Every row of a repository, tombstones included, sorted by id. */
+  getRecords(repository: string): Promise<RecordRow[]>;
+  /** The highest server sequence applied for the repository, 0 before the first catch-up. */
+  getCursor(repository: string): Promise<number>;
+  /** Outbox entries with a key above `afterKey`, oldest first, at most `limit`. */
+  readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]>;
+  removeOutbox(keys: readonly number[]): Promise<void>;
+  outboxSize(): Promise<number>;
+  close(): void;
+}
