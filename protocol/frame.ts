@@ -1,6 +1,7 @@
 /**
- * Decoding a text frame from an untrusted peer: size, nesting depth and prototype keys are checked
- * before the schema sees it, so no frame can blow the stack, exhaust memory or pollute a prototype.
+ * Decoding a text frame from an untrusted peer: size, nesting depth, prototype keys and lone
+ * surrogates are checked before the schema sees it, so no frame can blow the stack, exhaust memory,
+ * pollute a prototype, or carry a string that no UTF-8 store keeps as it was sent.
  */
 import * as v from 'valibot';
 import { MAX_JSON_DEPTH } from './limits';
@@ -25,8 +26,15 @@ export function jsonDepth(text: string): number {
   return max;
 }
 
-function rejectPrototypeKeys(key: string, value: unknown): unknown {
+/** An unpaired UTF-16 surrogate: SQLite text turns it into U+FFFD, PostgreSQL jsonb refuses it. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+const LONE_SURROGATES = /\p{Surrogate}/gu;
+
+function rejectUnsafeValues(key: string, value: unknown): unknown {
   if (key === '__proto__') throw new Error('__proto__ keys are not allowed');
+  if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) {
+    throw new Error('strings must be well-formed Unicode (a lone surrogate was found)');
+  }
   return value;
 }
 
@@ -44,9 +52,12 @@ export function decodeFrame<S extends v.GenericSchema>(
   }
   let raw: unknown;
   try {
-    raw = text.includes('"__proto__"') ? JSON.parse(text, rejectPrototypeKeys) : JSON.parse(text);
+    // In text decoded from UTF-8, only an escape (\u…) spells a lone surrogate, or `__proto__` other than literally.
+    const suspect = text.includes('"__proto__"') || text.includes('\\u');
+    raw = suspect ? JSON.parse(text, rejectUnsafeValues) : JSON.parse(text);
   } catch (e) {
-    return { ok: false, code: 'invalid_message', error: `invalid JSON: ${(e as Error).message}` };
+    // The parser quotes the input, and may cut it inside a surrogate pair: keep the text well-formed.
+    return { ok: false, code: 'invalid_message', error: `invalid JSON: ${(e as Error).message.replace(LONE_SURROGATES, '\ufffd')}` };
   }
   const result = v.safeParse(schema, raw);
   if (!result.success) return { ok: false, code: 'invalid_message', error: describeIssues(result.issues) };

@@ -6,13 +6,16 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 export const MAX_SERVER_FRAME_BYTES = 32 * 1024 * 1024;
 /** Deepest JSON nesting a frame may have. An event's data is a record, so real frames stay shallow. */
 export const MAX_JSON_DEPTH = 32;
+/** Deepest nesting of an event's `data`: an `events` page wraps it three levels deep and must stay within MAX_JSON_DEPTH. */
+export const MAX_DATA_DEPTH = MAX_JSON_DEPTH - 3;
 /** Most events in one `push_events_batch`. */
 export const MAX_BATCH_EVENTS = 500;
 /** Most events in one `events` page; also the page size when `request_events` names none. */
 export const MAX_PAGE_EVENTS = 1000;
 export const DEFAULT_PAGE_EVENTS = 500;
 
-export const REPOSITORY_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** A repository name is an object key in `ack.repositories`: the three keys JavaScript reserves are refused. */
+export const REPOSITORY_NAME = /^(?!(?:__proto__|constructor|prototype)$)[A-Za-z0-9_-]{1,64}$/;
 /** Event ids are nanoids or UUIDs: URL-safe characters only. */
 export const EVENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_DATA_ID_LENGTH = 256;

@@ -7,6 +7,7 @@ import {
   CANONICAL_TIMESTAMP,
   EVENT_ID,
   MAX_BATCH_EVENTS,
+  MAX_DATA_DEPTH,
   MAX_DATA_ID_LENGTH,
   MAX_PAGE_EVENTS,
   REPOSITORY_NAME,
@@ -34,7 +35,7 @@ const sequence = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Numbe
 
 export const RepositoryName = v.pipe(
   v.string(),
-  v.regex(REPOSITORY_NAME, 'repository must match ^[A-Za-z0-9_-]{1,64}$'),
+  v.regex(REPOSITORY_NAME, 'repository must match ^[A-Za-z0-9_-]{1,64}$ and not be __proto__, constructor or prototype'),
 );
 
 export const SyncEventSchema = v.pipe(
@@ -43,7 +44,12 @@ export const SyncEventSchema = v.pipe(
     dataId: v.pipe(v.string(), v.minLength(1, 'dataId is empty'), v.maxLength(MAX_DATA_ID_LENGTH, 'dataId is too long')),
     operation: v.picklist([Operation.insert, Operation.update, Operation.delete], 'operation must be 0, 1 or 2'),
     createdAt: timestamp,
-    data: v.optional(v.record(v.string(), v.unknown())),
+    data: v.optional(
+      v.pipe(
+        v.record(v.string(), v.unknown()),
+        v.check((data) => depthOf(data) <= MAX_DATA_DEPTH, `data is nested deeper than ${MAX_DATA_DEPTH} levels`),
+      ),
+    ),
     serverSequence: v.optional(sequence),
   }),
   v.check((e) => e.operation === Operation.delete || e.data !== undefined, 'insert and update events need data'),
@@ -51,6 +57,14 @@ export const SyncEventSchema = v.pipe(
 export type SyncEvent = v.InferOutput<typeof SyncEventSchema>;
 /** An event as the server stores and sends it: it always carries its sequence. */
 export type SequencedEvent = SyncEvent & { serverSequence: number };
+
+/** Nesting of objects and arrays in a parsed value, counted as `jsonDepth` counts its text. */
+function depthOf(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let deepest = 0;
+  for (const item of Object.values(value)) deepest = Math.max(deepest, depthOf(item));
+  return deepest + 1;
+}
 
 const credentials = {
   token: v.optional(v.string()),
