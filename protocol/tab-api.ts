@@ -38,10 +38,18 @@ export interface SyncStatus {
   lastError?: SyncErrorInfo;
 }
 
+/** What changed in a watched repository: first the whole list (`reset`, sorted by id), then one
+ *  change per committed batch. Sending changes, not lists, keeps a write O(batch), not O(records). */
+export interface RecordsChange {
+  reset?: StoredRecord[];
+  upserts?: StoredRecord[];
+  deletes?: string[];
+}
+
 /** What the worker calls back in a tab (through a comlink proxy). */
 export interface TabListener {
-  /** The current records of a repository this tab watches: once at watch, then after each change batch. */
-  records(repository: string, records: StoredRecord[]): void;
+  /** A repository this tab watches changed: the full list once at watch, then each batch's changes. */
+  records(repository: string, change: RecordsChange): void;
   status(status: SyncStatus): void;
   /** The server refused the credentials: the tab may return new ones (its `onAuthenticationFailed`). */
   credentialsNeeded(): Promise<Credentials | null>;

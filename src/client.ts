@@ -85,7 +85,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   };
 
   const listener: TabListener = {
-    records: (repository, records) => watchers.deliver(repository, records),
+    records: (repository, change) => watchers.deliver(repository, change),
     status: (next) => {
       broadcasts++;
       setStatus(next);

@@ -1,12 +1,13 @@
-import type { StoredRecord } from '../protocol/tab-api';
+import type { RecordsChange, StoredRecord } from '../protocol/tab-api';
 import { notify } from './errors';
+import { applyChange } from './records-view';
 
 export type RecordsCallback = (records: readonly StoredRecord[]) => void;
 
 export interface Watchers {
   /** Adds a callback; returns its unsubscribe. */
   add(repository: string, callback: RecordsCallback): () => void;
-  deliver(repository: string, records: readonly StoredRecord[]): void;
+  deliver(repository: string, change: RecordsChange): void;
   /** Repositories with at least one watcher. */
   repositories(): string[];
 }
@@ -39,9 +40,10 @@ export function createWatchers(subscribe: (repository: string) => void, unsubscr
         unsubscribe(repository);
       };
     },
-    deliver(repository, records) {
+    deliver(repository, change) {
       const group = callbacks.get(repository);
       if (!group) return;
+      const records = applyChange(latest.get(repository) ?? [], change);
       latest.set(repository, records);
       for (const callback of [...group]) notify(callback, records);
     },

@@ -53,8 +53,8 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     askForCredentials: () => hub.requestCredentials(),
     log,
   });
-  const writes = new WriteQueue(storage, Date.now, (changed, events) => {
-    hub.changed(changed);
+  const writes = new WriteQueue(storage, Date.now, (rows, events) => {
+    hub.changed(rows);
     engine.outboxGrew(events);
   });
   await engine.countPending();

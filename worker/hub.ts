@@ -1,30 +1,25 @@
 /**
  * The attached tabs: their listeners (comlink proxies), what each watches, and the fan-out of
- * record lists and status. A tab whose listener throws (its port is gone) is dropped.
+ * record changes and status. A tab whose listener throws (its port is gone) is dropped.
  */
 import { releaseProxy } from 'comlink';
-import type { Credentials, StoredRecord, SyncStatus, TabListener } from '../protocol/tab-api';
+import type { Credentials, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../protocol/tab-api';
 import type { Logger } from './config';
 import { describe } from './errors';
+import type { RecordRow } from './storage';
 
 /** How long a tab may take to answer `credentialsNeeded` before the next one is asked. */
 const CREDENTIALS_TIMEOUT_MS = 10_000;
 
 interface Tab {
   listener: TabListener;
-  watching: Set<string>;
-}
-
-/** Per repository: who needs its records next, and the send that is running. */
-interface Refresh {
-  everyWatcher: boolean;
-  tabs: Set<string>;
-  running: Promise<void> | null;
+  /** Watched repositories; while a repository's first list is loading, the changes that commit
+   *  meanwhile wait here so the tab never applies a change before the list it belongs after. */
+  watching: Map<string, RecordsChange[] | null>;
 }
 
 export class TabHub {
   private readonly tabs = new Map<string, Tab>();
-  private readonly refreshes = new Map<string, Refresh>();
 
   constructor(
     /** A repository's live records, sorted by id. */
@@ -41,7 +36,7 @@ export class TabHub {
   }
 
   attach(tabId: string, listener: TabListener): void {
-    this.tabs.set(tabId, { listener, watching: new Set() });
+    this.tabs.set(tabId, { listener, watching: new Map() });
   }
 
   detach(tabId: string): void {
@@ -50,28 +45,44 @@ export class TabHub {
     if (tab) releaseListener(tab.listener);
   }
 
-  /** Sends the tab the repository's records now, then after every change batch. */
+  /** Sends the tab the repository's records now, then every committed change to them. */
   async watch(tabId: string, repository: string): Promise<void> {
     const tab = this.tabs.get(tabId);
     if (!tab) return;
-    tab.watching.add(repository);
-    const refresh = this.refreshOf(repository);
-    refresh.tabs.add(tabId);
-    await this.run(repository, refresh);
+    const waiting: RecordsChange[] = [];
+    tab.watching.set(repository, waiting);
+    let reset: StoredRecord[];
+    try {
+      reset = await this.loadRecords(repository);
+    } catch (error) {
+      tab.watching.delete(repository);
+      this.log.warn(`could not load ${repository} records for a watcher: ${describe(error)}`);
+      throw error;
+    }
+    if (tab.watching.get(repository) !== waiting) return; // unwatched or watched again meanwhile
+    tab.watching.set(repository, null);
+    for (const change of [{ reset }, ...waiting]) this.call(tabId, tab, (listener) => listener.records(repository, change));
   }
 
   unwatch(tabId: string, repository: string): void {
     this.tabs.get(tabId)?.watching.delete(repository);
   }
 
-  /** A committed batch touched these repositories: each watcher gets one fresh list. Changes
-   *  that land while a list is being loaded share the next one. */
-  changed(repositories: Iterable<string>): void {
-    for (const repository of repositories) {
-      if (!this.watched(repository)) continue;
-      const refresh = this.refreshOf(repository);
-      refresh.everyWatcher = true;
-      void this.run(repository, refresh);
+  /** A batch was committed: each watcher of a touched repository gets one change for it. */
+  changed(rows: readonly RecordRow[]): void {
+    const changes = new Map<string, { upserts: StoredRecord[]; deletes: string[] }>();
+    for (const row of rows) {
+      let change = changes.get(row.repository);
+      if (!change) changes.set(row.repository, (change = { upserts: [], deletes: [] }));
+      if (row.deleted || !row.data) change.deletes.push(row.id);
+      else change.upserts.push(row.data);
+    }
+    for (const [tabId, tab] of this.tabs) {
+      for (const [repository, change] of changes) {
+        const waiting = tab.watching.get(repository);
+        if (waiting) waiting.push(change);
+        else if (waiting === null) this.call(tabId, tab, (listener) => listener.records(repository, change));
+      }
     }
   }
 
@@ -91,49 +102,6 @@ export class TabHub {
       }
     }
     return null;
-  }
-
-  private watched(repository: string): boolean {
-    for (const tab of this.tabs.values()) if (tab.watching.has(repository)) return true;
-    return false;
-  }
-
-  private refreshOf(repository: string): Refresh {
-    let refresh = this.refreshes.get(repository);
-    if (!refresh) {
-      refresh = { everyWatcher: false, tabs: new Set(), running: null };
-      this.refreshes.set(repository, refresh);
-    }
-    return refresh;
-  }
-
-  /** One send loop per repository, so a tab never receives an older list after a newer one. */
-  private run(repository: string, refresh: Refresh): Promise<void> {
-    // Starts on a microtask, so the loop can clear `running` itself the moment it ends.
-    refresh.running ??= Promise.resolve().then(() => this.sendWhileNeeded(repository, refresh));
-    return refresh.running;
-  }
-
-  private async sendWhileNeeded(repository: string, refresh: Refresh): Promise<void> {
-    try {
-      while (refresh.everyWatcher || refresh.tabs.size > 0) {
-        const targets = new Set(refresh.tabs);
-        if (refresh.everyWatcher) for (const [tabId, tab] of this.tabs) if (tab.watching.has(repository)) targets.add(tabId);
-        refresh.everyWatcher = false;
-        refresh.tabs.clear();
-        const records = await this.loadRecords(repository);
-        for (const tabId of targets) {
-          const tab = this.tabs.get(tabId);
-          if (tab?.watching.has(repository)) this.call(tabId, tab, (listener) => listener.records(repository, records));
-        }
-      }
-    } catch (error) {
-      this.log.warn(`could not load ${repository} records for watchers: ${describe(error)}`);
-    } finally {
-      refresh.everyWatcher = false;
-      refresh.tabs.clear();
-      refresh.running = null;
-    }
   }
 
   /** Calls a listener without waiting for it: a slow tab must not hold the others up. */

@@ -11,8 +11,8 @@ export class RemoteApplier {
     private readonly repositories: Repositories,
     private readonly storage: SyncStorage,
     private readonly resolveConflict: ConflictResolver | undefined,
-    /** Called after a commit that changed records of the repository. */
-    private readonly changed: (repositories: ReadonlySet<string>) => void,
+    /** Called after a commit with the rows it changed. */
+    private readonly changed: (rows: readonly RecordRow[]) => void,
     private readonly log: Logger,
   ) {}
 
@@ -37,7 +37,7 @@ export class RemoteApplier {
     const cursors = cursor === undefined ? undefined : new Map([[repository, cursor]]);
     if (changes.length === 0 && !cursors) return;
     const written = await this.storage.commit(changes, cursors);
-    if (written.length > 0) this.changed(new Set([repository]));
+    if (written.length > 0) this.changed(written);
   }
 
   private wins(current: RecordRow | undefined, incoming: RecordRow): boolean {

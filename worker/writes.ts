@@ -8,7 +8,7 @@ import { Operation, type SyncEvent } from '../protocol/messages';
 import { nextTimestamp } from '../protocol/order';
 import type { StoredRecord } from '../protocol/tab-api';
 import { storageFailure } from './errors';
-import type { RecordChange, SyncStorage } from './storage';
+import type { RecordChange, RecordRow, SyncStorage } from './storage';
 
 interface PendingWrite {
   repository: string;
@@ -26,8 +26,8 @@ export class WriteQueue {
   constructor(
     private readonly storage: SyncStorage,
     private readonly now: () => number,
-    /** Called after each commit with the repositories it touched and its number of events. */
-    private readonly committed: (repositories: ReadonlySet<string>, events: number) => void,
+    /** Called after each commit with the rows it wrote and its number of events. */
+    private readonly committed: (rows: readonly RecordRow[], events: number) => void,
   ) {}
 
   /** Queues a validated upsert (`data`) or delete (no `data`); resolves once it is committed. */
@@ -48,14 +48,15 @@ export class WriteQueue {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
+      let rows: RecordRow[];
       try {
-        await this.storage.commit(batch.map((write) => this.change(write)));
+        rows = await this.storage.commit(batch.map((write) => this.change(write)));
       } catch (error) {
         const failure = storageFailure(error);
         for (const write of batch) write.reject(failure);
         continue;
       }
-      this.committed(new Set(batch.map((write) => write.repository)), batch.length);
+      this.committed(rows, batch.length);
       for (const write of batch) write.resolve();
     }
     this.committing = null;

@@ -7,7 +7,8 @@ import { deleteDB, openDB } from 'idb';
 import * as v from 'valibot';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { ClientMessage, ServerMessage } from '../../protocol/messages';
-import type { Credentials, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
+import type { Credentials, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
+import { applyChange } from '../../src/records-view';
 import type { Logger } from '../../worker/config';
 import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/core';
 import type { SocketLike } from '../../worker/socket';
@@ -93,8 +94,10 @@ export class RecordingTab implements TabListener {
 
   constructor(private readonly offer: () => Credentials | null = () => null) {}
 
-  records(repository: string, records: StoredRecord[]): void {
-    this.lists.push({ repository, records });
+  /** Applies each change the way the facade does and records the resulting list. */
+  records(repository: string, change: RecordsChange): void {
+    const previous = [...this.lists].reverse().find((list) => list.repository === repository)?.records ?? [];
+    this.lists.push({ repository, records: applyChange(previous, change) });
   }
 
   status(status: SyncStatus): void {
