@@ -31,7 +31,7 @@ export interface StartOptions {
 }
 
 /** ws cuts frames above this itself (close 1009); below it we answer `too_large` first. */
-const MAX_PAYLOAD_FACTOR = 4;
+export const MAX_PAYLOAD_FACTOR = 4;
 /** How long a shutdown waits for clients to answer the close handshake. */
 const CLOSE_GRACE_MS = 3000;
 
