@@ -30,11 +30,18 @@ export function jsonDepth(text: string): number {
 const LONE_SURROGATE = /\p{Surrogate}/u;
 const LONE_SURROGATES = /\p{Surrogate}/gu;
 
+/** Why no store could keep `text` as it was sent, or undefined when every store can: a lone
+ *  surrogate, or U+0000 (PostgreSQL text and jsonb refuse it). */
+export function unstorableText(text: string): string | undefined {
+  if (LONE_SURROGATE.test(text)) return 'strings must be well-formed Unicode (a lone surrogate was found)';
+  if (text.includes('\u0000')) return 'strings must not contain U+0000';
+  return undefined;
+}
+
 function rejectUnsafeValues(key: string, value: unknown): unknown {
   if (key === '__proto__') throw new Error('__proto__ keys are not allowed');
-  if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) {
-    throw new Error('strings must be well-formed Unicode (a lone surrogate was found)');
-  }
+  const reason = unstorableText(key) ?? (typeof value === 'string' ? unstorableText(value) : undefined);
+  if (reason) throw new Error(reason);
   return value;
 }
 

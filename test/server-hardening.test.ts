@@ -390,6 +390,7 @@ describe('server hardening', () => {
       const refused: [string, string, RegExp][] = [
         ['a lone surrogate in dataId', JSON.stringify({ type: 'push_event', repository: 'todos', event: event({ dataId: 'a\ud800' }) }), /well-formed/],
         ['a lone surrogate in a data key', JSON.stringify({ type: 'push_event', repository: 'todos', event: event({ data: { '\udc00': 1 } }) }), /well-formed/],
+        ['U+0000 in data (PostgreSQL cannot store it)', JSON.stringify({ type: 'push_event', repository: 'todos', event: event({ data: { title: 'a\u0000b' } }) }), /U\+0000/],
         ['an escaped __proto__ key', JSON.stringify({ type: 'push_event', repository: 'todos', event: event({ data: { inner: { SLOT: {} } } }) }).replace('"SLOT"', '"\\u005f_proto__"'), /__proto__/],
         ['data nested one level deeper than a page can carry', JSON.stringify({ type: 'push_event', repository: 'todos', event: event({ data: nested(MAX_DATA_DEPTH + 1) }) }), /nested deeper/],
         ...['__proto__', 'constructor', 'prototype'].map((name): [string, string, RegExp] => [`repository ${name}`, JSON.stringify({ type: 'push_event', repository: name, event: event({}) }), /repository/]),

@@ -79,7 +79,7 @@ test('invalid records and unknown repositories are refused and stored nowhere', 
   assert.equal((await core.api.status()).pending, 0);
 });
 
-test('records the server would refuse (too large, too deep, lone surrogates) are refused before they are stored', async () => {
+test('records the server would refuse (too large, too deep, lone surrogates, U+0000) are refused before they are stored', async () => {
   const core = await open({ repositories: { notes: v.looseObject({ id: v.string() }) } });
   let deep: Record<string, unknown> = { leaf: true };
   for (let i = 0; i < MAX_DATA_DEPTH; i++) deep = { deep };
@@ -88,6 +88,7 @@ test('records the server would refuse (too large, too deep, lone surrogates) are
     { id: 'deep', deep },
     { id: 'surrogate', body: 'broken \ud800 text' },
     { id: 'surrogate-key', ['\udfff']: 'x' },
+    { id: 'nul', body: 'a\u0000b' },
   ];
   for (const record of refused) {
     await assert.rejects(core.api.upsert('notes', record), { code: 'invalid_record' }, record.id);

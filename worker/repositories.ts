@@ -1,6 +1,6 @@
 /** The configured repositories: what a record must look like before it is stored or sent. */
 import * as v from 'valibot';
-import { jsonDepth } from '../protocol/frame';
+import { jsonDepth, unstorableText } from '../protocol/frame';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_DATA_DEPTH, MAX_DATA_ID_LENGTH, REPOSITORY_NAME } from '../protocol/limits';
 import { describeIssues, Operation, type SyncEvent } from '../protocol/messages';
 import type { StoredRecord } from '../protocol/tab-api';
@@ -9,8 +9,6 @@ import { syncError } from './errors';
 
 /** Room left in a push frame for its envelope (`{"type":"push_event","repository":…,"event":{…}}`). */
 const ENVELOPE_BYTES = 1024;
-/** An unpaired UTF-16 surrogate, which the server refuses (no store keeps it as sent). */
-const LONE_SURROGATE = /\p{Surrogate}/u;
 const encoder = new TextEncoder();
 
 export type RemoteData = { ok: true; data: StoredRecord | undefined } | { ok: false; reason: string };
@@ -42,12 +40,12 @@ export class Repositories {
     const data = result.output;
     assertRecordId(data.id);
     // What the server would refuse must fail here, or it would wait in the outbox forever.
-    let wellFormed = true;
+    let unstorable: string | undefined;
     const json = JSON.stringify(data, (key, value: unknown) => {
-      if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) wellFormed = false;
+      unstorable ??= unstorableText(key) ?? (typeof value === 'string' ? unstorableText(value) : undefined);
       return value;
     });
-    if (!wellFormed) throw syncError('invalid_record', `${repository} record ${data.id} holds a string with a lone surrogate`);
+    if (unstorable) throw syncError('invalid_record', `${repository} record ${data.id} cannot be synced: ${unstorable}`);
     if (encoder.encode(json).byteLength > DEFAULT_MAX_MESSAGE_BYTES - ENVELOPE_BYTES) {
       throw syncError('invalid_record', `${repository} record ${data.id} is too large to sync`);
     }
