@@ -26,10 +26,12 @@ export class TestServer {
   private constructor(
     readonly port: number,
     private readonly directory: string,
+    /** Extra environment for the process, e.g. AUTH_TOKENS. */
+    private readonly env: Record<string, string> = {},
   ) {}
 
-  static async start(): Promise<TestServer> {
-    const server = new TestServer(await freePort(), mkdtempSync(join(tmpdir(), 'tabsync-e2e-')));
+  static async start(env: Record<string, string> = {}): Promise<TestServer> {
+    const server = new TestServer(await freePort(), mkdtempSync(join(tmpdir(), 'tabsync-e2e-')), env);
     await server.restart();
     return server;
   }
@@ -46,8 +48,9 @@ export class TestServer {
         ...process.env,
         PORT: String(this.port),
         HOST: '127.0.0.1',
-        DATABASE_URL: join(this.directory, 'sync.db'),
+        DATABASE_URL: this.databasePath,
         LOG_LEVEL: 'silent',
+        ...this.env,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -73,6 +76,21 @@ export class TestServer {
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** The SQLite file the server writes (read it only while the server is stopped). */
+  get databasePath(): string {
+    return join(this.directory, 'sync.db');
+  }
+
+  /** Kills the process with SIGKILL: no shutdown, no flush, like a crash or a power cut. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
   }
 
   /** Deletes the stopped server's database: what it serves next can only come from the browsers. */
