@@ -6,10 +6,10 @@
 import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import * as esbuild from 'esbuild';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as absolute } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Bench } from './pages/bench';
@@ -73,10 +73,14 @@ function startEchoServer(): Promise<{ url: string; close(): void }> {
 
 const seedRecord = (i: number) => ({ id: `seed-${String(i).padStart(6, '0')}`, title: `Seeded todo number ${i}`, done: i % 3 === 0 });
 
+/** Runs a private copy of the build: a rebuild of dist/ by anyone meanwhile (it starts by
+ *  deleting dist/) must not pull the pages from under a running benchmark. */
 async function startServer(dir: string): Promise<{ url: string; process: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/server/main.js'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'sync.db'), LOG_LEVEL: 'silent',
+  cpSync('dist', join(dir, 'dist'), { recursive: true });
+  symlinkSync(absolute('node_modules'), join(dir, 'node_modules'));
+  const child = spawn(process.execPath, [join(dir, 'dist/server/main.js')], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'sync.db'), LOG_LEVEL: 'silent', PUBLIC_DIR: join(dir, 'dist/public'),
       AUTH_TOKENS: 'live=live,seed10k=seed10k,seed100k=seed100k', RATE_LIMIT: '100000' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -165,11 +169,13 @@ async function main() {
     const pct = (p: number) => remoteSamples[Math.min(remoteSamples.length - 1, Math.ceil((p / 100) * remoteSamples.length) - 1)] ?? NaN;
     const remoteFloor = await call(sender, 'floorWorker', { kind: 'remote', echoUrl: echo.url, n: N.remote });
 
+    // Profile A stands for other devices: on one shared machine its eight tabs receiving every
+    // write would take the CPU that this browser's own writes are measured with.
+    await profileA.close();
     progress(`writes: ${N.writes} upserts one by one, then ${N.writes} in parallel`);
     const writesPage = await openBenchPage(profileB, server.url);
     await call(writesPage, 'connectProduct', 'live', false);
     const writes = await call(writesPage, 'writes', N.writes);
-    await profileA.close();
     await profileB.close();
 
     progress(`initialSync: seeding ${N.initial} and ${N.initial100k} records`);

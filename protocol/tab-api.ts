@@ -53,6 +53,47 @@ export interface TabListener {
   status(status: SyncStatus): void;
   /** The server refused the credentials: the tab may return new ones (its `onAuthenticationFailed`). */
   credentialsNeeded(): Promise<Credentials | null>;
+  /** A newer version of the app took over the database: this worker stopped syncing for good. */
+  versionChanged?(): void;
+}
+
+/**
+ * Where the worker's connection stands: `standby` while another runtime holds it (or no tab is
+ * left), `retrying` while it waits out the backoff, `closed` once the runtime stepped aside.
+ */
+export type ConnectionState =
+  | 'stopped'
+  | 'standby'
+  | 'connecting'
+  | 'authenticating'
+  | 'connected'
+  | 'retrying'
+  | 'unauthorized'
+  | 'closed';
+
+/** What the worker can tell about itself, for support pages and tests. */
+export interface Diagnostics {
+  worker: {
+    /** Random per worker instance: a new id means a new worker. */
+    id: string;
+    startedAt: string;
+    /** `shared`: one SharedWorker for every tab; `leader`/`follower`: a dedicated worker per tab, the leader holding the socket. */
+    mode: 'shared' | 'leader' | 'follower';
+    schemaVersion: number;
+  };
+  connection: {
+    state: ConnectionState;
+    /** When `state` last changed (ISO-8601). */
+    since: string;
+    /** Sockets this worker opened after its first one. */
+    reconnects: number;
+    /** The server's id of the current connection, and who it authenticated as. */
+    connectionId?: string;
+    principal?: string;
+    lastError?: SyncErrorInfo;
+  };
+  /** The tabs attached to this worker and the repositories each watches. */
+  tabs: { id: string; watching: string[] }[];
 }
 
 /** Errors cross the boundary as this plain object (comlink drops error classes); the facade
@@ -88,4 +129,5 @@ export interface SyncWorkerApi {
   stop(): Promise<void>;
   /** Fields present replace the current ones; the live socket re-authenticates in place. */
   updateCredentials(credentials: Credentials): Promise<void>;
+  diagnostics(): Promise<Diagnostics>;
 }

@@ -15,10 +15,23 @@ declare global {
   interface Window {
     lf: SyncClient<DemoSchemas>;
     todos: Repository<Todo>;
+    /** Asked for a new token when the server refuses the current one (a test knob). */
+    refreshToken?: () => Promise<string | null>;
   }
 }
 
-const lf = connect<DemoSchemas>({ worker: '/sync-worker.js' });
+// Test and demo knobs: `?token=` the auth token, `?worker=` another worker script URL (e.g. with
+// its own knobs, see sync-worker.ts), `?mode=dedicated` a dedicated worker per tab.
+const params = new URLSearchParams(location.search);
+const lf = connect<DemoSchemas>({
+  worker: params.get('worker') ?? '/sync-worker.js',
+  mode: params.get('mode') === 'dedicated' ? 'dedicated' : 'shared',
+  authToken: params.get('token') ?? undefined,
+  onAuthenticationFailed: async () => {
+    const authToken = await window.refreshToken?.();
+    return authToken ? { authToken } : null;
+  },
+});
 const todos = lf.repository('todos');
 window.lf = lf;
 window.todos = todos;

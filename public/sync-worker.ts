@@ -1,12 +1,25 @@
-// The demo's worker bundle: one SharedWorker for every tab of the demo, syncing the todos.
+// The demo's worker bundle: one SharedWorker for every tab of the demo (or, without SharedWorker,
+// one dedicated worker per tab), syncing the todos.
 import * as v from 'valibot';
 import { startSyncWorker } from '../worker';
 
 const protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+
+// Test and demo knobs: `/sync-worker.js?heartbeatInterval=300&reconnectDelay=100&schemaVersion=2`
+// overrides the config. A worker's identity is its URL, so another query is another worker.
+const knobs = new URL(location.href).searchParams;
+const knob = (name: string): number | undefined => (knobs.has(name) ? Number(knobs.get(name)) : undefined);
 
 startSyncWorker({
   websocketUrl: `${protocol}//${location.host}/sync`,
   repositories: {
     todos: v.object({ id: v.string(), title: v.pipe(v.string(), v.maxLength(500)), done: v.boolean() }),
   },
+  reconnectDelay: knob('reconnectDelay'),
+  maxReconnectDelay: knob('maxReconnectDelay'),
+  heartbeatInterval: knob('heartbeatInterval'),
+  pongTimeout: knob('pongTimeout'),
+  connectTimeout: knob('connectTimeout'),
+  idleDisconnectDelay: knob('idleDisconnectDelay'),
+  schemaVersion: knob('schemaVersion'),
 });

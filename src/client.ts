@@ -1,5 +1,5 @@
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
-import type { Credentials, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../protocol/tab-api';
+import type { Credentials, Diagnostics, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../protocol/tab-api';
 import { SyncError, notify, report, toError } from './errors';
 import { createRepository, type Identified, type Repository, type WorkerCall } from './repository';
 import { createWatchers } from './watchers';
@@ -7,6 +7,9 @@ import { createWatchers } from './watchers';
 export interface ConnectOptions extends Credentials {
   /** The sync worker: its script URL, or a `SharedWorker` (or, where SharedWorker is missing, a `Worker`) the app built. */
   worker: string | URL | SharedWorker | Worker;
+  /** `dedicated` runs the worker script as this tab's own `Worker` even where SharedWorker exists
+   *  (the tabs then elect one to hold the socket), as it runs anyway where SharedWorker is missing. */
+  mode?: 'shared' | 'dedicated';
   /** Asked for new credentials when the server refuses the current ones; `null` keeps sync waiting. */
   onAuthenticationFailed?: () => Promise<Credentials | null>;
   /** `connect()` starts the shared sync unless this is `false` (then call `start()`). */
@@ -32,6 +35,11 @@ export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>>
   start(): Promise<void>;
   /** Stops the shared sync, for every tab; local reads and writes keep working. */
   stop(): Promise<void>;
+  /** Called when a newer version of the app took over the database and this tab's worker
+   *  stopped syncing. Without a callback the tab reloads once it is hidden. */
+  onVersionChange(callback: () => void): () => void;
+  /** What the worker tells about itself: mode, connection, attached tabs. */
+  diagnostics(): Promise<Diagnostics>;
   /** Detaches this tab from the worker; every later call rejects with code `closed`. */
   close(): Promise<void>;
 }
@@ -41,13 +49,14 @@ export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>>
  * The tab holds no socket and no storage: every call is forwarded to the worker.
  */
 export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(options: ConnectOptions): SyncClient<S> {
-  const worker = typeof options.worker === 'string' || options.worker instanceof URL ? spawn(options.worker) : options.worker;
+  const worker = typeof options.worker === 'string' || options.worker instanceof URL ? spawn(options.worker, options.mode) : options.worker;
   const endpoint = 'port' in worker ? worker.port : worker;
   const api = wrap<SyncWorkerApi>(endpoint);
   const tabId = randomId();
   const credentials: Credentials = { authToken: options.authToken, headers: options.headers };
   const statusCallbacks = new Set<(status: SyncStatus) => void>();
   const connectionCallbacks = new Set<(connected: boolean) => void>();
+  const versionCallbacks = new Set<() => void>();
   let current: SyncStatus | undefined;
   /** Status broadcasts received so far: an `attach` reply older than one of them is stale. */
   let broadcasts = 0;
@@ -91,9 +100,25 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
       setStatus(next);
     },
     credentialsNeeded: async () => (await options.onAuthenticationFailed?.()) ?? null,
+    versionChanged: () => {
+      if (versionCallbacks.size > 0) for (const callback of [...versionCallbacks]) notify(callback, undefined);
+      else if (document.hidden) location.reload();
+      else addEventListener('visibilitychange', () => location.reload(), { once: true });
+    },
   };
 
+  // Held while this document lives: the worker is granted it once the tab is gone, even crashed.
+  let releaseTabLock = () => {};
+  const locked = new Promise<void>((held) => {
+    if (!navigator.locks) return held();
+    void navigator.locks.request(`tabsync-tab-${tabId}`, () => {
+      held();
+      return new Promise<void>((release) => (releaseTabLock = release));
+    });
+  });
+
   const attach = async (rewatch: boolean) => {
+    await locked;
     const heard = broadcasts;
     const status = await Promise.race([api.attach(tabId, proxy(listener), credentials), failed]);
     if (broadcasts === heard) setStatus(status);
@@ -125,6 +150,8 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     updateHeaders: (headers) => updateCredentials({ headers }),
     start: () => call((api) => api.start()),
     stop: () => call((api) => api.stop()),
+    onVersionChange: (callback) => subscribe(versionCallbacks, callback),
+    diagnostics: () => call((api) => api.diagnostics()),
     close: () =>
       (closing ??= call((api) => api.detach(tabId))
         .catch(() => {})
@@ -133,14 +160,15 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
           removeEventListener('pagehide', onPageHide);
           removeEventListener('pageshow', onPageShow);
           api[releaseProxy]();
+          releaseTabLock();
           if ('terminate' in worker) worker.terminate();
         })),
   };
 }
 
 /** Where SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself. */
-function spawn(url: string | URL): SharedWorker | Worker {
-  return typeof SharedWorker === 'function' ? new SharedWorker(url) : new Worker(url);
+function spawn(url: string | URL, mode: ConnectOptions['mode']): SharedWorker | Worker {
+  return mode !== 'dedicated' && typeof SharedWorker === 'function' ? new SharedWorker(url) : new Worker(url);
 }
 
 function subscribe<T>(callbacks: Set<T>, callback: T): () => void {

@@ -17,8 +17,17 @@ export interface SyncWorkerConfig {
   /** First wait before reconnecting (ms); it doubles per failed attempt, with jitter, up to `maxReconnectDelay`. */
   reconnectDelay?: number;
   maxReconnectDelay?: number;
-  /** How often to ping the server (ms); a ping unanswered by the next tick drops the socket. */
+  /** How often to ping the server (ms). */
   heartbeatInterval?: number;
+  /** How long a ping may wait for any frame from the server before the socket counts as dead (ms). */
+  pongTimeout?: number;
+  /** How long a new socket may take to open before it counts as failed (ms). */
+  connectTimeout?: number;
+  /** How long the socket stays open after the last tab went away (ms); the next tab reopens it. */
+  idleDisconnectDelay?: number;
+  /** The IndexedDB schema version. A new deployment with a higher one makes the workers of older
+   *  tabs close the database, stop syncing and tell their tabs (`onVersionChange`). */
+  schemaVersion?: number;
   /** Picks a record's winner instead of last-writer-wins; must be deterministic. */
   resolveConflict?: ConflictResolver;
   /** IndexedDB database name. */
@@ -34,6 +43,10 @@ export const DEFAULTS = {
   reconnectDelay: 3000,
   maxReconnectDelay: 30_000,
   heartbeatInterval: 30_000,
+  pongTimeout: 10_000,
+  connectTimeout: 10_000,
+  idleDisconnectDelay: 10_000,
+  schemaVersion: 1,
   databaseName: 'tabsync',
 } as const;
 

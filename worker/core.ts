@@ -1,22 +1,37 @@
 /**
  * The runtime without its global: storage, repositories, writes, the engine and the tab hub,
- * wired together behind the tab API. A SharedWorker exposes it to every tab (shared-worker.ts);
- * a dedicated worker can reuse it as is.
+ * wired together behind the tab API. A SharedWorker exposes it to every tab (shared-worker.ts), a
+ * dedicated worker to its one tab (dedicated-worker.ts). Beside other runtimes of the profile on
+ * the same database (`peers`), only the one told to `lead` opens the socket; the others show its
+ * status and pass their tabs' writes and requests to it.
  */
-import type { StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
+import { nanoid } from 'nanoid';
+import type { Diagnostics, StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
 import { consoleLogger, DEFAULTS, type SyncWorkerConfig } from './config';
 import { SyncEngine } from './engine';
 import { storageFailure, syncError } from './errors';
-import { TabHub } from './hub';
+import { TabHub, type TabWatcher } from './hub';
 import { openIdbStorage } from './idb-store';
+import type { Peers } from './peers';
 import { RemoteApplier } from './remote';
 import { assertRecordId, Repositories } from './repositories';
+import { Role } from './role';
 import type { CreateSocket } from './socket';
 import { StatusStore } from './status';
 import { WriteQueue } from './writes';
 
 export interface SyncCoreOptions extends SyncWorkerConfig {
   createSocket: CreateSocket;
+  /** The other runtimes of this profile on the same database; none for a lone runtime. */
+  peers?: Peers;
+  /** Reports tabs that are gone without detaching (crashed, killed). */
+  watchTab?: TabWatcher;
+  /** How tabs reach this runtime: one SharedWorker for all, or a dedicated worker each. */
+  scope?: 'shared' | 'dedicated';
+  /** Opens without the right to connect: the socket waits for `lead()`. */
+  standby?: boolean;
+  /** A newer schema version took over the database and the runtime closed itself. */
+  onRetired?: () => void;
 }
 
 export interface SyncCore {
@@ -24,52 +39,116 @@ export interface SyncCore {
   readonly api: SyncWorkerApi;
   /** The global `online` event. */
   networkOnline(): void;
+  /** This runtime now holds the connection: it opens the socket (once started) and its status
+   *  becomes every tab's. */
+  lead(): Promise<void>;
   /** Closes the socket, waits for running writes, closes the database. */
   close(): Promise<void>;
 }
 
 export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> {
   const log = options.logger ?? consoleLogger;
+  const scope = options.scope ?? 'shared';
   const repositories = new Repositories(options.repositories);
-  const storage = await openIdbStorage(options.databaseName ?? DEFAULTS.databaseName);
+  const schemaVersion = options.schemaVersion ?? DEFAULTS.schemaVersion;
+  // The database may ask to be let go before the runtime is fully built: remember, retire after.
+  let retireRequested = false;
+  let retire = () => {
+    retireRequested = true;
+  };
+  const storage = await openIdbStorage(options.databaseName ?? DEFAULTS.databaseName, {
+    version: schemaVersion,
+    onVersionChange: () => retire(),
+  });
+  const worker = { id: nanoid(), startedAt: new Date().toISOString() };
 
   const liveRecords = async (repository: string): Promise<StoredRecord[]> => {
     const rows = await readStorage(() => storage.getRecords(repository));
     return rows.flatMap((row) => (row.deleted || !row.data ? [] : [row.data]));
   };
-  const hub = new TabHub(liveRecords, log);
-  const status = new StatusStore((snapshot) => hub.broadcastStatus(snapshot));
-  const remote = new RemoteApplier(repositories, storage, options.resolveConflict, (changed) => hub.changed(changed), log);
+
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  const hub = new TabHub(liveRecords, log, {
+    watchTab: options.watchTab,
+    // A dedicated worker ends with its tab; a SharedWorker may outlive its last tab (a page in
+    // the back/forward cache keeps it), and then closes the socket after a grace period.
+    tabsChanged: (count) => {
+      if (scope === 'dedicated') return;
+      clearTimeout(idleTimer);
+      if (count > 0) engine.unblock('no_tabs');
+      else idleTimer = setTimeout(() => engine.block('no_tabs'), options.idleDisconnectDelay ?? DEFAULTS.idleDisconnectDelay);
+    },
+  });
+  // Publishing is deferred to the next task: `role` exists by then.
+  const status = new StatusStore((snapshot) => role.statusChanged(snapshot));
+  const remote = new RemoteApplier(
+    repositories,
+    storage,
+    options.resolveConflict,
+    (rows) => {
+      hub.changed(rows);
+      role.committed(rows, 0);
+    },
+    log,
+  );
+  const heartbeatInterval = options.heartbeatInterval ?? DEFAULTS.heartbeatInterval;
   const engine = new SyncEngine({
     websocketUrl: options.websocketUrl,
     createSocket: options.createSocket,
     reconnectDelay: options.reconnectDelay ?? DEFAULTS.reconnectDelay,
     maxReconnectDelay: options.maxReconnectDelay ?? DEFAULTS.maxReconnectDelay,
-    heartbeatInterval: options.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
+    heartbeatInterval,
+    pongTimeout: options.pongTimeout ?? Math.min(DEFAULTS.pongTimeout, heartbeatInterval),
+    connectTimeout: options.connectTimeout ?? DEFAULTS.connectTimeout,
     repositories: repositories.names,
     storage,
     status,
     remote,
-    askForCredentials: () => hub.requestCredentials(),
+    askForCredentials: async () => {
+      const offered = await hub.requestCredentials();
+      if (!offered) role.credentialsNotFound();
+      return offered;
+    },
     log,
   });
+  const role = new Role({ peers: options.peers, hub, engine, status, storage, log }, !options.standby);
   const writes = new WriteQueue(storage, Date.now, (rows, events) => {
     hub.changed(rows);
     engine.outboxGrew(events);
+    role.committed(rows, events);
   });
   await engine.countPending();
 
   let closed = false;
+  let closing: Promise<void> | undefined;
   const assertOpen = (): void => {
     if (closed) throw syncError('closed', 'the sync runtime is closed');
   };
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      closed = true;
+      clearTimeout(idleTimer);
+      role.close();
+      await engine.close();
+      await writes.idle();
+      status.close();
+      storage.close();
+    })());
+  retire = () => {
+    if (closed) return;
+    log.warn('a newer version of the app opened the database: this worker stops syncing');
+    hub.broadcastVersionChange();
+    void close().then(() => options.onRetired?.());
+  };
+  if (retireRequested) retire();
 
   const api: SyncWorkerApi = {
     async attach(tabId, listener, credentials) {
       assertOpen();
       hub.attach(tabId, listener);
       if (credentials) engine.offerCredentials(credentials);
-      return status.get();
+      await role.settled();
+      return role.shown();
     },
     async detach(tabId) {
       hub.detach(tabId);
@@ -107,32 +186,36 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       hub.unwatch(tabId, repository);
     },
     async status() {
-      return status.get();
+      return role.shown();
     },
     async start() {
       assertOpen();
       engine.start();
+      role.started(true);
     },
     async stop() {
       engine.stop();
+      role.started(false);
     },
     async updateCredentials(credentials) {
       assertOpen();
       engine.updateCredentials(credentials);
+      role.credentialsUpdated(credentials);
+    },
+    async diagnostics(): Promise<Diagnostics> {
+      return {
+        worker: { ...worker, mode: scope === 'shared' ? 'shared' : role.isLeader ? 'leader' : 'follower', schemaVersion },
+        connection: engine.connectionInfo(),
+        tabs: hub.describe(),
+      };
     },
   };
 
   return {
     api,
     networkOnline: () => engine.networkOnline(),
-    async close() {
-      if (closed) return;
-      closed = true;
-      await engine.close();
-      await writes.idle();
-      status.close();
-      storage.close();
-    },
+    lead: () => role.lead(),
+    close,
   };
 }
 

@@ -6,13 +6,13 @@
 import { decodeFrame } from '../protocol/frame';
 import { MAX_SERVER_FRAME_BYTES } from '../protocol/limits';
 import { ServerMessageSchema, type ClientMessage, type MessageOf, type ServerMessage, type SyncEvent } from '../protocol/messages';
-import type { Credentials } from '../protocol/tab-api';
+import type { ConnectionState, Credentials, Diagnostics } from '../protocol/tab-api';
 import { reconnectDelay } from './backoff';
 import type { Logger } from './config';
 import { describe, storageFailure } from './errors';
 import { OutboxSender } from './outbox';
 import type { RemoteApplier } from './remote';
-import { SOCKET_OPEN, type CreateSocket, type SocketLike } from './socket';
+import { SOCKET_CLOSED, SOCKET_OPEN, type CreateSocket, type SocketLike } from './socket';
 import type { StatusStore } from './status';
 import type { SyncStorage } from './storage';
 
@@ -22,6 +22,10 @@ export interface EngineOptions {
   reconnectDelay: number;
   maxReconnectDelay: number;
   heartbeatInterval: number;
+  /** How long a ping waits for any frame before the socket counts as dead. */
+  pongTimeout: number;
+  /** How long a socket may take to open. */
+  connectTimeout: number;
   repositories: readonly string[];
   storage: SyncStorage;
   status: StatusStore;
@@ -43,6 +47,9 @@ interface CatchUp {
 
 type Handled = Exclude<ServerMessage['type'], 'ping' | 'pong'>;
 
+/** How long closing waits for the socket's close handshake before it lets go anyway. */
+const CLOSE_WAIT_MS = 2000;
+
 export class SyncEngine {
   private started = false;
   /** Held in memory only: never written to storage. */
@@ -56,12 +63,25 @@ export class SyncEngine {
   private catchUp: CatchUp | null = null;
   private failedAttempts = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private openTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  private awaitingPong = false;
+  private pongTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why the socket may not be open now, e.g. another runtime holds the connection. */
+  private readonly blockers = new Set<string>();
+  private closed = false;
+  /** Settles once the last socket let go (its close handshake ended, or it was given up on). */
+  private socketReleased: Promise<void> = Promise.resolve();
   private inbox: Promise<void> = Promise.resolve();
   private readonly outbox: OutboxSender;
-  /** Outbox entries not yet acknowledged (this runtime is the outbox's only writer). */
+  /** Outbox entries not yet acknowledged: counted up and down here, recounted when other
+   *  runtimes of the profile (dedicated workers) wrote to the same outbox. */
   private pending = 0;
+  private counting: Promise<void> | null = null;
+  private countAgain = false;
+  private socketsOpened = 0;
+  private session: { connectionId?: string; principal?: string } = {};
+  private state: ConnectionState = 'stopped';
+  private stateSince = new Date().toISOString();
 
   constructor(private readonly options: EngineOptions) {
     this.outbox = new OutboxSender(options.storage, (message) => this.authenticated && this.send(message));
@@ -73,6 +93,7 @@ export class SyncEngine {
     this.failedAttempts = 0;
     this.options.status.update({ started: true });
     this.connect();
+    this.noteState();
   }
 
   /** Closes the socket and stops reconnecting; local writes keep working. */
@@ -82,11 +103,46 @@ export class SyncEngine {
     this.reconnectTimer = undefined;
     this.disconnect();
     this.options.status.update({ started: false });
+    this.noteState();
   }
 
+  /** Stops for good; resolves once the socket is released, so that whoever opens the next one
+   *  never overlaps with it. */
   async close(): Promise<void> {
     this.stop();
-    await this.inbox;
+    this.closed = true;
+    this.noteState();
+    await Promise.all([this.inbox, this.socketReleased]);
+  }
+
+  /** Keeps the socket closed while `reason` holds (started or not); reasons add up. */
+  block(reason: string): void {
+    if (this.blockers.has(reason)) return;
+    this.blockers.add(reason);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.disconnect();
+    this.noteState();
+  }
+
+  /** `reason` no longer holds: connects at once when nothing else blocks. */
+  unblock(reason: string): void {
+    if (!this.blockers.delete(reason)) return;
+    this.failedAttempts = 0;
+    this.connect();
+    this.noteState();
+  }
+
+  /** The connection as support pages and tests see it. */
+  connectionInfo(): Diagnostics['connection'] {
+    const { lastError } = this.options.status.get();
+    return {
+      state: this.state,
+      since: this.stateSince,
+      reconnects: Math.max(0, this.socketsOpened - 1),
+      ...(this.socket ? this.session : {}),
+      ...(lastError ? { lastError } : {}),
+    };
   }
 
   /** Present fields replace the current ones; an open socket re-authenticates in place. */
@@ -110,12 +166,40 @@ export class SyncEngine {
     if (!this.started || this.socket) return;
     this.failedAttempts = 0;
     this.connect();
+    this.noteState();
   }
 
-  /** Reads the outbox size left by an earlier run. */
-  async countPending(): Promise<void> {
-    this.pending = await this.options.storage.outboxSize();
-    this.options.status.update({ pending: this.pending });
+  /** Reads the outbox size (left by an earlier run, or written by another runtime); calls
+   *  during a count share the next one, so the last count always follows the last change. */
+  countPending(): Promise<void> {
+    if (this.counting) {
+      this.countAgain = true;
+      return this.counting;
+    }
+    const count = async () => {
+      try {
+        do {
+          this.countAgain = false;
+          this.pending = await this.options.storage.outboxSize();
+          this.options.status.update({ pending: this.pending });
+        } while (this.countAgain);
+      } finally {
+        this.counting = null;
+      }
+    };
+    this.counting = count();
+    return this.counting;
+  }
+
+  /** Another runtime of this profile wrote to or acknowledged from the shared outbox: count it,
+   *  and push what waits if this runtime holds the connection. */
+  outboxChanged(): void {
+    this.countPending().then(
+      () => {
+        if (this.authenticated && !this.catchUp) this.drainOutbox();
+      },
+      (error: unknown) => this.options.log.warn(`could not count the outbox: ${describe(error)}`),
+    );
   }
 
   /** Local writes were committed: count them and push them if the server is reachable. */
@@ -130,7 +214,7 @@ export class SyncEngine {
   private connect(): void {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
-    if (!this.started || this.socket || this.unauthorized || this.askingCredentials) return;
+    if (!this.started || this.closed || this.blockers.size > 0 || this.socket || this.unauthorized || this.askingCredentials) return;
     let socket: SocketLike;
     try {
       socket = this.options.createSocket(this.options.websocketUrl);
@@ -140,6 +224,14 @@ export class SyncEngine {
       return;
     }
     this.socket = socket;
+    this.socketsOpened++;
+    this.session = {};
+    // A handshake that never completes (a black-holed network) must not wait forever.
+    this.openTimer = setTimeout(() => {
+      if (socket !== this.socket) return;
+      this.options.status.error('connection_failed', `no answer from ${this.options.websocketUrl} within ${this.options.connectTimeout} ms`);
+      this.restartSession();
+    }, this.options.connectTimeout);
     socket.addEventListener('open', () => {
       if (socket === this.socket) this.opened();
     });
@@ -157,10 +249,11 @@ export class SyncEngine {
   }
 
   private opened(): void {
+    clearTimeout(this.openTimer);
     this.options.status.update({ connected: true });
     this.sendAuth();
-    this.awaitingPong = false;
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.heartbeatInterval);
+    this.noteState();
   }
 
   /** Forgets the current socket at once: its late events are ignored, its frames not handled. */
@@ -169,9 +262,13 @@ export class SyncEngine {
     this.socket = null;
     this.authenticated = false;
     this.catchUp = null;
+    clearTimeout(this.openTimer);
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
+    clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
     if (socket) {
+      this.socketReleased = released(socket);
       try {
         socket.close();
       } catch {
@@ -179,26 +276,31 @@ export class SyncEngine {
       }
     }
     this.options.status.update({ connected: false, authenticated: false, syncing: false, progress: undefined });
+    this.noteState();
   }
 
   private scheduleReconnect(): void {
-    if (!this.started || this.socket || this.unauthorized || this.askingCredentials || this.reconnectTimer) return;
+    if (!this.started || this.closed || this.blockers.size > 0 || this.socket || this.unauthorized || this.askingCredentials || this.reconnectTimer) return;
     const { reconnectDelay: base, maxReconnectDelay: cap } = this.options;
     const delay = reconnectDelay(this.failedAttempts++, base, cap, Math.random);
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    this.reconnectTimer = setTimeout(() => {
+      this.connect();
+      this.noteState();
+    }, delay);
+    this.noteState();
   }
 
-  /** A ping unanswered by the next tick (no frame at all) means a dead link. */
+  /** Pings, unless the last ping is still unanswered; any frame counts as the answer. */
   private heartbeat(): void {
-    if (this.awaitingPong) {
-      this.options.log.warn('no answer to ping: reconnecting');
-      this.options.status.error('heartbeat_timeout', 'the server did not answer a ping');
-      this.disconnect();
-      this.scheduleReconnect();
-      return;
-    }
-    this.awaitingPong = true;
+    if (this.pongTimer) return;
     this.send({ type: 'ping' });
+    this.pongTimer = setTimeout(() => {
+      this.pongTimer = undefined;
+      // Nothing came back: a dead server or a half-open socket the OS would keep for minutes.
+      this.options.log.warn('no answer to ping: reconnecting');
+      this.options.status.error('heartbeat_timeout', `the server did not answer a ping within ${this.options.pongTimeout} ms`);
+      this.restartSession();
+    }, this.options.pongTimeout);
   }
 
   private send(message: ClientMessage): boolean {
@@ -225,6 +327,7 @@ export class SyncEngine {
     if (!this.started) return;
     if (this.socket?.readyState === SOCKET_OPEN) this.sendAuth();
     else if (!this.socket) this.connect();
+    this.noteState();
   }
 
   private async authFailed(message: string): Promise<void> {
@@ -232,10 +335,12 @@ export class SyncEngine {
     this.catchUp = null;
     this.options.status.update({ authenticated: false, syncing: false, progress: undefined });
     this.options.status.error('auth_failed', message);
+    this.noteState();
     if (this.askingCredentials) return;
     const version = this.credentialsVersion;
     const failed = this.credentials;
     this.askingCredentials = true;
+    this.noteState();
     let offered: Credentials | null = null;
     try {
       offered = await this.options.askForCredentials();
@@ -243,10 +348,12 @@ export class SyncEngine {
       this.options.log.warn(`asking tabs for credentials failed: ${describe(error)}`);
     }
     this.askingCredentials = false;
+    this.noteState();
     // updateCredentials ran meanwhile: it re-sent auth on an open socket; a closed one
     // could not reconnect while the tabs were being asked.
     if (version !== this.credentialsVersion) {
       if (!this.socket) this.connect();
+      this.noteState();
       return;
     }
     const next = offered ? { ...failed, ...offered } : null;
@@ -262,10 +369,29 @@ export class SyncEngine {
     this.disconnect();
   }
 
+  /** Records a change of the connection's state, with its time. */
+  private noteState(): void {
+    const state = this.currentState();
+    if (state === this.state) return;
+    this.state = state;
+    this.stateSince = new Date().toISOString();
+  }
+
+  private currentState(): ConnectionState {
+    if (this.closed) return 'closed';
+    if (!this.started) return 'stopped';
+    if (this.blockers.size > 0) return 'standby';
+    if (this.unauthorized) return 'unauthorized';
+    if (this.socket?.readyState === SOCKET_OPEN) return this.authenticated ? 'connected' : 'authenticating';
+    if (this.socket) return 'connecting';
+    return this.askingCredentials ? 'authenticating' : 'retrying';
+  }
+
   // ── frames from the server ──
 
   private received(socket: SocketLike, data: unknown): void {
-    this.awaitingPong = false;
+    clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
     if (typeof data !== 'string') {
       this.options.log.warn('dropped a binary frame from the server');
       return;
@@ -289,6 +415,7 @@ export class SyncEngine {
   private async handle(message: MessageOf<ServerMessage, Handled>): Promise<void> {
     switch (message.type) {
       case 'auth_success':
+        this.session = { connectionId: message.connectionId, principal: message.principal };
         return this.authSucceeded();
       case 'error':
         if (message.code === 'auth_failed') {
@@ -303,11 +430,14 @@ export class SyncEngine {
         return this.eventsReceived(message);
       case 'sync_complete':
         return this.syncCompleted(message.repository);
-      case 'ack':
-        this.pending -= await this.outbox.acknowledge(message.eventIds);
+      case 'ack': {
+        // Read after the await: writes counted meanwhile must not be lost.
+        const removed = await this.outbox.acknowledge(message.eventIds);
+        this.pending = Math.max(0, this.pending - removed);
         this.options.status.update({ pending: this.pending });
         if (!this.catchUp) this.drainOutbox();
         return;
+      }
     }
   }
 
@@ -334,6 +464,7 @@ export class SyncEngine {
     this.authenticated = true;
     this.failedAttempts = 0;
     this.options.status.update({ authenticated: true, unauthorized: false });
+    this.noteState();
     // Catch up even after an in-place re-authentication: the server may not have broadcast
     // to this connection while it switched identities.
     this.catchUp = { current: undefined, waiting: [...this.options.repositories], received: 0, broadcastSeen: new Map() };
@@ -394,6 +525,18 @@ export class SyncEngine {
       this.options.status.error(failure.code, failure.message);
     });
   }
+}
+
+/** Settles once the socket closed, or after CLOSE_WAIT_MS (a dead network never finishes the handshake). */
+function released(socket: SocketLike): Promise<void> {
+  if (socket.readyState === SOCKET_CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    socket.addEventListener('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function highestSequence(events: readonly SyncEvent[]): number | undefined {

@@ -1,6 +1,7 @@
 /**
  * The attached tabs: their listeners (comlink proxies), what each watches, and the fan-out of
- * record changes and status. A tab whose listener throws (its port is gone) is dropped.
+ * record changes and status. A tab whose listener throws (its port is gone) is dropped, and so
+ * is a tab that closed or crashed without saying goodbye, once `watchTab` reports it gone.
  */
 import { releaseProxy } from 'comlink';
 import type { Credentials, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../protocol/tab-api';
@@ -16,6 +17,17 @@ interface Tab {
   /** Watched repositories; while a repository's first list is loading, the changes that commit
    *  meanwhile wait here so the tab never applies a change before the list it belongs after. */
   watching: Map<string, RecordsChange[] | null>;
+  stopWatching: () => void;
+}
+
+/** Calls `gone` once the tab no longer exists (closed, crashed, killed); returns a function
+ *  that stops watching. */
+export type TabWatcher = (tabId: string, gone: () => void) => () => void;
+
+export interface HubHooks {
+  watchTab?: TabWatcher;
+  /** The number of attached tabs changed. */
+  tabsChanged?: (count: number) => void;
 }
 
 export class TabHub {
@@ -25,6 +37,7 @@ export class TabHub {
     /** A repository's live records, sorted by id. */
     private readonly loadRecords: (repository: string) => Promise<StoredRecord[]>,
     private readonly log: Logger,
+    private readonly hooks: HubHooks = {},
   ) {}
 
   get size(): number {
@@ -36,13 +49,22 @@ export class TabHub {
   }
 
   attach(tabId: string, listener: TabListener): void {
-    this.tabs.set(tabId, { listener, watching: new Map() });
+    // The same tab again (back from the back/forward cache): its earlier handle is stale.
+    this.detach(tabId);
+    const tab: Tab = { listener, watching: new Map(), stopWatching: () => {} };
+    this.tabs.set(tabId, tab);
+    tab.stopWatching = this.hooks.watchTab?.(tabId, () => this.drop(tabId, tab)) ?? tab.stopWatching;
+    this.hooks.tabsChanged?.(this.tabs.size);
   }
 
   detach(tabId: string): void {
     const tab = this.tabs.get(tabId);
-    this.tabs.delete(tabId);
-    if (tab) releaseListener(tab.listener);
+    if (tab) this.drop(tabId, tab);
+  }
+
+  /** Each tab's id and the repositories it watches. */
+  describe(): { id: string; watching: string[] }[] {
+    return [...this.tabs].map(([id, tab]) => ({ id, watching: [...tab.watching.keys()] }));
   }
 
   /** Sends the tab the repository's records now, then every committed change to them. */
@@ -90,6 +112,11 @@ export class TabHub {
     for (const [tabId, tab] of this.tabs) this.call(tabId, tab, (listener) => listener.status(status));
   }
 
+  /** Tells every tab that a newer version took over the database. */
+  broadcastVersionChange(): void {
+    for (const [tabId, tab] of this.tabs) this.call(tabId, tab, (listener) => listener.versionChanged?.());
+  }
+
   /** Asks the tabs in turn for new credentials; the first that offers some wins. */
   async requestCredentials(): Promise<Credentials | null> {
     for (const [tabId, tab] of [...this.tabs]) {
@@ -113,8 +140,13 @@ export class TabHub {
     }
   }
 
+  /** Forgets the tab: its watchers, its liveness watch, its listener's channel. */
   private drop(tabId: string, tab: Tab): void {
-    if (this.tabs.get(tabId) === tab) this.tabs.delete(tabId);
+    if (this.tabs.get(tabId) !== tab) return;
+    this.tabs.delete(tabId);
+    tab.stopWatching();
+    releaseListener(tab.listener);
+    this.hooks.tabsChanged?.(this.tabs.size);
   }
 }
 

@@ -1,6 +1,7 @@
 /** SyncStorage on IndexedDB (through idb): one database per app, four object stores. */
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import type { SyncEvent } from '../protocol/messages';
+import { OutboxTail } from './outbox-tail';
 import type { Decision, OutboxEntry, RecordChange, RecordRow, SyncStorage } from './storage';
 
 interface SyncDatabase extends DBSchema {
@@ -9,15 +10,33 @@ interface SyncDatabase extends DBSchema {
   cursors: { key: string; value: number };
 }
 
-const VERSION = 1;
+type RecordStore = IDBPObjectStore<SyncDatabase, ('records' | 'outbox' | 'cursors')[], 'records', 'readwrite'>;
 
-export async function openIdbStorage(databaseName: string): Promise<SyncStorage> {
-  const db = await openDB<SyncDatabase>(databaseName, VERSION, {
+const VERSION = 1;
+/** How long acknowledged outbox entries may wait for the next write's transaction to delete
+ *  them, before they get one of their own: a write then waits for no separate delete. */
+const REMOVAL_DELAY_MS = 4;
+/** A batch's current rows are read with one range read, bounded to this many rows per touched
+ *  record: a sparse batch in a dense repository falls back to one read per record. */
+const RANGE_ROWS_PER_RECORD = 2;
+
+export interface IdbOptions {
+  /** The schema version (default 1): opening with a higher one upgrades the database. */
+  version?: number;
+  /** Another connection wants a newer version, or to delete the database: close at once. */
+  onVersionChange?: () => void;
+}
+
+export async function openIdbStorage(databaseName: string, options: IdbOptions = {}): Promise<SyncStorage> {
+  const db = await openDB<SyncDatabase>(databaseName, options.version ?? VERSION, {
     upgrade(database) {
-      database.createObjectStore('records', { keyPath: ['repository', 'id'] });
-      database.createObjectStore('outbox', { autoIncrement: true });
-      database.createObjectStore('cursors');
+      // Every version so far has these three stores; an upgrade from an earlier one keeps them.
+      const stores = database.objectStoreNames;
+      if (!stores.contains('records')) database.createObjectStore('records', { keyPath: ['repository', 'id'] });
+      if (!stores.contains('outbox')) database.createObjectStore('outbox', { autoIncrement: true });
+      if (!stores.contains('cursors')) database.createObjectStore('cursors');
     },
+    blocking: () => options.onVersionChange?.(),
   });
   return new IdbStorage(db);
 }
@@ -27,38 +46,60 @@ function repositoryRange(repository: string): IDBKeyRange {
   return IDBKeyRange.bound([repository], [repository, []]);
 }
 
+const keyOf = (repository: string, id: string) => `${repository}/${id}`; // names have no '/'
+
 class IdbStorage implements SyncStorage {
+  /** What this runtime queued lately, so the drain need not read back what it just wrote. */
+  private readonly tail = new OutboxTail();
+  /** Acknowledged entries waiting to be deleted; each call resolves once its keys are gone. */
+  private removals: Removal[] = [];
+  /** Their keys, hidden from reads meanwhile (until the delete commits). */
+  private readonly removing = new Set<number>();
+  private removalTimer: ReturnType<typeof setTimeout> | undefined;
+
   constructor(private readonly db: IDBPDatabase<SyncDatabase>) {}
 
   async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<RecordRow[]> {
     const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
     const records = tx.objectStore('records');
+    const cursorStore = tx.objectStore('cursors');
     const requests: Promise<unknown>[] = [];
+    const removals = this.takeRemovals();
     try {
-      // Read every touched record at once, then decide in order without awaiting.
-      const rows = new Map<string, RecordRow | undefined>();
-      const keyOf = (repository: string, id: string) => `${repository}/${id}`; // names have no '/'
-      const touched = new Map(changes.map(({ repository, id }) => [keyOf(repository, id), [repository, id] as [string, string]]));
-      await Promise.all([...touched].map(async ([key, recordKey]) => rows.set(key, await records.get(recordKey))));
+      // Read every touched record and cursor at once, then decide in order without awaiting.
+      const [rows, storedCursors] = await Promise.all([
+        readRows(records, changes),
+        Promise.all([...cursors].map(async ([repository, sequence]) => [repository, sequence, (await cursorStore.get(repository)) ?? 0] as const)),
+      ]);
       const written = new Map<string, RecordRow>();
+      const queued: { repository: string; event: SyncEvent; key: Promise<number> }[] = [];
       for (const change of changes) {
         const key = keyOf(change.repository, change.id);
         const decision: Decision | undefined = change.decide(rows.get(key));
         if (!decision) continue;
         rows.set(key, decision.row);
         written.set(key, decision.row);
-        if (decision.push) requests.push(tx.objectStore('outbox').add({ repository: change.repository, event: decision.push }));
+        if (decision.push) {
+          const entry = { repository: change.repository, event: decision.push };
+          const added = tx.objectStore('outbox').add(entry);
+          requests.push(added);
+          queued.push({ ...entry, key: added });
+        }
       }
       for (const row of written.values()) requests.push(records.put(row));
-      const cursorStore = tx.objectStore('cursors');
-      await Promise.all([...cursors].map(async ([repository, sequence]) => {
-        const stored = (await cursorStore.get(repository)) ?? 0;
+      for (const [repository, sequence, stored] of storedCursors) {
         if (sequence > stored) requests.push(cursorStore.put(sequence, repository));
-      }));
+      }
+      for (const { keys } of removals) for (const key of keys) requests.push(tx.objectStore('outbox').delete(key));
       await Promise.all([...requests, tx.done]);
+      this.removed(removals);
+      this.tail.append(await Promise.all(queued.map(async ({ key, ...entry }) => ({ key: await key, ...entry }))));
       return [...written.values()];
     } catch (error) {
       abortQuietly(tx, requests);
+      // The deletes were not this commit's business: they get a transaction of their own.
+      this.removals.unshift(...removals);
+      if (removals.length > 0) this.scheduleRemovals(0);
       throw error;
     }
   }
@@ -76,25 +117,116 @@ class IdbStorage implements SyncStorage {
   }
 
   async readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]> {
+    const recent = this.tail.after(afterKey, limit);
+    if (recent) return recent;
     const tx = this.db.transaction('outbox', 'readonly');
     const range = IDBKeyRange.lowerBound(afterKey, true);
-    const [keys, values] = await Promise.all([tx.store.getAllKeys(range, limit), tx.store.getAll(range, limit), tx.done]);
-    return values.map((value, i) => ({ key: keys[i] as number, ...value }));
+    // Entries being deleted still sit in the store: read past them, then leave them out.
+    const count = limit + this.removing.size;
+    const [keys, values] = await Promise.all([tx.store.getAllKeys(range, count), tx.store.getAll(range, count), tx.done]);
+    return values
+      .map((value, i) => ({ key: keys[i] as number, ...value }))
+      .filter((entry) => !this.removing.has(entry.key))
+      .slice(0, limit);
   }
 
-  async removeOutbox(keys: readonly number[]): Promise<void> {
-    if (keys.length === 0) return;
-    const tx = this.db.transaction('outbox', 'readwrite');
-    await Promise.all([...keys.map((key) => tx.store.delete(key)), tx.done]);
+  removeOutbox(keys: readonly number[]): Promise<void> {
+    if (keys.length === 0) return Promise.resolve();
+    this.tail.remove(keys);
+    for (const key of keys) this.removing.add(key);
+    return new Promise((resolve, reject) => {
+      this.removals.push({ keys, resolve, reject });
+      this.scheduleRemovals(REMOVAL_DELAY_MS);
+    });
   }
 
-  outboxSize(): Promise<number> {
-    return this.db.count('outbox');
+  async outboxSize(): Promise<number> {
+    return Math.max(0, (await this.db.count('outbox')) - this.removing.size);
   }
 
   close(): void {
+    // Closing waits for running transactions, so the last deletes still commit.
+    void this.flushRemovals();
     this.db.close();
   }
+
+  private scheduleRemovals(delay: number): void {
+    this.removalTimer ??= setTimeout(() => void this.flushRemovals(), delay);
+  }
+
+  private takeRemovals(): Removal[] {
+    clearTimeout(this.removalTimer);
+    this.removalTimer = undefined;
+    const taken = this.removals;
+    this.removals = [];
+    return taken;
+  }
+
+  private removed(removals: readonly Removal[]): void {
+    for (const removal of removals) {
+      for (const key of removal.keys) this.removing.delete(key);
+      removal.resolve();
+    }
+  }
+
+  private async flushRemovals(): Promise<void> {
+    const removals = this.takeRemovals();
+    if (removals.length === 0) return;
+    try {
+      const tx = this.db.transaction('outbox', 'readwrite');
+      await Promise.all([...removals.flatMap(({ keys }) => keys.map((key) => tx.store.delete(key))), tx.done]);
+      this.removed(removals);
+    } catch (error) {
+      // Visible again: they are sent once more and the server acks them again.
+      for (const removal of removals) {
+        for (const key of removal.keys) this.removing.delete(key);
+        removal.reject(error);
+      }
+    }
+  }
+}
+
+interface Removal {
+  keys: readonly number[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The current rows of the touched records, by keyOf. A lone record is one `get`. A batch is one
+ * bounded `getAll` per repository over the span of its ids (a page of catch-up into an empty or
+ * clustered store is then one request, not hundreds); ids past what the bound returned are
+ * read one by one.
+ */
+async function readRows(records: RecordStore, changes: readonly RecordChange[]): Promise<Map<string, RecordRow | undefined>> {
+  const rows = new Map<string, RecordRow | undefined>();
+  const idsByRepository = new Map<string, Set<string>>();
+  for (const { repository, id } of changes) {
+    let ids = idsByRepository.get(repository);
+    if (!ids) idsByRepository.set(repository, (ids = new Set()));
+    ids.add(id);
+  }
+  const readOne = async (repository: string, id: string) => {
+    rows.set(keyOf(repository, id), await records.get([repository, id]));
+  };
+  await Promise.all([...idsByRepository].map(async ([repository, idSet]) => {
+    const ids = [...idSet];
+    if (ids.length === 1) return readOne(repository, ids[0]!);
+    ids.sort();
+    const limit = ids.length * RANGE_ROWS_PER_RECORD;
+    const found = await records.getAll(IDBKeyRange.bound([repository, ids[0]!], [repository, ids.at(-1)!]), limit);
+    for (const row of found) rows.set(keyOf(repository, row.id), row);
+    // A full answer may have stopped short of the span: beyond its last id, nothing is known.
+    const knownThrough = found.length < limit ? undefined : found.at(-1)?.id;
+    const unread: Promise<void>[] = [];
+    for (const id of ids) {
+      if (rows.has(keyOf(repository, id))) continue;
+      if (knownThrough === undefined || id <= knownThrough) rows.set(keyOf(repository, id), undefined);
+      else unread.push(readOne(repository, id));
+    }
+    await Promise.all(unread);
+  }));
+  return rows;
 }
 
 /** Rolls back a failed commit; the requests' own rejections are expected and swallowed. */

@@ -1,14 +1,18 @@
 /**
- * `<package>/worker`: what an app's worker bundle calls once.
+ * `<package>/worker`: what an app's worker bundle calls once. The same bundle runs as the one
+ * SharedWorker of every tab or, where SharedWorker is missing, as a dedicated worker per tab.
  *
  *   startSyncWorker({ websocketUrl: 'wss://example.com/sync', repositories: { todos: TodoSchema } })
  */
 import { consoleLogger, type SyncWorkerConfig } from './config';
-import { openSyncCore } from './core';
-import { serveTabs } from './shared-worker';
+import { serveTab } from './dedicated-worker';
+import { openWorkerRuntime } from './runtime';
+import { isSharedWorkerScope, serveTabs } from './shared-worker';
 
 export function startSyncWorker(config: SyncWorkerConfig): void {
-  serveTabs(openSyncCore({ ...config, createSocket: (url) => new WebSocket(url) }), config.logger ?? consoleLogger);
+  const log = config.logger ?? consoleLogger;
+  if (isSharedWorkerScope()) serveTabs(openWorkerRuntime(config, 'shared'), log);
+  else serveTab(openWorkerRuntime(config, 'dedicated'), log);
 }
 
 export type { Logger, RecordSchema, SyncWorkerConfig } from './config';

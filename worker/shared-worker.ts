@@ -2,7 +2,8 @@
 import { expose } from 'comlink';
 import type { Logger } from './config';
 import type { SyncCore } from './core';
-import { describe, syncError } from './errors';
+import { deferredApi } from './deferred-api';
+import { describe } from './errors';
 
 /** The parts of SharedWorkerGlobalScope used here (typed locally so that the DOM and
  *  WebWorker libs both accept this file). */
@@ -11,26 +12,20 @@ interface SharedWorkerScope {
   addEventListener(type: 'online', listener: () => void): void;
 }
 
+/** True inside a SharedWorker, false inside a dedicated worker. */
+export function isSharedWorkerScope(): boolean {
+  return 'onconnect' in globalThis;
+}
+
 export function serveTabs(core: Promise<SyncCore>, log: Logger): void {
   const scope = globalThis as unknown as SharedWorkerScope;
+  const api = deferredApi(core);
   scope.onconnect = (event) => {
     const [port] = event.ports;
-    if (!port) return;
-    // A port queues the tab's calls until comlink starts it, so none is lost while the core opens.
-    core.then(
-      (opened) => expose(opened.api, port),
-      (error: unknown) => expose(unavailable(error), port),
-    );
+    if (port) expose(api, port);
   };
   scope.addEventListener('online', () => {
     core.then((opened) => opened.networkOnline(), () => {});
   });
   core.catch((error: unknown) => log.warn(`the sync runtime could not start: ${describe(error)}`));
-}
-
-/** Answers every call with the reason the runtime could not start, so tabs get an error
- *  instead of waiting forever. */
-function unavailable(error: unknown): object {
-  const failure = syncError('storage_failed', `the sync runtime could not start: ${describe(error)}`);
-  return new Proxy({}, { get: () => () => Promise.reject(failure) });
 }

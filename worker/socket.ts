@@ -12,5 +12,6 @@ export interface SocketLike {
 
 export type CreateSocket = (url: string) => SocketLike;
 
-/** `WebSocket.OPEN`, which not every global defines outside a browser. */
+/** `WebSocket.OPEN` and `WebSocket.CLOSED`, which not every global defines outside a browser. */
 export const SOCKET_OPEN = 1;
+export const SOCKET_CLOSED = 3;

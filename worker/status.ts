@@ -1,6 +1,12 @@
 /** The runtime's SyncStatus: one object, changed in place, published to tabs once per burst. */
 import type { SyncStatus } from '../protocol/tab-api';
 
+/** Counters that change with every write or page (the outbox size, catch-up progress): a burst
+ *  of them reaches tabs as one status per this interval instead of one per write, since each
+ *  status wakes every tab. Any other change publishes at once, carrying the counters along. */
+const QUIET_KEYS: ReadonlySet<keyof SyncStatus> = new Set(['pending', 'progress']);
+const QUIET_DELAY_MS = 50;
+
 export class StatusStore {
   private current: SyncStatus = {
     started: false,
@@ -11,6 +17,7 @@ export class StatusStore {
     syncing: false,
   };
   private publishTimer: ReturnType<typeof setTimeout> | undefined;
+  private publishDelay = 0;
 
   constructor(private readonly publish: (status: SyncStatus) => void) {}
 
@@ -24,14 +31,22 @@ export class StatusStore {
   }
 
   update(patch: Partial<SyncStatus>): void {
-    const changed = (Object.keys(patch) as (keyof SyncStatus)[]).some((key) => patch[key] !== this.current[key]);
-    if (!changed) return;
+    const changed = (Object.keys(patch) as (keyof SyncStatus)[]).filter((key) => patch[key] !== this.current[key]);
+    if (changed.length === 0) return;
     this.current = { ...this.current, ...patch };
     // Changes of one task (connected, authenticated, syncing…) reach tabs as one status.
-    this.publishTimer ??= setTimeout(() => {
+    const urgent = changed.some((key) => !QUIET_KEYS.has(key));
+    if (this.publishTimer !== undefined && (this.publishDelay === 0 || !urgent)) return;
+    clearTimeout(this.publishTimer);
+    this.schedule(urgent ? 0 : QUIET_DELAY_MS);
+  }
+
+  private schedule(delay: number): void {
+    this.publishDelay = delay;
+    this.publishTimer = setTimeout(() => {
       this.publishTimer = undefined;
       this.publish(this.get());
-    }, 0);
+    }, delay);
   }
 
   error(code: string, message: string): void {

@@ -1,12 +1,16 @@
 /**
  * The embedded event log: one SQLite file (better-sqlite3). Appends run in one IMMEDIATE
- * transaction that assigns sequences, stores the events and moves each record's LWW winner.
+ * transaction that assigns sequences, stores the events and moves each record's LWW winner;
+ * appends that arrive while one is being committed share the next transaction (group commit,
+ * the same queue as PostgreSQL's), so a burst of pushes from many connections costs two fsyncs,
+ * not one per push.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { compareEvents, type SequencedEvent, type SyncEvent } from '../../protocol';
 import type { AppendResult, EventStore, LoggedEvent, Page, RepositoryInfo } from './event-store';
+import { AppendQueue, type AppendRequest } from './postgres-append-queue';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS namespaces (
@@ -79,7 +83,7 @@ export function openSqliteStore(path: string): EventStore {
   db.pragma('journal_mode = WAL');
   // FULL, not NORMAL: NORMAL in WAL mode already survives kill -9 of this process, but an
   // acknowledged event must also survive a power cut or an OS crash; FULL fsyncs every commit
-  // and batching (one transaction per message) keeps that cost per message, not per event.
+  // and group commit keeps that cost per burst of messages, not per event or per message.
   db.pragma('synchronous = FULL');
   // Several processes may share the file (a restart overlapping a shutdown): wait, don't fail.
   db.pragma('busy_timeout = 5000');
@@ -115,39 +119,41 @@ export function openSqliteStore(path: string): EventStore {
     ),
   };
 
-  const appendInTransaction = db.transaction((namespace: string, repository: string, events: readonly SyncEvent[]) => {
+  const appendInTransaction = db.transaction((namespace: string, requests: readonly AppendRequest<SyncEvent>[]) => {
     let sequence = statements.lastSequence.get(namespace)?.last_sequence ?? 0;
-    const results: AppendResult[] = [];
-    for (const event of events) {
+    let stored = false;
+    const results = requests.map(({ repository, events }) => events.map((event): AppendResult => {
       const existing = statements.findEvent.get(namespace, event.eventId);
-      if (existing) {
-        results.push({ event: toEvent(existing), repository: existing.repository, duplicate: true });
-        continue;
-      }
+      if (existing) return { event: toEvent(existing), repository: existing.repository, duplicate: true };
       sequence++;
+      stored = true;
       const data = event.data === undefined ? null : JSON.stringify(event.data);
       statements.insertEvent.run(namespace, sequence, repository, event.eventId, event.dataId, event.operation, event.createdAt, data);
       const current = statements.winner.get(namespace, repository, event.dataId);
       if (!current || compareEvents(event, { createdAt: current.winner_created_at, eventId: current.winner_event_id }) > 0) {
         statements.setWinner.run(namespace, repository, event.dataId, sequence, event.createdAt, event.eventId);
       }
-      results.push({ event: sequenced(event, sequence), repository, duplicate: false });
-    }
+      return { event: sequenced(event, sequence), repository, duplicate: false };
+    }));
     statements.setLastSequence.run(namespace, sequence);
-    return { results, sequence };
+    return { results, sequence, stored };
   });
 
   const listeners = new Set<(namespace: string, maxSequence: number) => void>();
+  const queue = new AppendQueue<SyncEvent>(async (namespace, requests) => {
+    // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
+    // wait in the queue and go together in the next transaction.
+    await new Promise((resolve) => setImmediate(resolve));
+    const { results, sequence, stored } = appendInTransaction.immediate(namespace, requests);
+    if (stored) for (const listener of listeners) listener(namespace, sequence);
+    return results;
+  }, isRequestError);
 
   return {
     kind: 'sqlite',
 
-    async append(namespace, repository, events) {
-      const { results, sequence } = appendInTransaction.immediate(namespace, repository, events);
-      if (results.some((r) => !r.duplicate)) {
-        for (const listener of listeners) listener(namespace, sequence);
-      }
-      return results;
+    append(namespace, repository, events) {
+      return queue.append(namespace, repository, events);
     },
 
     async readCompacted(namespace, repository, { afterSequence, since, limit }): Promise<Page> {
@@ -177,6 +183,13 @@ export function openSqliteStore(path: string): EventStore {
       if (db.open) db.close();
     },
   };
+}
+
+/** A database that cannot write fails every request alike; anything else may be one request's
+ *  content, which the queue then retries alone so that the others are still stored. */
+const DATABASE_FAILURE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CORRUPT|READONLY|CANTOPEN|NOTADB|NOMEM)/;
+function isRequestError(error: unknown): boolean {
+  return !(error instanceof Database.SqliteError && DATABASE_FAILURE.test(error.code));
 }
 
 /** The event as stored: the server's sequence replaces whatever the client sent. */

@@ -1,0 +1,132 @@
+/**
+ * The worker core's lifecycle where the browser adds nothing: a socket that never opens, the
+ * grace period after the last tab, leader and follower runtimes sharing one database, and a
+ * newer schema version taking the database over.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterEach, test } from 'node:test';
+import type { SyncCoreOptions } from '../worker/core';
+import { openPeers } from '../worker/peers';
+import { startTestServer, type TestServer } from './helpers/server';
+import { openTestCore, RecordingLogger, RecordingTab, removeDatabase, settled, uniqueDatabaseName, waitFor, type TestCore } from './helpers/worker';
+
+const servers: TestServer[] = [];
+const cores: TestCore[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
+
+async function server(): Promise<TestServer> {
+  const started = await startTestServer();
+  servers.push(started);
+  return started;
+}
+
+async function core(url: string, options: Partial<SyncCoreOptions> = {}): Promise<TestCore> {
+  const opened = await openTestCore(url, options);
+  cores.push(opened);
+  return opened;
+}
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+  const names = new Set<string>();
+  for (const c of cores.splice(0)) {
+    names.add(c.databaseName);
+    await c.close();
+  }
+  for (const name of names) await removeDatabase(name);
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+/** A tab that also counts the version-change notices it gets. */
+class VersionedTab extends RecordingTab {
+  versionChanges = 0;
+  versionChanged(): void {
+    this.versionChanges++;
+  }
+}
+
+test('a socket that never finishes opening is given up after connectTimeout, and another is tried', async () => {
+  // Accepts TCP connections and never answers the WebSocket handshake.
+  const held: Socket[] = [];
+  const silent: Server = createServer((socket) => held.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    for (const socket of held) socket.destroy();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+  const { port } = silent.address() as { port: number };
+  const c = await core(`ws://127.0.0.1:${port}/sync`, { connectTimeout: 150, reconnectDelay: 20, maxReconnectDelay: 40 });
+  await c.api.start();
+  await waitFor(() => c.traffic.sockets >= 2, 'a second socket after the first timed out');
+  const status = await c.api.status();
+  assert.equal(status.connected, false);
+  assert.equal(status.lastError?.code, 'connection_failed');
+  assert.match(status.lastError?.message ?? '', /no answer/);
+  assert.ok((await c.api.diagnostics()).connection.reconnects >= 1);
+});
+
+test('after the last tab goes the socket closes once the grace period ends, and the next tab reopens it', async () => {
+  const s = await server();
+  const c = await core(s.syncUrl, { idleDisconnectDelay: 100 });
+  await c.api.attach('tab-1', new RecordingTab());
+  await c.api.start();
+  await settled(c);
+  await c.api.detach('tab-1');
+  await waitFor(async () => !(await c.api.status()).connected, 'the socket to close');
+  const idle = await c.api.diagnostics();
+  assert.equal(idle.connection.state, 'standby');
+  assert.deepEqual(idle.tabs, []);
+
+  await c.api.attach('tab-2', new RecordingTab());
+  await settled(c, 'sync with the next tab');
+  assert.equal(c.traffic.sockets, 2);
+});
+
+test('a follower writes through the shared database, only the leader connects, and the follower leads once the leader closes', async () => {
+  const s = await server();
+  const databaseName = uniqueDatabaseName();
+  const peers = () => openPeers(databaseName, new RecordingLogger());
+  const leader = await core(s.syncUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  await leader.lead();
+  const follower = await core(s.syncUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  const followerTab = new RecordingTab();
+  await follower.api.attach('follower-tab', followerTab);
+  await leader.api.attach('leader-tab', new RecordingTab());
+  await leader.api.watch('leader-tab', 'todos');
+  await follower.api.start();
+  await settled(leader, 'the leader to connect (started by the follower)');
+  assert.equal((await follower.api.diagnostics()).worker.mode, 'follower');
+  assert.equal((await leader.api.diagnostics()).worker.mode, 'leader');
+
+  await follower.api.upsert('todos', { id: 'a', title: 'from the follower', done: false });
+  await waitFor(async () => (await s.store.readLog('default', 0, 10)).length === 1, 'the leader to push the follower write');
+  await waitFor(async () => (await follower.api.status()).pending === 0 && (await follower.api.status()).authenticated, 'the follower to show the leader status');
+  assert.equal(follower.traffic.sockets, 0);
+  assert.equal(leader.traffic.sockets, 1);
+
+  await leader.close();
+  await follower.lead();
+  await settled(follower, 'the new leader to connect');
+  assert.equal(follower.traffic.sockets, 1);
+  assert.equal((await follower.api.diagnostics()).worker.mode, 'leader');
+  assert.ok(followerTab.statuses.some((status) => status.authenticated));
+});
+
+test('a newer schema version makes the old runtime close, tell its tabs and let go; the new one keeps the data', async () => {
+  const s = await server();
+  const databaseName = uniqueDatabaseName();
+  let retired = 0;
+  const old = await core(s.syncUrl, { databaseName, onRetired: () => retired++ });
+  const tab = new VersionedTab();
+  await old.api.attach('tab', tab);
+  await old.api.upsert('todos', { id: 'a', title: 'kept across versions', done: false });
+
+  const next = await core(s.syncUrl, { databaseName, schemaVersion: 2 });
+  await waitFor(() => retired === 1, 'the old runtime to retire');
+  assert.equal(tab.versionChanges, 1);
+  await assert.rejects(old.api.upsert('todos', { id: 'b', title: 'too late', done: false }), { code: 'closed' });
+  assert.equal((await old.api.diagnostics()).connection.state, 'closed');
+  assert.deepEqual(await next.api.getAll('todos'), [{ id: 'a', title: 'kept across versions', done: false }]);
+  assert.equal((await next.api.diagnostics()).worker.schemaVersion, 2);
+});

@@ -1,0 +1,49 @@
+/**
+ * Who may open the socket. Only the holder of the Web Lock `<database>-connection` does, so two
+ * runtimes of one browser profile never hold two sockets: a new deployment's worker waits until
+ * the old one stepped aside, and of the dedicated workers (one per tab where SharedWorker is
+ * missing) only the leader connects. Dedicated workers first elect that leader with
+ * `<database>-leader`: the others wait in the lock's queue, and the next one takes over as soon
+ * as the leader's tab closes (its worker ends, and the browser releases its locks).
+ */
+import { webLocks } from './tab-liveness';
+
+/** Calls `lead` once this runtime holds the connection; returns the function that lets go. */
+export function elect(databaseName: string, dedicated: boolean, lead: () => void): () => void {
+  const locks = webLocks();
+  // Without Web Locks (an insecure context) there is no way to agree: every runtime connects.
+  if (!locks) {
+    lead();
+    return () => {};
+  }
+  const releases: (() => void)[] = [];
+  let resigned = false;
+  const hold = (name: string, granted: () => void) => releases.push(holdLock(locks, name, () => resigned || granted()));
+  const takeConnection = () => hold(`${databaseName}-connection`, lead);
+  if (dedicated) hold(`${databaseName}-leader`, takeConnection);
+  else takeConnection();
+  return () => {
+    resigned = true;
+    for (const release of releases) release();
+  };
+}
+
+/** Requests the lock and keeps it until the returned function is called (which also withdraws
+ *  a request still waiting). */
+function holdLock(locks: LockManager, name: string, granted: () => void): () => void {
+  const controller = new AbortController();
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  locks
+    .request(name, { signal: controller.signal }, () => {
+      granted();
+      return held;
+    })
+    .catch(() => {
+      // Withdrawn before it was granted.
+    });
+  return () => {
+    controller.abort();
+    release();
+  };
+}

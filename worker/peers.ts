@@ -1,0 +1,56 @@
+/**
+ * The other runtimes of this browser profile on the same database, over a BroadcastChannel. Where
+ * SharedWorker is missing each tab runs its own worker: they share IndexedDB, and tell each other
+ * here what IndexedDB cannot: the leader (the holder of the socket) publishes its status, every
+ * runtime announces what it committed, and passes on what its tab asked of the shared sync.
+ * Messages are checked on arrival like any other crossing a process boundary.
+ */
+import * as v from 'valibot';
+import type { SyncStatus } from '../protocol/tab-api';
+import type { Logger } from './config';
+
+const PeerMessageSchema = v.variant('type', [
+  /** A runtime joined: the leader answers with its status. */
+  v.object({ type: v.literal('hello') }),
+  v.object({ type: v.literal('status'), status: v.custom<SyncStatus>((value) => typeof value === 'object' && value !== null) }),
+  /** Records committed (`[repository, id]`), and how many of them are local writes in the outbox. */
+  v.object({ type: v.literal('changed'), records: v.array(v.tuple([v.string(), v.string()])), written: v.number() }),
+  v.object({ type: v.literal('start') }),
+  v.object({ type: v.literal('stop') }),
+  v.object({
+    type: v.literal('credentials'),
+    credentials: v.object({ authToken: v.optional(v.string()), headers: v.optional(v.record(v.string(), v.string())) }),
+  }),
+  /** The server refused the leader's credentials and its own tabs had none better. */
+  v.object({ type: v.literal('credentials_needed') }),
+]);
+export type PeerMessage = v.InferOutput<typeof PeerMessageSchema>;
+
+export interface Peers {
+  post(message: PeerMessage): void;
+  /** Delivers the other runtimes' messages from now on. */
+  listen(handler: (message: PeerMessage) => void): void;
+  close(): void;
+}
+
+export function openPeers(databaseName: string, log: Logger): Peers {
+  const channel = new BroadcastChannel(`${databaseName}-runtimes`);
+  let closed = false;
+  return {
+    post(message) {
+      // A closed channel throws; what a closing runtime still has to say is of no use to anyone.
+      if (!closed) channel.postMessage(message);
+    },
+    listen(handler) {
+      channel.onmessage = (event: MessageEvent) => {
+        const parsed = v.safeParse(PeerMessageSchema, event.data);
+        if (parsed.success) handler(parsed.output);
+        else log.warn('dropped a malformed message from another worker');
+      };
+    },
+    close: () => {
+      closed = true;
+      channel.close();
+    },
+  };
+}
