@@ -25,7 +25,7 @@ node --import tsx --test --test-concurrency=1 --test-timeout=120000 \
   --test-reporter=tap --test-reporter-destination="$results/node.tap" \
   "${node_tests[@]}"
 node_pass=$(grep -E '^# pass ' "$results/node.tap" | awk '{print $3}')
-node_fail=$(grep -E '^# fail ' "$results/node.tap" | awk '{print $3}')
+node_fail=$(grep -E '^# (fail|cancelled) ' "$results/node.tap" | awk '{sum += $3} END {print sum + 0}')
 if [ -z "$node_pass" ]; then node_pass=0; node_fail=1; echo "node tests did not report (crashed?)"; fi
 passed=$((passed + node_pass)); failed=$((failed + ${node_fail:-0}))
 

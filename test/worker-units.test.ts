@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SyncEvent } from '../protocol/messages';
 import { reconnectDelay } from '../worker/backoff';
-import { packBatches, pushMessage } from '../worker/outbox';
-import type { OutboxEntry } from '../worker/storage';
+import type { ClientMessage } from '../protocol/messages';
+import { OutboxSender, packBatches, pushMessage } from '../worker/outbox';
+import type { OutboxEntry, SyncStorage } from '../worker/storage';
 
 test('reconnect delays double from the base up to the cap, jittered within the upper half', () => {
   const lowest = (attempt: number) => reconnectDelay(attempt, 3000, 30_000, () => 0);
@@ -35,4 +36,25 @@ test('one event goes as push_event, several as push_events_batch', () => {
   const [one, two] = [entry(1, 'a').event, entry(2, 'a').event];
   assert.deepEqual(pushMessage('a', [one]), { type: 'push_event', repository: 'a', event: one });
   assert.deepEqual(pushMessage('a', [one, two]), { type: 'push_events_batch', repository: 'a', events: [one, two] });
+});
+
+test('a drain asked for by a new session while the old one is still reading the outbox is not lost', async () => {
+  const reads: (() => void)[] = [];
+  const storage = {
+    readOutbox: (afterKey: number) =>
+      new Promise<OutboxEntry[]>((resolve) => reads.push(() => resolve(afterKey < 1 ? [entry(1, 'todos')] : []))),
+  } as unknown as SyncStorage;
+  const sent: ClientMessage[] = [];
+  const sender = new OutboxSender(storage, (message) => (sent.push(message), true));
+  const first = sender.drain(); // the old session starts reading
+  sender.reset(); // the socket dropped and a new session began
+  const second = sender.drain(); // the new session asks while the old read is pending
+  reads.shift()?.(); // the old read returns: its session is gone, it sends nothing
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  reads.shift()?.(); // the new session's own read
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  reads.shift()?.(); // its next read finds nothing more
+  await Promise.all([first, second]);
+  assert.equal(sent.length, 1, 'the new session sent the entry');
+  assert.equal(sent[0]?.type, 'push_event');
 });

@@ -89,12 +89,13 @@ export class OutboxSender {
   }
 
   private async sendWhileNeeded(): Promise<void> {
-    const session = this.session;
     try {
+      // Each pass sends for the session current at its start: a drain requested by a newer
+      // session while an older pass was reading must not be lost with that pass.
       do {
         this.drainAgain = false;
-        await this.sendWindow(session);
-      } while (this.drainAgain && session === this.session);
+        await this.sendWindow(this.session);
+      } while (this.drainAgain);
     } finally {
       this.draining = null;
     }
