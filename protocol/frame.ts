@@ -28,7 +28,8 @@ export function jsonDepth(text: string): number {
 
 /** An unpaired UTF-16 surrogate: SQLite text turns it into U+FFFD, PostgreSQL jsonb refuses it. */
 const LONE_SURROGATE = /\p{Surrogate}/u;
-const LONE_SURROGATES = /\p{Surrogate}/gu;
+/** What `unstorableText` refuses, to be replaced when the text is ours to send (an error quoting input). */
+const UNSTORABLE_CHARACTERS = /\p{Surrogate}|\u0000/gu;
 
 /** Why no store could keep `text` as it was sent, or undefined when every store can: a lone
  *  surrogate, or U+0000 (PostgreSQL text and jsonb refuse it). */
@@ -63,8 +64,9 @@ export function decodeFrame<S extends v.GenericSchema>(
     const suspect = text.includes('"__proto__"') || text.includes('\\u');
     raw = suspect ? JSON.parse(text, rejectUnsafeValues) : JSON.parse(text);
   } catch (e) {
-    // The parser quotes the input, and may cut it inside a surrogate pair: keep the text well-formed.
-    return { ok: false, code: 'invalid_message', error: `invalid JSON: ${(e as Error).message.replace(LONE_SURROGATES, '\ufffd')}` };
+    // The parser quotes the input (maybe cut inside a surrogate pair, maybe with U+0000): keep the
+    // error decodable by the peer's own decoder.
+    return { ok: false, code: 'invalid_message', error: `invalid JSON: ${(e as Error).message.replace(UNSTORABLE_CHARACTERS, '\ufffd')}` };
   }
   const result = v.safeParse(schema, raw);
   if (!result.success) return { ok: false, code: 'invalid_message', error: describeIssues(result.issues) };

@@ -1,9 +1,10 @@
 /** The runtime's SyncStatus: one object, changed in place, published to tabs once per burst. */
 import type { SyncStatus } from '../protocol/tab-api';
 
-/** Counters that change with every write or page (the outbox size, catch-up progress): a burst
- *  of them reaches tabs as one status per this interval instead of one per write, since each
- *  status wakes every tab. Any other change publishes at once, carrying the counters along. */
+/** Counters that change with every write or page (the outbox size, catch-up progress) reach tabs
+ *  at most once per this interval (the first at once, the last at the end of a burst) instead of
+ *  once per write, since each status wakes every tab. Any other change publishes at once,
+ *  carrying the counters along. */
 const QUIET_KEYS: ReadonlySet<keyof SyncStatus> = new Set(['pending', 'progress']);
 const QUIET_DELAY_MS = 50;
 
@@ -18,6 +19,7 @@ export class StatusStore {
   };
   private publishTimer: ReturnType<typeof setTimeout> | undefined;
   private publishDelay = 0;
+  private lastPublishedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly publish: (status: SyncStatus) => void) {}
 
@@ -38,13 +40,14 @@ export class StatusStore {
     const urgent = changed.some((key) => !QUIET_KEYS.has(key));
     if (this.publishTimer !== undefined && (this.publishDelay === 0 || !urgent)) return;
     clearTimeout(this.publishTimer);
-    this.schedule(urgent ? 0 : QUIET_DELAY_MS);
+    this.schedule(urgent ? 0 : Math.max(0, this.lastPublishedAt + QUIET_DELAY_MS - Date.now()));
   }
 
   private schedule(delay: number): void {
     this.publishDelay = delay;
     this.publishTimer = setTimeout(() => {
       this.publishTimer = undefined;
+      this.lastPublishedAt = Date.now();
       this.publish(this.get());
     }, delay);
   }
