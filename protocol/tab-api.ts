@@ -36,6 +36,11 @@ export interface SyncStatus {
   /** End of the last complete catch-up (ISO-8601). */
   lastSyncAt?: string;
   lastError?: SyncErrorInfo;
+  /** Connected and authenticated, yet the oldest pending write has waited `stallAfter` for its ack
+   *  (counted from its write, the session's start or the last ack, whichever came last). */
+  stalled?: boolean;
+  /** How long that write has waited, while `stalled`. */
+  stalledForMs?: number;
 }
 
 /** What changed in a watched repository: first the whole list (`reset`, sorted by id), then one
@@ -116,8 +121,10 @@ export interface SyncWorkerApi {
   /** Registers a tab; returns the current status. `credentials` are used if the worker has none. */
   attach(tabId: string, listener: TabListener, credentials?: Credentials): Promise<SyncStatus>;
   detach(tabId: string): Promise<void>;
-  upsert(repository: string, record: StoredRecord): Promise<void>;
-  delete(repository: string, id: string): Promise<void>;
+  /** `eventId` (the tab's id for this write) makes a retry idempotent: with `retried`, a write whose
+   *  eventId is already in the outbox or the records is not applied again, and resolves. */
+  upsert(repository: string, record: StoredRecord, eventId?: string, retried?: boolean): Promise<void>;
+  delete(repository: string, id: string, eventId?: string, retried?: boolean): Promise<void>;
   get(repository: string, id: string): Promise<StoredRecord | undefined>;
   /** Records sorted by id. */
   getAll(repository: string): Promise<StoredRecord[]>;

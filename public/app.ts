@@ -21,12 +21,14 @@ declare global {
 }
 
 // Test and demo knobs: `?token=` the auth token, `?worker=` another worker script URL (e.g. with
-// its own knobs, see sync-worker.ts), `?mode=dedicated` a dedicated worker per tab.
+// its own knobs, see sync-worker.ts), `?mode=dedicated` a dedicated worker per tab, `?callTimeout=`
+// how long a call waits for the worker (ms).
 const params = new URLSearchParams(location.search);
 const lf = connect<DemoSchemas>({
   worker: params.get('worker') ?? '/sync-worker.js',
   mode: params.get('mode') === 'dedicated' ? 'dedicated' : 'shared',
   authToken: params.get('token') ?? undefined,
+  callTimeout: params.has('callTimeout') ? Number(params.get('callTimeout')) : undefined,
   onAuthenticationFailed: async () => {
     const authToken = await window.refreshToken?.();
     return authToken ? { authToken } : null;
@@ -85,7 +87,9 @@ function renderStatus(): void {
   pending.toggleAttribute('data-waiting', waiting > 0);
   pending.textContent =
     waiting > 0
-      ? `${waiting} ${waiting === 1 ? 'change' : 'changes'} waiting to sync`
+      ? `${waiting} ${waiting === 1 ? 'change' : 'changes'} waiting to sync${
+          status?.stalled ? ` (the server has not confirmed for ${Math.round((status.stalledForMs ?? 0) / 1000)} s)` : ''
+        }`
       : state === 'connected'
         ? 'All changes synced'
         : '';

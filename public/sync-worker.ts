@@ -21,5 +21,6 @@ startSyncWorker({
   pongTimeout: knob('pongTimeout'),
   connectTimeout: knob('connectTimeout'),
   idleDisconnectDelay: knob('idleDisconnectDelay'),
+  stallAfter: knob('stallAfter'),
   schemaVersion: knob('schemaVersion'),
 });

@@ -1,7 +1,7 @@
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
 import type { Credentials, Diagnostics, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../protocol/tab-api';
 import { SyncError, notify, report, toError } from './errors';
-import { createRepository, type Identified, type Repository, type WorkerCall } from './repository';
+import { createRepository, randomId, type Identified, type Repository, type WorkerCall } from './repository';
 import { createWatchers } from './watchers';
 
 export interface ConnectOptions extends Credentials {
@@ -14,6 +14,8 @@ export interface ConnectOptions extends Credentials {
   onAuthenticationFailed?: () => Promise<Credentials | null>;
   /** `connect()` starts the shared sync unless this is `false` (then call `start()`). */
   autoStart?: boolean;
+  /** How long a call may wait for the worker before it rejects with `worker_unavailable` (ms, default 10 s). */
+  callTimeout?: number;
 }
 
 /** Record types per repository name, e.g. `{ todos: Todo }`. */
@@ -49,9 +51,8 @@ export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>>
  * The tab holds no socket and no storage: every call is forwarded to the worker.
  */
 export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(options: ConnectOptions): SyncClient<S> {
-  const worker = typeof options.worker === 'string' || options.worker instanceof URL ? spawn(options.worker, options.mode) : options.worker;
-  const endpoint = 'port' in worker ? worker.port : worker;
-  const api = wrap<SyncWorkerApi>(endpoint);
+  const url = options.worker instanceof EventTarget ? undefined : options.worker;
+  const timeout = options.callTimeout ?? 1e4;
   const tabId = randomId();
   const credentials: Credentials = { authToken: options.authToken, headers: options.headers };
   const statusCallbacks = new Set<(status: SyncStatus) => void>();
@@ -60,23 +61,24 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   let current: SyncStatus | undefined;
   /** Status broadcasts received so far: an `attach` reply older than one of them is stale. */
   let broadcasts = 0;
+  let started = options.autoStart !== false;
   let closed = false;
   let closing: Promise<void> | undefined;
 
-  const failed = new Promise<never>((_, reject) => {
-    // A script that fails to load fires a plain `error` Event; an ErrorEvent is an exception inside a running worker.
-    worker.addEventListener('error', (event) => {
-      if (!(event instanceof ErrorEvent)) reject(new SyncError('worker_unavailable', 'the sync worker could not start'));
-    });
-  });
-  failed.catch(() => {});
-
-  const call: WorkerCall = (method) =>
-    closed
-      ? Promise.reject(new SyncError('closed', 'this sync client is closed'))
-      : Promise.race([ready.then(() => method(api)), failed]).catch((error: unknown) => {
-          throw toError(error);
-        });
+  // Each call runs on the current worker; one lost with its worker runs again on the next (a
+  // write keeps its eventId, so the worker applies it once), until `callTimeout` gives up.
+  const call: WorkerCall = (method) => {
+    if (closed) return Promise.reject(new SyncError('closed', 'this sync client is closed'));
+    let timer: ReturnType<typeof setTimeout>;
+    return new Promise<Awaited<ReturnType<typeof method>>>((resolve, reject) => {
+      timer = setTimeout(reject, timeout, unavailable());
+      const run = (used: Link, retried?: boolean): unknown =>
+        Promise.race([used.ready.then(() => method(used.api, retried)), used.lost]).then(resolve, (error: unknown) =>
+          link !== used ? run(link, true) : reject(toError(error)),
+        );
+      run(link);
+    }).finally(() => clearTimeout(timer));
+  };
   const background = (method: (api: Remote<SyncWorkerApi>) => Promise<unknown>) => void call(method).catch(report);
 
   const watchers = createWatchers(
@@ -99,7 +101,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
       broadcasts++;
       setStatus(next);
     },
-    credentialsNeeded: async () => (await options.onAuthenticationFailed?.()) ?? null,
+    credentialsNeeded: async () => options.onAuthenticationFailed?.() ?? null,
     versionChanged: () => {
       if (versionCallbacks.size > 0) for (const callback of [...versionCallbacks]) notify(callback, undefined);
       else if (document.hidden) location.reload();
@@ -117,20 +119,50 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     });
   });
 
-  const attach = async (rewatch: boolean) => {
+  const attach = async (used: Link, rewatch?: boolean) => {
     await locked;
     const heard = broadcasts;
-    const status = await Promise.race([api.attach(tabId, proxy(listener), credentials), failed]);
+    const status = await Promise.race([used.api.attach(tabId, proxy(listener), credentials), used.lost]);
     if (broadcasts === heard) setStatus(status);
-    if (rewatch) await Promise.all(watchers.repositories().map((repository) => api.watch(tabId, repository)));
+    if (rewatch) await Promise.all(watchers.repositories().map((repository) => used.api.watch(tabId, repository)));
   };
-  let ready = attach(false);
-  if (options.autoStart !== false) background((api) => api.start());
+
+  /** Starts (or, for an app-built worker, takes) a worker and attaches to it. The worker holds
+   *  `tabsync-worker-<id>` while it lives: once this tab is granted it, the worker is gone, and
+   *  a new one takes its place with this tab's watchers, credentials and started state. */
+  const open = (rewatch?: boolean): Link => {
+    const worker = url ? spawn(url, options.mode) : (options.worker as SharedWorker | Worker);
+    const api = wrap<SyncWorkerApi>('port' in worker ? worker.port : worker);
+    let lose!: (error: Error) => void;
+    const lost = new Promise<never>((_, reject) => {
+      lose = reject;
+      // A script that fails to load fires a plain `error` Event; an ErrorEvent is an exception inside a running worker.
+      worker.addEventListener('error', (event) => {
+        if (!(event instanceof ErrorEvent)) reject(unavailable('could not start'));
+      });
+    });
+    lost.catch(() => {});
+    const next = { worker, api, lost } as Link;
+    // A new worker does not know the sync was started: every tab that started it says so.
+    next.ready = attach(next, rewatch).then<unknown>(() => started && api.start());
+    next.ready
+      .then(() => api.diagnostics())
+      .then(({ worker: { id } }) =>
+        navigator.locks?.request(`tabsync-worker-${id}`, () => {
+          if (closed) return;
+          lose(unavailable());
+          if (url) link = open(true);
+        }),
+      )
+      .catch(() => {});
+    return next;
+  };
+  let link = open();
 
   // Leaving the page detaches it; coming back from the back/forward cache attaches it again.
-  const onPageHide = () => void api.detach(tabId).catch(() => {});
+  const onPageHide = () => void link.api.detach(tabId).catch(() => {});
   const onPageShow = (event: PageTransitionEvent) => {
-    if (event.persisted) ready = attach(true);
+    if (event.persisted) link.ready = attach(link, true);
   };
   addEventListener('pagehide', onPageHide);
   addEventListener('pageshow', onPageShow);
@@ -148,8 +180,8 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     updateCredentials,
     updateAuthToken: (authToken) => updateCredentials({ authToken }),
     updateHeaders: (headers) => updateCredentials({ headers }),
-    start: () => call((api) => api.start()),
-    stop: () => call((api) => api.stop()),
+    start: () => call((api) => ((started = true), api.start())),
+    stop: () => call((api) => ((started = false), api.stop())),
     onVersionChange: (callback) => subscribe(versionCallbacks, callback),
     diagnostics: () => call((api) => api.diagnostics()),
     close: () =>
@@ -159,12 +191,22 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
           closed = true;
           removeEventListener('pagehide', onPageHide);
           removeEventListener('pageshow', onPageShow);
-          api[releaseProxy]();
+          link.api[releaseProxy]();
           releaseTabLock();
-          if ('terminate' in worker) worker.terminate();
+          if ('terminate' in link.worker) link.worker.terminate();
         })),
   };
 }
+
+/** One worker instance as this tab uses it; `lost` rejects once it is gone or failed to start. */
+interface Link {
+  worker: SharedWorker | Worker;
+  api: Remote<SyncWorkerApi>;
+  ready: Promise<unknown>;
+  lost: Promise<never>;
+}
+
+const unavailable = (why = 'is gone') => new SyncError('worker_unavailable', `the sync worker ${why}`);
 
 /** Where SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself. */
 function spawn(url: string | URL, mode: ConnectOptions['mode']): SharedWorker | Worker {
@@ -176,6 +218,3 @@ function subscribe<T>(callbacks: Set<T>, callback: T): () => void {
   return () => void callbacks.delete(callback);
 }
 
-function randomId(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (byte) => byte.toString(16).padStart(2, '0')).join('');
-}

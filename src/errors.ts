@@ -12,15 +12,11 @@ export class SyncError extends Error {
   }
 }
 
-function isSyncErrorShape(value: unknown): value is SyncErrorShape {
-  const candidate = value as Partial<SyncErrorShape> | null;
-  return typeof candidate === 'object' && candidate?.name === 'SyncError' && typeof candidate.code === 'string';
-}
-
 /** Comlink hands over the worker's thrown `SyncErrorShape` as a plain object: make it an `Error` again. */
 export function toError(thrown: unknown): Error {
-  if (isSyncErrorShape(thrown)) return new SyncError(thrown.code, thrown.message);
-  return thrown instanceof Error ? thrown : new Error(String(thrown));
+  const shape = thrown as SyncErrorShape | null;
+  if (thrown instanceof Error) return thrown;
+  return shape?.name === 'SyncError' ? new SyncError(shape.code, shape.message) : new Error(String(thrown));
 }
 
 /** Surfaces a failure nobody awaits (a background call) without breaking the caller. */

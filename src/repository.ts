@@ -18,16 +18,21 @@ export interface Repository<T extends Identified> {
   watch(callback: (records: readonly T[]) => void): () => void;
 }
 
-/** Runs one call against the worker once this tab is attached, with the worker's errors made `Error`s. */
-export type WorkerCall = <R>(method: (api: Remote<SyncWorkerApi>) => Promise<R>) => Promise<R>;
+/** Runs one call against the worker once this tab is attached, with the worker's errors made `Error`s;
+ *  `retried` when the worker that ran it first was lost. */
+export type WorkerCall = <R>(method: (api: Remote<SyncWorkerApi>, retried?: boolean) => Promise<R>) => Promise<R>;
 
 export function createRepository<T extends Identified>(name: string, call: WorkerCall, watchers: Watchers): Repository<T> {
   return {
     name,
-    upsert: (record) => call((api) => api.upsert(name, record as T & StoredRecord)),
-    delete: (id) => call((api) => api.delete(name, id)),
+    // Each write's own eventId: a retry on a new worker cannot apply it twice.
+    upsert: (record, eventId = randomId()) => call((api, retried) => api.upsert(name, record as T & StoredRecord, eventId, retried)),
+    delete: (id, eventId = randomId()) => call((api, retried) => api.delete(name, id, eventId, retried)),
     get: (id) => call((api) => api.get(name, id)) as Promise<T | undefined>,
     getAll: () => call((api) => api.getAll(name)) as Promise<unknown> as Promise<T[]>,
     watch: (callback) => watchers.add(name, callback as unknown as RecordsCallback),
   };
 }
+
+/** 128 random bits as digits and dashes: a valid eventId and lock name (randomUUID needs a secure context). */
+export const randomId = (): string => crypto.getRandomValues(new Uint32Array(4)).join('-');

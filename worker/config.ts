@@ -23,6 +23,9 @@ export interface SyncWorkerConfig {
   pongTimeout?: number;
   /** How long a new socket may take to open before it counts as failed (ms). */
   connectTimeout?: number;
+  /** How long the oldest pending write may wait for its ack on an authenticated socket before the
+   *  status shows `stalled` and the worker reconnects, once per stall (ms). */
+  stallAfter?: number;
   /** How long the socket stays open after the last tab went away (ms); the next tab reopens it. */
   idleDisconnectDelay?: number;
   /** The IndexedDB schema version. A new deployment with a higher one makes the workers of older
@@ -46,6 +49,7 @@ export const DEFAULTS = {
   pongTimeout: 10_000,
   connectTimeout: 10_000,
   idleDisconnectDelay: 10_000,
+  stallAfter: 30_000,
   schemaVersion: 1,
   databaseName: 'tabsync',
 } as const;

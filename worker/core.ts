@@ -6,6 +6,7 @@
  * status and pass their tabs' writes and requests to it.
  */
 import { nanoid } from 'nanoid';
+import { EVENT_ID } from '../protocol/limits';
 import type { Diagnostics, StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
 import { consoleLogger, DEFAULTS, type SyncWorkerConfig } from './config';
 import { SyncEngine } from './engine';
@@ -100,6 +101,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     heartbeatInterval,
     pongTimeout: options.pongTimeout ?? Math.min(DEFAULTS.pongTimeout, heartbeatInterval),
     connectTimeout: options.connectTimeout ?? DEFAULTS.connectTimeout,
+    stallAfter: options.stallAfter ?? DEFAULTS.stallAfter,
     repositories: repositories.names,
     storage,
     status,
@@ -153,16 +155,18 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     async detach(tabId) {
       hub.detach(tabId);
     },
-    async upsert(repository, record) {
+    async upsert(repository, record, eventId, retried) {
       assertOpen();
       const data = repositories.parseLocal(repository, record);
-      await writes.write(repository, data.id, data);
+      assertEventId(eventId);
+      await writes.write(repository, data.id, data, eventId, retried === true);
     },
-    async delete(repository, id) {
+    async delete(repository, id, eventId, retried) {
       assertOpen();
       repositories.assertKnown(repository);
       assertRecordId(id);
-      await writes.write(repository, id, undefined);
+      assertEventId(eventId);
+      await writes.write(repository, id, undefined, eventId, retried === true);
     },
     async get(repository, id) {
       assertOpen();
@@ -217,6 +221,13 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     lead: () => role.lead(),
     close,
   };
+}
+
+/** A tab's id for its write becomes the event's id: it must be one the server accepts. */
+function assertEventId(eventId: string | undefined): void {
+  if (eventId !== undefined && (typeof eventId !== 'string' || !EVENT_ID.test(eventId))) {
+    throw syncError('invalid_record', `eventId must match ${EVENT_ID}`);
+  }
 }
 
 async function readStorage<T>(read: () => Promise<T>): Promise<T> {

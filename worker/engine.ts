@@ -26,6 +26,8 @@ export interface EngineOptions {
   pongTimeout: number;
   /** How long a socket may take to open. */
   connectTimeout: number;
+  /** How long the oldest pending write may wait for an ack before the session counts as stalled. */
+  stallAfter: number;
   repositories: readonly string[];
   storage: SyncStorage;
   status: StatusStore;
@@ -66,6 +68,12 @@ export class SyncEngine {
   private openTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
+  private stallTimer: ReturnType<typeof setInterval> | undefined;
+  /** Since when the oldest pending write waits for an ack: its write, the session's start or the
+   *  last ack, whichever came last. */
+  private waitingSince: number | undefined;
+  /** The watchdog already reconnected for the current stall: it does not again until an ack. */
+  private stallReconnected = false;
   /** Why the socket may not be open now, e.g. another runtime holds the connection. */
   private readonly blockers = new Set<string>();
   private closed = false;
@@ -181,6 +189,7 @@ export class SyncEngine {
         do {
           this.countAgain = false;
           this.pending = await this.options.storage.outboxSize();
+          this.waitingSince = this.pending > 0 ? (this.waitingSince ?? Date.now()) : undefined;
           this.options.status.update({ pending: this.pending });
         } while (this.countAgain);
       } finally {
@@ -205,6 +214,7 @@ export class SyncEngine {
   /** Local writes were committed: count them and push them if the server is reachable. */
   outboxGrew(events: number): void {
     this.pending += events;
+    this.waitingSince ??= Date.now();
     this.options.status.update({ pending: this.pending });
     if (this.authenticated && !this.catchUp) this.drainOutbox();
   }
@@ -256,9 +266,13 @@ export class SyncEngine {
     this.noteState();
   }
 
-  /** Forgets the current socket at once: its late events are ignored, its frames not handled. */
-  private disconnect(): void {
+  /** Forgets the current socket at once: its late events are ignored, its frames not handled.
+   *  A stall outlives only the watchdog's own reconnect. */
+  private disconnect(keepStall = false): void {
     const socket = this.socket;
+    clearInterval(this.stallTimer);
+    this.stallTimer = undefined;
+    if (!keepStall) this.endStall();
     this.socket = null;
     this.authenticated = false;
     this.catchUp = null;
@@ -387,6 +401,35 @@ export class SyncEngine {
     return this.askingCredentials ? 'authenticating' : 'retrying';
   }
 
+  // ── stall watchdog ──
+
+  /** Pending writes that got no ack for `stallAfter` on an authenticated socket: the server (or a
+   *  proxy) swallows them. Shown in the status; one reconnect per stall sends them again. */
+  private checkStall(): void {
+    if (!this.authenticated || this.catchUp) {
+      // Writes wait for the catch-up (or the credentials): that time is not the server's stall.
+      if (!this.stallReconnected && this.pending > 0) this.waitingSince = Date.now();
+      return;
+    }
+    const waited = this.pending > 0 && this.waitingSince !== undefined ? Date.now() - this.waitingSince : 0;
+    if (waited < this.options.stallAfter) {
+      if (this.pending === 0) this.endStall();
+      return;
+    }
+    this.options.status.update({ stalled: true, stalledForMs: waited });
+    if (this.stallReconnected) return;
+    this.stallReconnected = true;
+    this.options.log.warn(`no ack for ${waited} ms: reconnecting`);
+    this.options.status.error('stalled', `${this.pending} writes got no ack within ${this.options.stallAfter} ms`);
+    this.disconnect(true);
+    this.scheduleReconnect();
+  }
+
+  private endStall(): void {
+    this.stallReconnected = false;
+    this.options.status.update({ stalled: undefined, stalledForMs: undefined });
+  }
+
   // ── frames from the server ──
 
   private received(socket: SocketLike, data: unknown): void {
@@ -435,6 +478,10 @@ export class SyncEngine {
         const removed = await this.outbox.acknowledge(message.eventIds);
         this.pending = Math.max(0, this.pending - removed);
         this.options.status.update({ pending: this.pending });
+        if (removed > 0) {
+          this.waitingSince = this.pending > 0 ? Date.now() : undefined;
+          this.endStall();
+        }
         if (!this.catchUp) this.drainOutbox();
         return;
       }
@@ -460,7 +507,13 @@ export class SyncEngine {
   private async authSucceeded(): Promise<void> {
     // A re-authentication in place keeps what is in flight (the server handles messages in
     // order); after a refusal or on a new socket, everything unacknowledged goes again.
-    if (!this.authenticated) this.outbox.reset();
+    if (!this.authenticated) {
+      this.outbox.reset();
+      // The stall clock restarts with the session, unless the watchdog itself reconnected.
+      if (!this.stallReconnected) this.waitingSince = this.pending > 0 ? Date.now() : undefined;
+      clearInterval(this.stallTimer);
+      this.stallTimer = setInterval(() => this.checkStall(), Math.max(10, Math.min(1000, this.options.stallAfter / 4)));
+    }
     this.authenticated = true;
     this.failedAttempts = 0;
     this.options.status.update({ authenticated: true, unauthorized: false });

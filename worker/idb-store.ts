@@ -144,6 +144,12 @@ class IdbStorage implements SyncStorage {
     return Math.max(0, (await this.db.count('outbox')) - this.removing.size);
   }
 
+  async outboxHas(eventIds: ReadonlySet<string>): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const { event } of await this.db.getAll('outbox')) if (eventIds.has(event.eventId)) found.add(event.eventId);
+    return found;
+  }
+
   close(): void {
     // Closing waits for running transactions, so the last deletes still commit.
     void this.flushRemovals();

@@ -8,7 +8,7 @@ import { consoleLogger, DEFAULTS, type SyncWorkerConfig } from './config';
 import { openSyncCore, type SyncCore } from './core';
 import { elect } from './leader';
 import { openPeers } from './peers';
-import { watchTabLock, webLocks } from './tab-liveness';
+import { holdWorkerLock, watchTabLock, webLocks } from './tab-liveness';
 
 export async function openWorkerRuntime(config: SyncWorkerConfig, scope: 'shared' | 'dedicated'): Promise<SyncCore> {
   const databaseName = config.databaseName ?? DEFAULTS.databaseName;
@@ -33,6 +33,8 @@ export async function openWorkerRuntime(config: SyncWorkerConfig, scope: 'shared
   }
   const opened = core;
   resign = elect(databaseName, scope === 'dedicated', () => void opened.lead());
+  // Taken before any tab is answered, so a tab that watches it never finds it free too early.
+  if (locks) await holdWorkerLock(locks, (await opened.api.diagnostics()).worker.id);
   return {
     ...opened,
     async close() {

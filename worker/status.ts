@@ -1,11 +1,11 @@
 /** The runtime's SyncStatus: one object, changed in place, published to tabs once per burst. */
 import type { SyncStatus } from '../protocol/tab-api';
 
-/** Counters that change with every write or page (the outbox size, catch-up progress) reach tabs
+/** Counters that change with every write (the outbox size, how long it has stalled) reach tabs
  *  at most once per this interval (the first at once, the last at the end of a burst) instead of
- *  once per write, since each status wakes every tab. Any other change publishes at once,
- *  carrying the counters along. */
-const QUIET_KEYS: ReadonlySet<keyof SyncStatus> = new Set(['pending', 'progress']);
+ *  once per write, since each status wakes every tab. Any other change, catch-up progress
+ *  included (once per page of hundreds of events), publishes at once, carrying them along. */
+const QUIET_KEYS: ReadonlySet<keyof SyncStatus> = new Set(['pending', 'stalledForMs']);
 const QUIET_DELAY_MS = 50;
 
 export class StatusStore {

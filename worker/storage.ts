@@ -56,5 +56,7 @@ export interface SyncStorage {
   readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]>;
   removeOutbox(keys: readonly number[]): Promise<void>;
   outboxSize(): Promise<number>;
+  /** Which of these eventIds the outbox holds (a full scan: for retried writes only). */
+  outboxHas(eventIds: ReadonlySet<string>): Promise<Set<string>>;
   close(): void;
 }

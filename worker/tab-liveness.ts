@@ -12,6 +12,20 @@ export function watchTabLock(locks: LockManager, tabId: string, gone: () => void
   return () => controller.abort();
 }
 
+/**
+ * The mirror image, for tabs to notice a worker that is gone (killed, crashed): the worker takes
+ * `tabsync-worker-<workerId>` at start and never lets go; a tab that asks for it is granted it
+ * only once the worker ended. Resolves once the lock is held.
+ */
+export function holdWorkerLock(locks: LockManager, workerId: string): Promise<void> {
+  return new Promise((held) => {
+    void locks.request(`tabsync-worker-${workerId}`, () => {
+      held();
+      return new Promise<never>(() => {});
+    });
+  });
+}
+
 /** The Web Locks API, where the browser has it (secure contexts only). */
 export function webLocks(): LockManager | undefined {
   return (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;

@@ -15,6 +15,9 @@ interface PendingWrite {
   id: string;
   /** Absent for a delete. */
   data: StoredRecord | undefined;
+  /** The tab's id for this write, used as its eventId; a retry carries the same one. */
+  eventId: string | undefined;
+  retried: boolean;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -30,10 +33,12 @@ export class WriteQueue {
     private readonly committed: (rows: readonly RecordRow[], events: number) => void,
   ) {}
 
-  /** Queues a validated upsert (`data`) or delete (no `data`); resolves once it is committed. */
-  write(repository: string, id: string, data: StoredRecord | undefined): Promise<void> {
+  /** Queues a validated upsert (`data`) or delete (no `data`); resolves once it is committed.
+   *  A write whose `eventId` the record already carries (or, when `retried`, the outbox holds)
+   *  was committed before: it resolves without being applied again. */
+  write(repository: string, id: string, data: StoredRecord | undefined, eventId?: string, retried = false): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ repository, id, data, resolve, reject });
+      this.queue.push({ repository, id, data, eventId, retried, resolve, reject });
       // Writes of the same task share the commit; later ones wait for the running one to end.
       if (!this.committing) this.committing = Promise.resolve().then(() => this.commitQueued());
     });
@@ -49,27 +54,37 @@ export class WriteQueue {
       const batch = this.queue;
       this.queue = [];
       let rows: RecordRow[];
+      const pushed = { events: 0 };
       try {
-        rows = await this.storage.commit(batch.map((write) => this.change(write)));
+        const known = await this.outboxHas(batch);
+        const fresh = batch.filter((write) => write.eventId === undefined || !known.has(write.eventId));
+        rows = await this.storage.commit(fresh.map((write) => this.change(write, pushed)));
       } catch (error) {
         const failure = storageFailure(error);
         for (const write of batch) write.reject(failure);
         continue;
       }
-      this.committed(rows, batch.length);
+      this.committed(rows, pushed.events);
       for (const write of batch) write.resolve();
     }
     this.committing = null;
   }
 
-  private change({ repository, id, data }: PendingWrite): RecordChange {
+  /** The retried writes' eventIds that are in the outbox already. */
+  private outboxHas(batch: readonly PendingWrite[]): Promise<Set<string>> {
+    const retried = new Set(batch.flatMap((write) => (write.retried && write.eventId ? [write.eventId] : [])));
+    return retried.size > 0 ? this.storage.outboxHas(retried) : Promise.resolve(retried);
+  }
+
+  private change({ repository, id, data, eventId = nanoid() }: PendingWrite, pushed: { events: number }): RecordChange {
     return {
       repository,
       id,
       decide: (current) => {
+        if (current?.eventId === eventId) return undefined; // committed before the tab retried it
+        pushed.events++;
         // Never older than what it replaces, so the user's edit wins over what they saw.
         const createdAt = nextTimestamp(this.now(), current);
-        const eventId = nanoid();
         const live = current !== undefined && !current.deleted;
         const event: SyncEvent = data
           ? { eventId, dataId: id, operation: live ? Operation.update : Operation.insert, createdAt, data }
