@@ -6,13 +6,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, test } from 'node:test';
-import type { SyncCoreOptions } from '../worker/core';
 import { openPeers } from '../worker/peers';
 import { startTestServer, type TestServer } from './helpers/server';
-import { openTestCore, RecordingLogger, RecordingTab, removeDatabase, settled, uniqueDatabaseName, waitFor, type TestCore } from './helpers/worker';
+import { RecordingLogger, RecordingTab, settled, TestCores, uniqueDatabaseName, waitFor } from './helpers/worker';
 
 const servers: TestServer[] = [];
-const cores: TestCore[] = [];
+const cores = new TestCores();
 const cleanups: (() => Promise<void> | void)[] = [];
 
 async function server(): Promise<TestServer> {
@@ -21,20 +20,9 @@ async function server(): Promise<TestServer> {
   return started;
 }
 
-async function core(url: string, options: Partial<SyncCoreOptions> = {}): Promise<TestCore> {
-  const opened = await openTestCore(url, options);
-  cores.push(opened);
-  return opened;
-}
-
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
-  const names = new Set<string>();
-  for (const c of cores.splice(0)) {
-    names.add(c.databaseName);
-    await c.close();
-  }
-  for (const name of names) await removeDatabase(name);
+  await cores.closeAll();
   for (const s of servers.splice(0)) await s.stop();
 });
 
@@ -56,7 +44,7 @@ test('a socket that never finishes opening is given up after connectTimeout, and
     return new Promise<void>((resolve) => silent.close(() => resolve()));
   });
   const { port } = silent.address() as { port: number };
-  const c = await core(`ws://127.0.0.1:${port}/sync`, { connectTimeout: 150, reconnectDelay: 20, maxReconnectDelay: 40 });
+  const c = await cores.open(`ws://127.0.0.1:${port}/sync`, { connectTimeout: 150, reconnectDelay: 20, maxReconnectDelay: 40 });
   await c.api.start();
   await waitFor(() => c.traffic.sockets >= 2, 'a second socket after the first timed out');
   const status = await c.api.status();
@@ -68,7 +56,7 @@ test('a socket that never finishes opening is given up after connectTimeout, and
 
 test('after the last tab goes the socket closes once the grace period ends, and the next tab reopens it', async () => {
   const s = await server();
-  const c = await core(s.syncUrl, { idleDisconnectDelay: 100 });
+  const c = await cores.open(s.syncUrl, { idleDisconnectDelay: 100 });
   await c.api.attach('tab-1', new RecordingTab());
   await c.api.start();
   await settled(c);
@@ -87,9 +75,9 @@ test('a follower writes through the shared database, only the leader connects, a
   const s = await server();
   const databaseName = uniqueDatabaseName();
   const peers = () => openPeers(databaseName, new RecordingLogger());
-  const leader = await core(s.syncUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  const leader = await cores.open(s.syncUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
   await leader.lead();
-  const follower = await core(s.syncUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  const follower = await cores.open(s.syncUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
   const followerTab = new RecordingTab();
   await follower.api.attach('follower-tab', followerTab);
   await leader.api.attach('leader-tab', new RecordingTab());
@@ -117,12 +105,12 @@ test('a newer schema version makes the old runtime close, tell its tabs and let 
   const s = await server();
   const databaseName = uniqueDatabaseName();
   let retired = 0;
-  const old = await core(s.syncUrl, { databaseName, onRetired: () => retired++ });
+  const old = await cores.open(s.syncUrl, { databaseName, onRetired: () => retired++ });
   const tab = new VersionedTab();
   await old.api.attach('tab', tab);
   await old.api.upsert('todos', { id: 'a', title: 'kept across versions', done: false });
 
-  const next = await core(s.syncUrl, { databaseName, schemaVersion: 2 });
+  const next = await cores.open(s.syncUrl, { databaseName, schemaVersion: 2 });
   await waitFor(() => retired === 1, 'the old runtime to retire');
   assert.equal(tab.versionChanges, 1);
   await assert.rejects(old.api.upsert('todos', { id: 'b', title: 'too late', done: false }), { code: 'closed' });

@@ -6,23 +6,10 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import type WebSocket from 'ws';
 import type { ClientMessage, SyncEvent } from '../protocol/messages';
-import type { SyncCoreOptions } from '../worker/core';
-import {
-  dumpDatabase,
-  openTestCore,
-  RecordingTab,
-  removeDatabase,
-  sendTo,
-  settled,
-  sleep,
-  startFakeServer,
-  waitFor,
-  type FakeServer,
-  type TestCore,
-} from './helpers/worker';
+import { dumpDatabase, type FakeServer, RecordingTab, sendTo, settled, sleep, startFakeServer, TestCores, waitFor } from './helpers/worker';
 
 const fakes: FakeServer[] = [];
-const cores: TestCore[] = [];
+const cores = new TestCores();
 
 async function fake(onMessage: (socket: WebSocket, message: ClientMessage) => void): Promise<FakeServer> {
   const started = await startFakeServer((socket, message) => {
@@ -33,17 +20,8 @@ async function fake(onMessage: (socket: WebSocket, message: ClientMessage) => vo
   return started;
 }
 
-async function core(url: string, options: Partial<SyncCoreOptions> = {}): Promise<TestCore> {
-  const opened = await openTestCore(url, options);
-  cores.push(opened);
-  return opened;
-}
-
 afterEach(async () => {
-  for (const c of cores.splice(0)) {
-    await c.close();
-    await removeDatabase(c.databaseName);
-  }
+  await cores.closeAll();
   for (const f of fakes.splice(0)) await f.close();
 });
 
@@ -102,7 +80,7 @@ test('hostile frames never crash the worker nor reach IndexedDB, and valid frame
     sendTo(socket, { type: 'events', repository: 'todos', events: [live] });
   });
 
-  const c = await core(server.url);
+  const c = await cores.open(server.url);
   await c.api.start();
   await waitFor(async () => (await c.api.get('todos', 'live')) !== undefined, 'the live event after the hostile frames');
   assert.deepEqual((await c.api.getAll('todos')).map((r) => r.id), ['good', 'live']);
@@ -129,7 +107,7 @@ test('an event delivered twice changes nothing and notifies nobody the second ti
     sendTo(socket, { type: 'events', repository: 'todos', events: [{ ...first, data: { id: 'a', title: 'forged', done: true } }] });
     sendTo(socket, { type: 'events', repository: 'todos', events: [second] });
   });
-  const c = await core(server.url);
+  const c = await cores.open(server.url);
   const tab = new RecordingTab();
   await c.api.attach('tab', tab);
   await c.api.watch('tab', 'todos');
@@ -148,7 +126,7 @@ test('a broadcast during catch-up is applied but moves the cursor only at sync_c
     sendTo(socket, { type: 'events', repository: 'todos', events: [todoEvent('broadcast', 100)] });
     sendTo(socket, { type: 'events', repository: 'todos', events: [todoEvent('page-1', 5)], hasMore: true });
   });
-  const c = await core(server.url);
+  const c = await cores.open(server.url);
   await c.api.start();
   await waitFor(async () => (await c.api.getAll('todos')).length === 2, 'the broadcast and the first page');
   assert.deepEqual(cursorsOf(await dumpDatabase(c.databaseName)), [['todos', 5]]);
@@ -163,7 +141,7 @@ test('a broadcast during catch-up is applied but moves the cursor only at sync_c
 
 test('an unanswered ping drops the socket and reconnects; an answered one keeps it', async () => {
   const silent = await fake(() => {});
-  const quiet = await core(silent.url, { heartbeatInterval: 50 });
+  const quiet = await cores.open(silent.url, { heartbeatInterval: 50 });
   await quiet.api.start();
   await waitFor(() => silent.connections.length >= 2, 'a reconnect after the missed pong');
   assert.ok(quiet.logger.warnings.some((w) => w.includes('ping')));
@@ -171,7 +149,7 @@ test('an unanswered ping drops the socket and reconnects; an answered one keeps 
   const answering = await fake((socket, message) => {
     if (message.type === 'ping') sendTo(socket, { type: 'pong' });
   });
-  const healthy = await core(answering.url, { heartbeatInterval: 50 });
+  const healthy = await cores.open(answering.url, { heartbeatInterval: 50 });
   await healthy.api.start();
   await sleep(400);
   assert.ok(healthy.traffic.sentOf('ping').length >= 4);
@@ -184,7 +162,7 @@ test("the server's ping is answered with pong", async () => {
     if (message.type === 'auth') sendTo(socket, { type: 'ping' });
     if (message.type === 'pong') pongs.push(message);
   });
-  const c = await core(server.url);
+  const c = await cores.open(server.url);
   await c.api.start();
   await waitFor(() => pongs.length === 1, 'a pong');
 });
@@ -200,7 +178,7 @@ test('a push the server drops (rate_limited) is sent again on a new session and 
     if (pushes.length === 1) sendTo(socket, { type: 'error', code: 'rate_limited', message: 'slow down' });
     else sendTo(socket, { type: 'ack', eventIds, repositories: { todos: eventIds } });
   });
-  const c = await core(server.url);
+  const c = await cores.open(server.url);
   await c.api.upsert('todos', { id: 'a', title: 'a', done: false });
   await c.api.start();
   await settled(c, 'the push to be acknowledged');

@@ -6,17 +6,13 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import type WebSocket from 'ws';
 import type { ClientMessage, SyncEvent } from '../protocol/messages';
-import type { SyncCoreOptions } from '../worker/core';
-import { dumpDatabase, openTestCore, removeDatabase, sendTo, settled, sleep, startFakeServer, waitFor, type FakeServer, type TestCore } from './helpers/worker';
+import { dumpDatabase, type FakeServer, sendTo, settled, sleep, startFakeServer, TestCores, waitFor } from './helpers/worker';
 
 const fakes: FakeServer[] = [];
-const cores: TestCore[] = [];
+const cores = new TestCores();
 
 afterEach(async () => {
-  for (const c of cores.splice(0)) {
-    await c.close();
-    await removeDatabase(c.databaseName);
-  }
+  await cores.closeAll();
   for (const f of fakes.splice(0)) await f.close();
 });
 
@@ -33,15 +29,9 @@ async function silentServer(): Promise<FakeServer & { pushes: { socket: WebSocke
   return Object.assign(server, { pushes });
 }
 
-async function core(url: string, options: Partial<SyncCoreOptions> = {}): Promise<TestCore> {
-  const opened = await openTestCore(url, options);
-  cores.push(opened);
-  return opened;
-}
-
 test('a write without an ack for stallAfter shows stalled, reconnects once, and clears after the ack', async () => {
   const server = await silentServer();
-  const c = await core(server.url, { stallAfter: 300 });
+  const c = await cores.open(server.url, { stallAfter: 300 });
   await c.api.start();
   await settled(c);
   const wroteAt = Date.now();
@@ -79,7 +69,7 @@ test('a write without an ack for stallAfter shows stalled, reconnects once, and 
 
 test('writes waiting while offline are not stalled the moment the socket authenticates', async () => {
   const server = await silentServer();
-  const c = await core(server.url, { stallAfter: 400 });
+  const c = await cores.open(server.url, { stallAfter: 400 });
   await c.api.upsert('todos', { id: 'offline', title: 'written before start', done: false });
   await sleep(600);
   await c.api.start();
@@ -90,7 +80,7 @@ test('writes waiting while offline are not stalled the moment the socket authent
 
 test('a retried write whose eventId is already committed is not applied again', async () => {
   const server = await silentServer();
-  const c = await core(server.url);
+  const c = await cores.open(server.url);
   await c.api.upsert('todos', { id: 'x', title: 'first', done: false }, 'write-1');
   // The same write again: the record carries its eventId.
   await c.api.upsert('todos', { id: 'x', title: 'first', done: false }, 'write-1', true);

@@ -3,26 +3,19 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { nanoid } from 'nanoid';
 import type { SyncEvent } from '../protocol/messages';
-import type { SyncCoreOptions } from '../worker/core';
 import { MAX_BATCH_EVENTS } from '../protocol/limits';
 import { authed, type AuthedClient } from './helpers/client';
 import { startTestServer, type TestServer } from './helpers/server';
-import { dumpDatabase, openTestCore, RecordingTab, removeDatabase, settled, sleep, waitFor, type TestCore } from './helpers/worker';
+import { dumpDatabase, RecordingTab, settled, sleep, TestCores, waitFor } from './helpers/worker';
 
 const servers: TestServer[] = [];
-const cores: TestCore[] = [];
+const cores = new TestCores();
 const clients: AuthedClient[] = [];
 
 async function server(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
   const started = await startTestServer(overrides);
   servers.push(started);
   return started;
-}
-
-async function core(url: string, options: Partial<SyncCoreOptions> = {}): Promise<TestCore> {
-  const opened = await openTestCore(url, options);
-  cores.push(opened);
-  return opened;
 }
 
 async function client(url: string, token?: string): Promise<AuthedClient> {
@@ -33,12 +26,7 @@ async function client(url: string, token?: string): Promise<AuthedClient> {
 
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.close();
-  const names = new Set<string>();
-  for (const c of cores.splice(0)) {
-    names.add(c.databaseName);
-    await c.close();
-  }
-  for (const name of names) await removeDatabase(name);
+  await cores.closeAll();
   for (const s of servers.splice(0)) await s.stop();
 });
 
@@ -60,7 +48,7 @@ test('a write made while the server is down is delivered, once, by the next work
   await down.stop();
   const url = `ws://127.0.0.1:${port}/sync`;
 
-  const first = await core(url);
+  const first = await cores.open(url);
   await first.api.start();
   await first.api.upsert('todos', { id: 'offline', title: 'written offline', done: false });
   await waitFor(() => first.traffic.sockets >= 2, 'a second connection attempt');
@@ -68,7 +56,7 @@ test('a write made while the server is down is delivered, once, by the next work
   await first.close();
 
   const up = await server({ port });
-  const second = await core(url, { databaseName: first.databaseName });
+  const second = await cores.open(url, { databaseName: first.databaseName });
   await second.api.start();
   await settled(second, 'the outbox to drain');
   const log = await up.store.readLog('default', 0, 100);
@@ -84,7 +72,7 @@ test('catch-up pages through everything, keeps its cursor, and later asks only f
   const ids = Array.from({ length: 1200 }, (_, i) => `t${String(i).padStart(4, '0')}`);
   await push(other, ids.map((id) => todoEvent(id, id)));
 
-  const first = await core(s.syncUrl);
+  const first = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
   await first.api.attach('tab', tab);
   await first.api.start();
@@ -100,7 +88,7 @@ test('catch-up pages through everything, keeps its cursor, and later asks only f
   await first.close();
 
   await push(other, [todoEvent('t0000', 'changed'), todoEvent('late', 'late')]);
-  const second = await core(s.syncUrl, { databaseName: first.databaseName });
+  const second = await cores.open(s.syncUrl, { databaseName: first.databaseName });
   await second.api.start();
   await settled(second, 'the second catch-up');
   assert.deepEqual(second.traffic.sentOf('request_events'), [{ type: 'request_events', repository: 'todos', afterSequence: cursor }]);
@@ -113,7 +101,7 @@ test('catch-up pages through everything, keeps its cursor, and later asks only f
 
 test('an older event arriving after a newer one loses, here and in the server compaction', async () => {
   const s = await server();
-  const c = await core(s.syncUrl);
+  const c = await cores.open(s.syncUrl);
   await c.api.start();
   await settled(c);
   const other = await client(s.syncUrl);
@@ -134,7 +122,7 @@ test('an older event arriving after a newer one loses, here and in the server co
 
 test('live events from another device reach watchers as one list per batch', async () => {
   const s = await server();
-  const c = await core(s.syncUrl);
+  const c = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
   await c.api.attach('tab', tab);
   await c.api.watch('tab', 'todos');
@@ -151,7 +139,7 @@ test('live events from another device reach watchers as one list per batch', asy
 
 test('a record the schema refuses is stored neither locally nor on the server', async () => {
   const s = await server();
-  const c = await core(s.syncUrl);
+  const c = await cores.open(s.syncUrl);
   await c.api.start();
   await settled(c);
   await assert.rejects(c.api.upsert('todos', { id: 'bad', title: 'x'.repeat(501), done: false }), { code: 'invalid_record' });
@@ -164,7 +152,7 @@ test('a record the schema refuses is stored neither locally nor on the server', 
 test('credentials are never written to IndexedDB', async () => {
   const token = 'secret-token-0123456789';
   const s = await server({ authTokens: new Map([[token, 'team']]) });
-  const c = await core(s.syncUrl);
+  const c = await cores.open(s.syncUrl);
   await c.api.attach('tab', new RecordingTab(), { authToken: token, headers: { 'x-api-key': 'header-secret-987' } });
   await c.api.upsert('todos', { id: 'a', title: 'a', done: false });
   await c.api.start();
@@ -180,7 +168,7 @@ test('credentials are never written to IndexedDB', async () => {
 
 test('updateCredentials re-authenticates in place, on the same connection', async () => {
   const s = await server({ authTokens: new Map([['first-token', 'team'], ['second-token', 'team']]) });
-  const c = await core(s.syncUrl);
+  const c = await cores.open(s.syncUrl);
   await c.api.updateCredentials({ authToken: 'first-token' });
   await c.api.start();
   await settled(c);
@@ -199,7 +187,7 @@ test('updateCredentials re-authenticates in place, on the same connection', asyn
 
 test('auth_failed asks a tab for credentials, and sync resumes with them', async () => {
   const s = await server({ authTokens: new Map([['good-token', 'team']]) });
-  const c = await core(s.syncUrl);
+  const c = await cores.open(s.syncUrl);
   const silent = new RecordingTab();
   const helpful = new RecordingTab(() => ({ authToken: 'good-token' }));
   await c.api.attach('silent', silent, { authToken: 'expired-token' });
@@ -216,7 +204,7 @@ test('auth_failed asks a tab for credentials, and sync resumes with them', async
 
 test('with no credentials offered the worker waits, without a reconnect loop, for updateCredentials', async () => {
   const s = await server({ authTokens: new Map([['good-token', 'team']]) });
-  const c = await core(s.syncUrl);
+  const c = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
   await c.api.attach('tab', tab, { authToken: 'wrong-token' });
   await c.api.start();
@@ -235,7 +223,7 @@ test('with no credentials offered the worker waits, without a reconnect loop, fo
 
 test('stop closes the connection and writes keep working offline until start', async () => {
   const s = await server();
-  const c = await core(s.syncUrl);
+  const c = await cores.open(s.syncUrl);
   await c.api.start();
   await settled(c);
   await c.api.stop();
@@ -253,7 +241,7 @@ test('stop closes the connection and writes keep working offline until start', a
 
 test('a backlog goes out in batches of at most MAX_BATCH_EVENTS, each acknowledged and removed', async () => {
   const s = await server();
-  const c = await core(s.syncUrl);
+  const c = await cores.open(s.syncUrl);
   const ids = Array.from({ length: 1200 }, (_, i) => `b${String(i).padStart(4, '0')}`);
   await Promise.all(ids.map((id) => c.api.upsert('todos', { id, title: id, done: false })));
   await c.api.start();

@@ -6,24 +6,14 @@ import { MAX_DATA_DEPTH } from '../protocol/limits';
 import type { SyncEvent } from '../protocol/messages';
 import type { StoredRecord } from '../protocol/tab-api';
 import type { RecordRow } from '../worker/storage';
-import { dumpDatabase, openTestCore, RecordingTab, removeDatabase, sleep, TodoSchema, waitFor, type TestCore } from './helpers/worker';
+import { dumpDatabase, openTestCore, RecordingTab, sleep, type TestCore, TestCores, TodoSchema, waitFor } from './helpers/worker';
 
 // Never started: these cores work offline and open no socket.
 const NOWHERE = 'ws://127.0.0.1:9/sync';
-const cores: TestCore[] = [];
+const cores = new TestCores();
+const open = (options: Parameters<typeof openTestCore>[1] = {}): Promise<TestCore> => cores.open(NOWHERE, options);
 
-async function open(options: Parameters<typeof openTestCore>[1] = {}): Promise<TestCore> {
-  const core = await openTestCore(NOWHERE, options);
-  cores.push(core);
-  return core;
-}
-
-afterEach(async () => {
-  for (const core of cores.splice(0)) {
-    await core.close();
-    await removeDatabase(core.databaseName);
-  }
-});
+afterEach(() => cores.closeAll());
 
 test('a write resolves only once its record and outbox entry are committed', async () => {
   const core = await open();

@@ -149,6 +149,26 @@ export async function dumpDatabase(name: string): Promise<Record<string, { key: 
   }
 }
 
+/** The cores a test file opens; its afterEach calls closeAll, which also removes their databases. */
+export class TestCores {
+  private readonly opened: TestCore[] = [];
+
+  async open(websocketUrl: string, options: Partial<SyncCoreOptions> = {}): Promise<TestCore> {
+    const core = await openTestCore(websocketUrl, options);
+    this.opened.push(core);
+    return core;
+  }
+
+  async closeAll(): Promise<void> {
+    const names = new Set<string>();
+    for (const core of this.opened.splice(0)) {
+      names.add(core.databaseName);
+      await core.close();
+    }
+    for (const name of names) await removeDatabase(name);
+  }
+}
+
 export function removeDatabase(name: string): Promise<void> {
   return deleteDB(name);
 }
