@@ -30,13 +30,18 @@ export const test = base.extend<{ server: TestServer }>({
 });
 export { expect };
 
-/** Opens the demo in a new tab of `context` and waits until its client is attached. */
-export async function openApp(context: BrowserContext, server: TestServer): Promise<Page> {
+/** Opens the demo at `url` in a new tab of `context` and waits until its client is attached. */
+export async function openDemoAt(context: BrowserContext, url: string): Promise<Page> {
   const page = await context.newPage();
-  await page.goto(server.url);
+  await page.goto(url);
   await page.waitForFunction(() => window.todos !== undefined);
   await page.evaluate(() => window.lf.status());
   return page;
+}
+
+/** Opens the demo served by `server` in a new tab of `context`. */
+export function openApp(context: BrowserContext, server: TestServer): Promise<Page> {
+  return openDemoAt(context, server.url);
 }
 
 export function status(page: Page): Promise<SyncStatus> {

@@ -5,7 +5,7 @@
  */
 import type { BrowserContext, Page } from '@playwright/test';
 import type { Diagnostics, SyncStatus } from '../src';
-import { test as base } from './fixtures';
+import { test as base, openDemoAt } from './fixtures';
 import { TestServer } from './server';
 
 declare global {
@@ -33,12 +33,8 @@ export function workerUrl(knobs: Record<string, number>): string {
 }
 
 /** Opens the demo at `origin` with page knobs and waits until its client is attached. */
-export async function openDemo(context: BrowserContext, origin: string, knobs: Record<string, string> = {}): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${origin}/?${new URLSearchParams(knobs)}`);
-  await page.waitForFunction(() => window.todos !== undefined);
-  await page.evaluate(() => window.lf.status());
-  return page;
+export function openDemo(context: BrowserContext, origin: string, knobs: Record<string, string> = {}): Promise<Page> {
+  return openDemoAt(context, `${origin}/?${new URLSearchParams(knobs)}`);
 }
 
 export function diagnostics(page: Page): Promise<Diagnostics> {

@@ -67,15 +67,9 @@ export class TestServer {
     throw new Error(`the server did not start on port ${this.port}: ${stderr || 'no output'}`);
   }
 
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
+  /** Graceful shutdown (SIGTERM), forced with SIGKILL if it takes too long. */
+  stop(): Promise<void> {
+    return this.end('SIGTERM');
   }
 
   /** The SQLite file the server writes (read it only while the server is stopped). */
@@ -84,13 +78,19 @@ export class TestServer {
   }
 
   /** Kills the process with SIGKILL: no shutdown, no flush, like a crash or a power cut. */
-  async kill(): Promise<void> {
+  kill(): Promise<void> {
+    return this.end('SIGKILL');
+  }
+
+  private async end(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     const child = this.child;
     this.child = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
-    child.kill('SIGKILL');
+    child.kill(signal);
+    const timer = signal === 'SIGTERM' ? setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS) : undefined;
     await exited;
+    clearTimeout(timer);
   }
 
   /** Deletes the stopped server's database: what it serves next can only come from the browsers. */
