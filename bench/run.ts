@@ -6,7 +6,7 @@
 import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import * as esbuild from 'esbuild';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve as absolute } from 'node:path';
@@ -18,6 +18,10 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const outIndex = args.indexOf('--out');
 const outFile = outIndex >= 0 ? args[outIndex + 1] : undefined;
+const onlyIndex = args.indexOf('--only');
+/** `--only remote,initialSync` runs just those scenarios: for A/B comparisons of one path. */
+const only = onlyIndex >= 0 ? new Set((args[onlyIndex + 1] ?? '').split(',')) : undefined;
+const runs = (scenario: 'crossTab' | 'remote' | 'writes' | 'initialSync') => !only || only.has(scenario);
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const TABS = 8;
 const N = { crossTab: quick ? 100 : 500, remote: quick ? 60 : 300, initial: 10_000, initial100k: quick ? 20_000 : 100_000, writes: quick ? 2_000 : 10_000 };
@@ -35,21 +39,29 @@ function freePort(): Promise<number> {
   });
 }
 
-async function build(): Promise<{ facadeGzipBytes: number; workerGzipBytes: number }> {
+/** What the build reads, linked into the benchmark's temp directory (public/ is copied: the
+ *  build copies its static files and cannot copy through a link to a directory). */
+const SOURCES = ['src', 'worker', 'protocol', 'server', 'bench', 'node_modules', 'package.json', 'tsconfig.json', 'tsconfig.base.json'];
+
+/** Builds into the benchmark's temp directory, not ./dist: a build starts by deleting dist/, and
+ *  neither may the benchmark pull dist/ from under anyone's tests nor their rebuild from under it. */
+async function build(dir: string): Promise<{ facadeGzipBytes: number; workerGzipBytes: number }> {
   progress('building');
+  for (const name of SOURCES) symlinkSync(absolute(name), join(dir, name));
+  cpSync('public', join(dir, 'public'), { recursive: true });
   await new Promise<void>((resolve, reject) => {
-    spawn(process.execPath, ['esbuild.mjs', '--quiet'], { stdio: 'inherit' }).on('exit', (code) => (code === 0 ? resolve() : reject(new Error('build failed'))));
+    spawn(process.execPath, [absolute('esbuild.mjs'), '--quiet'], { cwd: dir, stdio: 'inherit' }).on('exit', (code) => (code === 0 ? resolve() : reject(new Error('build failed'))));
   });
   const common = { bundle: true, minify: true, target: 'es2022', logLevel: 'warning' } as const;
-  await esbuild.build({ ...common, format: 'esm', entryPoints: { bench: 'bench/pages/bench.ts' }, outdir: 'dist/public/bench' });
-  await esbuild.build({ ...common, format: 'iife', entryPoints: { 'floor-shared-worker': 'bench/pages/floor-shared-worker.ts', 'floor-worker': 'bench/pages/floor-worker.ts' }, outdir: 'dist/public/bench' });
-  mkdirSync('dist/public/bench', { recursive: true });
-  copyFileSync('bench/pages/index.html', 'dist/public/bench/index.html');
+  const benchOut = join(dir, 'dist/public/bench');
+  await esbuild.build({ ...common, format: 'esm', entryPoints: { bench: 'bench/pages/bench.ts' }, outdir: benchOut });
+  await esbuild.build({ ...common, format: 'iife', entryPoints: { 'floor-shared-worker': 'bench/pages/floor-shared-worker.ts', 'floor-worker': 'bench/pages/floor-worker.ts' }, outdir: benchOut });
+  copyFileSync('bench/pages/index.html', join(benchOut, 'index.html'));
   const facade = await esbuild.build({ ...common, format: 'esm', entryPoints: ['src/index.ts'], write: false });
   const facadeBytes = facade.outputFiles[0]?.contents ?? new Uint8Array();
   return {
     facadeGzipBytes: gzipSync(facadeBytes, { level: 9 }).length,
-    workerGzipBytes: gzipSync(readFileSync('dist/public/sync-worker.js'), { level: 9 }).length,
+    workerGzipBytes: gzipSync(readFileSync(join(dir, 'dist/public/sync-worker.js')), { level: 9 }).length,
   };
 }
 
@@ -73,12 +85,8 @@ function startEchoServer(): Promise<{ url: string; close(): void }> {
 
 const seedRecord = (i: number) => ({ id: `seed-${String(i).padStart(6, '0')}`, title: `Seeded todo number ${i}`, done: i % 3 === 0 });
 
-/** Runs a private copy of the build: a rebuild of dist/ by anyone meanwhile (it starts by
- *  deleting dist/) must not pull the pages from under a running benchmark. */
 async function startServer(dir: string): Promise<{ url: string; process: ChildProcess }> {
   const port = await freePort();
-  cpSync('dist', join(dir, 'dist'), { recursive: true });
-  symlinkSync(absolute('node_modules'), join(dir, 'node_modules'));
   const child = spawn(process.execPath, [join(dir, 'dist/server/main.js')], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'sync.db'), LOG_LEVEL: 'silent', PUBLIC_DIR: join(dir, 'dist/public'),
       AUTH_TOKENS: 'live=live,seed10k=seed10k,seed100k=seed100k', RATE_LIMIT: '100000' },
@@ -132,7 +140,10 @@ const call = <K extends keyof Bench>(page: Page, name: K, ...params: Parameters<
 async function main() {
   const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'tabsync-bench-'));
-  const sizes = await build();
+  const sizes = await build(dir).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
   const echo = await startEchoServer();
   const server = await startServer(dir);
   let browser: Browser | undefined;
@@ -140,7 +151,13 @@ async function main() {
   try {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
 
-    progress(`crossTab: ${TABS} tabs in one profile, ${N.crossTab} writes one at a time`);
+    const none = { p50Ms: NaN, p99Ms: NaN, n: 0 };
+    type Floor = { p50Ms: number } | { ms: number };
+    let crossTab = none, crossTabFloor = none, remoteFloor: Floor = none;
+    const remoteSamples: number[] = [];
+    let writes = { sequentialPerSec: NaN, concurrentPerSec: NaN };
+    let initial = { ms: NaN, held: N.initial }, initialFloor: Floor = { ms: NaN }, initial100k = { ms: NaN, held: N.initial100k, longestStallMs: NaN };
+
     const profileA = await browser.newContext();
     const tabs: Page[] = [];
     for (let i = 0; i < TABS; i++) tabs.push(await openBenchPage(profileA, server.url));
@@ -148,52 +165,60 @@ async function main() {
     for (const [i, tab] of tabs.entries()) await call(tab, 'connectProduct', 'live', i === 1);
     const health = (await (await fetch(`${server.url}/api/health`)).json()) as { activeConnections: number };
     const connectionsPerProfile = health.activeConnections;
-    await call(sender, 'crossTab', 20); // warm-up
-    const crossTab = await call(sender, 'crossTab', N.crossTab);
-    await call(receiver, 'joinFloorCrossTab');
-    await call(sender, 'floorCrossTab', 20);
-    const crossTabFloor = await call(sender, 'floorCrossTab', N.crossTab);
-
-    progress(`remote: profile A → server → profile B, ${N.remote} writes`);
-    const profileB = await browser.newContext();
-    const remotePage = await openBenchPage(profileB, server.url);
-    await call(remotePage, 'connectProduct', 'live', false);
-    const remoteSamples: number[] = [];
-    for (let i = 0; i < N.remote + 20; i++) {
-      const id = `remote-${i}`;
-      const arrival = call(remotePage, 'arrivalOf', id);
-      const t0 = await call(sender, 'timedUpsert', id);
-      if (i >= 20) remoteSamples.push((await arrival) - t0); else await arrival;
+    if (runs('crossTab')) {
+      progress(`crossTab: ${TABS} tabs in one profile, ${N.crossTab} writes one at a time`);
+      await call(sender, 'crossTab', 20); // warm-up
+      crossTab = await call(sender, 'crossTab', N.crossTab);
+      await call(receiver, 'joinFloorCrossTab');
+      await call(sender, 'floorCrossTab', 20);
+      crossTabFloor = await call(sender, 'floorCrossTab', N.crossTab);
     }
-    remoteSamples.sort((a, b) => a - b);
+
+    const profileB = await browser.newContext();
+    if (runs('remote')) {
+      progress(`remote: profile A → server → profile B, ${N.remote} writes`);
+      const remotePage = await openBenchPage(profileB, server.url);
+      await call(remotePage, 'connectProduct', 'live', false);
+      for (let i = 0; i < N.remote + 20; i++) {
+        const id = `remote-${i}`;
+        const arrival = call(remotePage, 'arrivalOf', id);
+        const t0 = await call(sender, 'timedUpsert', id);
+        if (i >= 20) remoteSamples.push((await arrival) - t0); else await arrival;
+      }
+      remoteSamples.sort((a, b) => a - b);
+      remoteFloor = await call(sender, 'floorWorker', { kind: 'remote', echoUrl: echo.url, n: N.remote });
+    }
     const pct = (p: number) => remoteSamples[Math.min(remoteSamples.length - 1, Math.ceil((p / 100) * remoteSamples.length) - 1)] ?? NaN;
-    const remoteFloor = await call(sender, 'floorWorker', { kind: 'remote', echoUrl: echo.url, n: N.remote });
 
     // Profile A stands for other devices: on one shared machine its eight tabs receiving every
     // write would take the CPU that this browser's own writes are measured with.
     await profileA.close();
-    progress(`writes: ${N.writes} upserts one by one, then ${N.writes} in parallel`);
-    const writesPage = await openBenchPage(profileB, server.url);
-    await call(writesPage, 'connectProduct', 'live', false);
-    const writes = await call(writesPage, 'writes', N.writes);
+    if (runs('writes')) {
+      progress(`writes: ${N.writes} upserts one by one, then ${N.writes} in parallel`);
+      const writesPage = await openBenchPage(profileB, server.url);
+      await call(writesPage, 'connectProduct', 'live', false);
+      writes = await call(writesPage, 'writes', N.writes);
+    }
     await profileB.close();
 
-    progress(`initialSync: seeding ${N.initial} and ${N.initial100k} records`);
-    await seed(server.url, 'seed10k', N.initial);
-    await seed(server.url, 'seed100k', N.initial100k);
-    progress(`initialSync: a fresh profile opens the page and syncs ${N.initial} records`);
-    const fresh10k = await browser.newContext();
-    const initial = await call(await openBenchPage(fresh10k, server.url), 'initialSync', 'seed10k', N.initial);
-    await fresh10k.close();
-    const floorContext = await browser.newContext();
-    const initialFloor = await call(await openBenchPage(floorContext, server.url), 'floorWorker', { kind: 'initialSync', echoUrl: echo.url, records: N.initial });
-    await floorContext.close();
-    progress(`initialSync: a fresh profile syncs ${N.initial100k} records`);
-    const fresh100k = await browser.newContext();
-    const initial100k = await call(await openBenchPage(fresh100k, server.url), 'initialSync', 'seed100k', N.initial100k);
-    await fresh100k.close();
+    if (runs('initialSync')) {
+      progress(`initialSync: seeding ${N.initial} and ${N.initial100k} records`);
+      await seed(server.url, 'seed10k', N.initial);
+      await seed(server.url, 'seed100k', N.initial100k);
+      progress(`initialSync: a fresh profile opens the page and syncs ${N.initial} records`);
+      const fresh10k = await browser.newContext();
+      initial = await call(await openBenchPage(fresh10k, server.url), 'initialSync', 'seed10k', N.initial);
+      await fresh10k.close();
+      const floorContext = await browser.newContext();
+      initialFloor = await call(await openBenchPage(floorContext, server.url), 'floorWorker', { kind: 'initialSync', echoUrl: echo.url, records: N.initial });
+      await floorContext.close();
+      progress(`initialSync: a fresh profile syncs ${N.initial100k} records`);
+      const fresh100k = await browser.newContext();
+      initial100k = await call(await openBenchPage(fresh100k, server.url), 'initialSync', 'seed100k', N.initial100k);
+      await fresh100k.close();
+    }
 
-    const floorOf = (x: { p50Ms: number } | { ms: number }) => ('p50Ms' in x ? x.p50Ms : x.ms);
+    const floorOf = (x: Floor) => ('p50Ms' in x ? x.p50Ms : x.ms);
     const results = {
       crossTab: { p50Ms: round(crossTab.p50Ms), p99Ms: round(crossTab.p99Ms), floorP50Ms: round(floorOf(crossTabFloor)), n: crossTab.n },
       remote: { p50Ms: round(pct(50)), p99Ms: round(pct(99)), floorP50Ms: round(floorOf(remoteFloor)), n: remoteSamples.length },
@@ -238,9 +263,11 @@ function printTable(r: {
     ['facade, gzip', `${r.facadeGzipBytes} B`, '', '', '≤ 3584 B'],
     ['demo worker bundle, gzip', `${r.workerGzipBytes} B`, '', '', ''],
   ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  // Scenarios left out with --only measured nothing: their rows go.
+  const measured = rows.filter((row) => !row.slice(1).some((cell) => cell.startsWith('NaN')));
+  const widths = measured[0]!.map((_, c) => Math.max(...measured.map((row) => row[c]!.length)));
   console.log('');
-  for (const [i, row] of rows.entries()) {
+  for (const [i, row] of measured.entries()) {
     console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
     if (i === 0) console.log(widths.map((w) => '─'.repeat(w)).join('  '));
   }

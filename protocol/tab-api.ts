@@ -41,6 +41,19 @@ export interface SyncStatus {
   stalled?: boolean;
   /** How long that write has waited, while `stalled`. */
   stalledForMs?: number;
+  /** Where the worker keeps its data: `memory` when IndexedDB failed to open or never answered
+   *  (a private window, a broken profile): sync goes on, nothing survives the worker. */
+  storage: StorageMode;
+}
+
+export type StorageMode = 'indexeddb' | 'memory';
+
+/** A warning or error of the worker, forwarded to tabs that asked (`onLog`). */
+export interface LogEntry {
+  level: 'warn' | 'error';
+  message: string;
+  /** ISO-8601 */
+  at: string;
 }
 
 /** What changed in a watched repository: first the whole list (`reset`, sorted by id), then one
@@ -60,6 +73,12 @@ export interface TabListener {
   credentialsNeeded(): Promise<Credentials | null>;
   /** A newer version of the app took over the database: this worker stopped syncing for good. */
   versionChanged?(): void;
+  /** Asks for persistent storage (`navigator.storage.persist()`, which only a window may call):
+   *  the worker asks one tab, once, after it opened IndexedDB. Resolves with the browser's answer. */
+  persist?(): Promise<boolean>;
+  /** The worker's warnings and errors, sent to every attached tab; the facade hands them to its
+   *  `onLog` callbacks, if any. */
+  log?(entry: LogEntry): void;
 }
 
 /**
@@ -84,6 +103,8 @@ export interface Diagnostics {
     startedAt: string;
     /** `shared`: one SharedWorker for every tab; `leader`/`follower`: a dedicated worker per tab, the leader holding the socket. */
     mode: 'shared' | 'leader' | 'follower';
+    /** The runtime's own version (the package version it was built from). */
+    version: string;
     schemaVersion: number;
   };
   connection: {
@@ -97,7 +118,26 @@ export interface Diagnostics {
     principal?: string;
     lastError?: SyncErrorInfo;
   };
-  /** The tabs attached to this worker and the repositories each watches. */
+  outbox: {
+    /** Local writes not yet acknowledged by the server. */
+    pending: number;
+    /** How long the oldest of them has waited since it was written (ms); null when none waits. */
+    oldestAgeMs: number | null;
+  };
+  storage: {
+    mode: StorageMode;
+    /** The browser promised not to evict the data (`navigator.storage.persisted()`). */
+    persisted: boolean;
+    /** `navigator.storage.estimate()` for the origin, when the browser tells. */
+    usageBytes?: number;
+    quotaBytes?: number;
+    /** How often the database was taken away while this worker ran (cleared, deleted, evicted). */
+    losses: number;
+  };
+  /** Per repository: live records stored here, the server sequence applied, the end of its last catch-up. */
+  repositories: Record<string, { records: number; cursor: number; lastSyncAt?: string }>;
+  /** The tabs attached to this worker and the repositories each watches (a frozen tab is detached
+   *  until it resumes). */
   tabs: { id: string; watching: string[] }[];
 }
 
@@ -114,12 +154,16 @@ export type TabErrorCode =
   | 'quota_exceeded'
   | 'storage_failed'
   | 'closed'
-  | 'worker_unavailable';
+  | 'worker_unavailable'
+  /** The database was taken away while this write was being stored, and the fresh one refused it too. */
+  | 'storage_lost';
 
 /** The surface the worker exposes to every tab. */
 export interface SyncWorkerApi {
-  /** Registers a tab; returns the current status. `credentials` are used if the worker has none. */
-  attach(tabId: string, listener: TabListener, credentials?: Credentials): Promise<SyncStatus>;
+  /** Registers a tab; returns the current status and this worker's id (the tab watches the Web
+   *  Lock `tabsync-worker-<id>`, which the worker holds while it lives). `credentials` are used if
+   *  the worker has none. */
+  attach(tabId: string, listener: TabListener, credentials?: Credentials): Promise<{ status: SyncStatus; workerId: string }>;
   detach(tabId: string): Promise<void>;
   /** `eventId` (the tab's id for this write) makes a retry idempotent: with `retried`, a write whose
    *  eventId is already in the outbox or the records is not applied again, and resolves. */

@@ -2,7 +2,9 @@
  * The demo: a todo list synced through tabsync. Open it in several tabs or browsers; every tab
  * shares one worker and one connection. `window.lf` and `window.todos` are there for the console.
  */
-import { connect, type Repository, type SyncClient, type SyncStatus } from '../src';
+import { connect, type Repository, type SyncClient, type SyncErrorInfo, type SyncStatus } from '../src';
+import { mountDiagnosticsPanel } from './diagnostics-panel';
+import { byId, element } from './dom';
 
 interface Todo {
   id: string;
@@ -38,7 +40,6 @@ const todos = lf.repository('todos');
 window.lf = lf;
 window.todos = todos;
 
-const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const list = byId<HTMLUListElement>('todo-list');
 const empty = byId('empty');
 const remaining = byId('remaining');
@@ -47,6 +48,7 @@ const pending = byId('pending');
 const progress = byId('sync-progress');
 const progressText = byId('sync-progress-text');
 const lastError = byId('last-error');
+const storageNotice = byId('storage-notice');
 const newTodo = byId<HTMLFormElement>('new-todo');
 const newTitle = byId<HTMLInputElement>('new-title');
 
@@ -103,9 +105,17 @@ function renderStatus(): void {
   // A sync error stops showing once a later catch-up completed: it no longer describes the present.
   const syncError = status?.lastError;
   const current = syncError && !(status?.lastSyncAt && status.lastSyncAt > syncError.at) ? syncError : undefined;
-  const error = actionError ?? (current && `Sync error: ${current.message} (${new Date(current.at).toLocaleTimeString()})`);
+  const error = actionError ?? (current && `${describeSyncError(current)} (${new Date(current.at).toLocaleTimeString()})`);
   lastError.hidden = !error;
   lastError.textContent = error ?? '';
+
+  storageNotice.hidden = status?.storage !== 'memory';
+  storageNotice.textContent = storageNotice.hidden ? '' : 'Memory only: nothing is kept. This browser gave no working storage, so your todos sync but are not saved on this device.';
+}
+
+function describeSyncError(error: SyncErrorInfo): string {
+  if (error.code === 'storage_lost') return 'The browser cleared the data saved on this device: reloading everything from the server';
+  return `Sync error: ${error.message}`;
 }
 
 lf.onStatusChange((next) => {
@@ -148,13 +158,6 @@ const rows = new Map<string, Row>();
 /** Ids sort by creation time, so the list (sorted by id) keeps the order todos were added in. */
 function newId(): string {
   return Date.now().toString(36).padStart(9, '0') + Math.random().toString(36).slice(2, 8);
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text = ''): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  node.textContent = text;
-  return node;
 }
 
 function createRow(todo: Todo): Row {
@@ -246,3 +249,8 @@ newTodo.addEventListener('submit', (event) => {
 });
 
 renderStatus();
+
+// ── diagnostics ───────────────────────────────────────────────────────────────────────────
+
+// The worker's warnings are kept from the start, so the panel shows them once opened.
+lf.onLog(mountDiagnosticsPanel(lf));

@@ -10,6 +10,19 @@ const protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
 const knobs = new URL(location.href).searchParams;
 const knob = (name: string): number | undefined => (knobs.has(name) ? Number(knobs.get(name)) : undefined);
 
+// `?idb=hang`: IndexedDB's open() never answers (as in some private windows); `?idb=throw`: it
+// throws. Either leaves the worker in memory after `storageOpenTimeout`.
+const idb = knobs.get('idb');
+if (idb === 'hang' || idb === 'throw') {
+  const broken = {
+    open(): IDBOpenDBRequest {
+      if (idb === 'throw') throw new DOMException('IndexedDB is disabled (test knob)', 'InvalidStateError');
+      return {} as IDBOpenDBRequest; // a request that never fires
+    },
+  };
+  Object.defineProperty(globalThis, 'indexedDB', { value: broken, configurable: true });
+}
+
 startSyncWorker({
   websocketUrl: `${protocol}//${location.host}/sync`,
   repositories: {
@@ -23,4 +36,5 @@ startSyncWorker({
   idleDisconnectDelay: knob('idleDisconnectDelay'),
   stallAfter: knob('stallAfter'),
   schemaVersion: knob('schemaVersion'),
+  storageOpenTimeout: knob('storageOpenTimeout'),
 });

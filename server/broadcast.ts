@@ -1,7 +1,9 @@
 /**
  * Fan-out: committed events go to every other connection of their namespace. Driven by the
  * store's `onAppended` and read back from its log, so events committed by another server
- * instance (PostgreSQL) reach this instance's connections through the same path.
+ * instance (PostgreSQL) reach this instance's connections through the same path. A commit of
+ * this process that directly follows what was delivered goes out as committed, without
+ * reading it back.
  */
 import type { EventStore, LoggedEvent } from './store/event-store';
 import type { SequencedEvent } from '../protocol';
@@ -18,6 +20,8 @@ interface NamespaceState {
   readonly subscribers: Set<Subscriber>;
   /** Everything up to this sequence was delivered (or predates every subscriber). */
   lastBroadcast: number;
+  /** lastBroadcast holds the starting point (the store's maxSequence at the first join). */
+  started: boolean;
   /** The highest sequence the store reported as committed. */
   committed: number;
   ready: Promise<void>;
@@ -36,11 +40,21 @@ export class Hub {
     private readonly store: EventStore,
     private readonly log: Logger,
   ) {
-    this.unsubscribe = store.onAppended((namespace, maxSequence) => {
+    this.unsubscribe = store.onAppended((namespace, maxSequence, committed) => {
       const state = this.namespaces.get(namespace);
       if (!state) return;
       state.committed = Math.max(state.committed, maxSequence);
-      void this.drain(namespace, state);
+      if (!committed || !this.followsDelivered(state, committed)) {
+        void this.drain(namespace, state);
+        return;
+      }
+      state.lastBroadcast = state.committed;
+      try {
+        this.deliver(state, committed);
+      } catch (error) {
+        // As in drain: logged, never thrown into the store's commit.
+        this.log.error('broadcast failed', { namespace, error });
+      }
     });
   }
 
@@ -51,6 +65,7 @@ export class Hub {
       const created: NamespaceState = {
         subscribers: new Set(),
         lastBroadcast: 0,
+        started: false,
         committed: 0,
         ready: Promise.resolve(),
         draining: false,
@@ -60,6 +75,7 @@ export class Hub {
       created.ready = this.store.maxSequence(namespace).then(
         (max) => {
           created.lastBroadcast = max;
+          created.started = true;
         },
         (error: unknown) => {
           // Let the next join try again instead of inheriting a broken starting point.
@@ -96,6 +112,20 @@ export class Hub {
   close(): void {
     this.unsubscribe();
     this.namespaces.clear();
+  }
+
+  /** `committed` is exactly what comes after the last delivery, up to the newest commit known:
+   *  nothing before it is undelivered, and no read of the log is running that could send it. */
+  private followsDelivered(state: NamespaceState, committed: readonly LoggedEvent[]): boolean {
+    const first = committed[0]?.event.serverSequence;
+    const last = committed.at(-1)?.event.serverSequence;
+    return (
+      state.started &&
+      !state.draining &&
+      first === state.lastBroadcast + 1 &&
+      last === state.committed &&
+      last - first + 1 === committed.length
+    );
   }
 
   private async drain(namespace: string, state: NamespaceState): Promise<void> {

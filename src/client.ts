@@ -1,5 +1,5 @@
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
-import type { Credentials, Diagnostics, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../protocol/tab-api';
+import type { Credentials, Diagnostics, LogEntry, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../protocol/tab-api';
 import { SyncError, notify, report, toError } from './errors';
 import { createRepository, randomId, type Identified, type Repository, type WorkerCall } from './repository';
 import { createWatchers } from './watchers';
@@ -40,8 +40,10 @@ export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>>
   /** Called when a newer version of the app took over the database and this tab's worker
    *  stopped syncing. Without a callback the tab reloads once it is hidden. */
   onVersionChange(callback: () => void): () => void;
-  /** What the worker tells about itself: mode, connection, attached tabs. */
+  /** What the worker tells about itself: worker, connection, outbox, storage, repositories, tabs. */
   diagnostics(): Promise<Diagnostics>;
+  /** Called with the worker's warnings and errors (they also go to the worker's console). */
+  onLog(callback: (entry: LogEntry) => void): () => void;
   /** Detaches this tab from the worker; every later call rejects with code `closed`. */
   close(): Promise<void>;
 }
@@ -58,7 +60,9 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   const statusCallbacks = new Set<(status: SyncStatus) => void>();
   const connectionCallbacks = new Set<(connected: boolean) => void>();
   const versionCallbacks = new Set<() => void>();
-  let current: SyncStatus | undefined;
+  const logCallbacks = new Set<(entry: LogEntry) => void>();
+  /** `connected` of the last status this tab heard. */
+  let connected: boolean | undefined;
   /** Status broadcasts received so far: an `attach` reply older than one of them is stale. */
   let broadcasts = 0;
   let started = options.autoStart !== false;
@@ -68,10 +72,10 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   // Each call runs on the current worker; one lost with its worker runs again on the next (a
   // write keeps its eventId, so the worker applies it once), until `callTimeout` gives up.
   const call: WorkerCall = (method) => {
-    if (closed) return Promise.reject(new SyncError('closed', 'this sync client is closed'));
-    let timer: ReturnType<typeof setTimeout>;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     return new Promise<Awaited<ReturnType<typeof method>>>((resolve, reject) => {
-      timer = setTimeout(reject, timeout, unavailable());
+      if (closed) throw new SyncError('closed', 'the sync client is closed');
+      timer = setTimeout(() => reject(unavailable()), timeout);
       const run = (used: Link, retried?: boolean): unknown =>
         Promise.race([used.ready.then(() => method(used.api, retried)), used.lost]).then(resolve, (error: unknown) =>
           link !== used ? run(link, true) : reject(toError(error)),
@@ -87,26 +91,27 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   );
 
   const setStatus = (next: SyncStatus) => {
-    const previous = current;
-    current = next;
-    for (const callback of [...statusCallbacks]) notify(callback, next);
-    if (previous && previous.connected !== next.connected) {
-      for (const callback of [...connectionCallbacks]) notify(callback, next.connected);
-    }
+    const changed = connected !== undefined && connected !== next.connected;
+    connected = next.connected;
+    emit(statusCallbacks, next);
+    if (changed) emit(connectionCallbacks, connected);
   };
 
   const listener: TabListener = {
-    records: (repository, change) => watchers.deliver(repository, change),
+    records: watchers.deliver,
     status: (next) => {
       broadcasts++;
       setStatus(next);
     },
     credentialsNeeded: async () => options.onAuthenticationFailed?.() ?? null,
     versionChanged: () => {
-      if (versionCallbacks.size > 0) for (const callback of [...versionCallbacks]) notify(callback, undefined);
+      if (versionCallbacks.size) emit(versionCallbacks, undefined);
       else if (document.hidden) location.reload();
       else addEventListener('visibilitychange', () => location.reload(), { once: true });
     },
+    // Only a window may ask for persistent storage; where it cannot, the worker hears a rejection.
+    persist: () => navigator.storage.persist(),
+    log: (entry) => emit(logCallbacks, entry),
   };
 
   // Held while this document lives: the worker is granted it once the tab is gone, even crashed.
@@ -122,50 +127,61 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   const attach = async (used: Link, rewatch?: boolean) => {
     await locked;
     const heard = broadcasts;
-    const status = await Promise.race([used.api.attach(tabId, proxy(listener), credentials), used.lost]);
+    const { status, workerId } = await Promise.race([used.api.attach(tabId, proxy(listener), credentials), used.lost]);
     if (broadcasts === heard) setStatus(status);
     if (rewatch) await Promise.all(watchers.repositories().map((repository) => used.api.watch(tabId, repository)));
+    return workerId;
   };
 
   /** Starts (or, for an app-built worker, takes) a worker and attaches to it. The worker holds
    *  `tabsync-worker-<id>` while it lives: once this tab is granted it, the worker is gone, and
    *  a new one takes its place with this tab's watchers, credentials and started state. */
   const open = (rewatch?: boolean): Link => {
-    const worker = url ? spawn(url, options.mode) : (options.worker as SharedWorker | Worker);
+    // Where SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself.
+    const worker = !url
+      ? (options.worker as SharedWorker | Worker)
+      : options.mode !== 'dedicated' && typeof SharedWorker === 'function'
+        ? new SharedWorker(url)
+        : new Worker(url);
     const api = wrap<SyncWorkerApi>('port' in worker ? worker.port : worker);
     let lose!: (error: Error) => void;
     const lost = new Promise<never>((_, reject) => {
       lose = reject;
       // A script that fails to load fires a plain `error` Event; an ErrorEvent is an exception inside a running worker.
       worker.addEventListener('error', (event) => {
-        if (!(event instanceof ErrorEvent)) reject(unavailable('could not start'));
+        if (!(event instanceof ErrorEvent)) reject(unavailable());
       });
     });
     lost.catch(() => {});
     const next = { worker, api, lost } as Link;
-    // A new worker does not know the sync was started: every tab that started it says so.
-    next.ready = attach(next, rewatch).then<unknown>(() => started && api.start());
-    next.ready
-      .then(() => api.diagnostics())
-      .then(({ worker: { id } }) =>
-        navigator.locks?.request(`tabsync-worker-${id}`, () => {
-          if (closed) return;
-          lose(unavailable());
-          if (url) link = open(true);
-        }),
-      )
-      .catch(() => {});
+    next.ready = attach(next, rewatch).then<unknown>((workerId) => {
+      void navigator.locks?.request(`tabsync-worker-${workerId}`, () => {
+        if (closed) return;
+        lose(unavailable());
+        if (url) link = open(true);
+      });
+      // A new worker does not know the sync was started: every tab that started it says so.
+      return started && api.start();
+    });
     return next;
   };
   let link = open();
 
-  // Leaving the page detaches it; coming back from the back/forward cache attaches it again.
-  const onPageHide = () => void link.api.detach(tabId).catch(() => {});
-  const onPageShow = (event: PageTransitionEvent) => {
-    if (event.persisted) link.ready = attach(link, true);
+  // Leaving the page, or the browser freezing it, detaches it: the worker spends nothing on it.
+  // Coming back (back/forward cache, resume; Chrome fires both pairs) attaches it again once and
+  // re-watches: the tab gets the current state in one notification per repository.
+  let away = false;
+  const onHide = () => {
+    if (!away) void link.api.detach(tabId).catch(() => {});
+    away = true;
   };
-  addEventListener('pagehide', onPageHide);
-  addEventListener('pageshow', onPageShow);
+  const onShow = () => {
+    if (away) link.ready = attach(link, true);
+    away = false;
+  };
+  // Capturing: `freeze` and `resume` fire on the document and do not bubble.
+  const lifecycle = Object.entries({ pagehide: onHide, freeze: onHide, pageshow: onShow, resume: onShow });
+  for (const [type, handler] of lifecycle) addEventListener(type, handler, true);
 
   const updateCredentials = (update: Credentials) => {
     Object.assign(credentials, update);
@@ -184,13 +200,13 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     stop: () => call((api) => ((started = false), api.stop())),
     onVersionChange: (callback) => subscribe(versionCallbacks, callback),
     diagnostics: () => call((api) => api.diagnostics()),
+    onLog: (callback) => subscribe(logCallbacks, callback),
     close: () =>
       (closing ??= call((api) => api.detach(tabId))
         .catch(() => {})
         .then(() => {
           closed = true;
-          removeEventListener('pagehide', onPageHide);
-          removeEventListener('pageshow', onPageShow);
+          for (const [type, handler] of lifecycle) removeEventListener(type, handler, true);
           link.api[releaseProxy]();
           releaseTabLock();
           if ('terminate' in link.worker) link.worker.terminate();
@@ -206,11 +222,11 @@ interface Link {
   lost: Promise<never>;
 }
 
-const unavailable = (why = 'is gone') => new SyncError('worker_unavailable', `the sync worker ${why}`);
+/** The worker is gone, failed to start, or did not answer within `callTimeout`. */
+const unavailable = () => new SyncError('worker_unavailable', 'the sync worker is not answering');
 
-/** Where SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself. */
-function spawn(url: string | URL, mode: ConnectOptions['mode']): SharedWorker | Worker {
-  return mode !== 'dedicated' && typeof SharedWorker === 'function' ? new SharedWorker(url) : new Worker(url);
+function emit<T>(callbacks: Set<(value: T) => void>, value: T): void {
+  for (const callback of [...callbacks]) notify(callback, value);
 }
 
 function subscribe<T>(callbacks: Set<T>, callback: T): () => void {

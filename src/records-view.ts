@@ -3,11 +3,12 @@ import type { RecordsChange, StoredRecord } from '../protocol/tab-api';
 const byId = (a: StoredRecord, b: StoredRecord) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** A watched repository's list after a change: a new array sorted by id (the old one is left as
- *  it was, so an app may keep it). Linear in the list: the kept records are one sorted run, which
- *  the engine's merge sort (TimSort) merges with the change's in one pass. */
+ *  it was, so an app may keep it). Near-linear in the list: the kept records are one sorted run,
+ *  which the engine's merge sort (TimSort) finds and merges with the few records of the change.
+ *  A change names each record once (the worker sends the last row per record of a batch). */
 export function applyChange(list: readonly StoredRecord[], change: RecordsChange): StoredRecord[] {
   if (change.reset) return change.reset;
-  const upserts = new Map((change.upserts ?? []).map((r) => [r.id, r]));
-  const touched = new Set([...(change.deletes ?? []), ...upserts.keys()]);
-  return list.filter((r) => !touched.has(r.id)).concat([...upserts.values()].sort(byId)).sort(byId);
+  const upserts = change.upserts ?? [];
+  const touched = new Set([...(change.deletes ?? []), ...upserts.map((record) => record.id)]);
+  return list.filter((record) => !touched.has(record.id)).concat(upserts).sort(byId);
 }

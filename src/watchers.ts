@@ -22,19 +22,17 @@ export function createWatchers(subscribe: (repository: string) => void, unsubscr
   const latest = new Map<string, readonly StoredRecord[]>();
   return {
     add(repository, callback) {
-      let group = callbacks.get(repository);
-      if (group) {
-        const last = latest.get(repository);
-        if (last) notify(callback, last);
-      } else {
-        group = new Set();
+      const group = callbacks.get(repository) ?? new Set<RecordsCallback>();
+      // Only a repository already watched has a last result.
+      const last = latest.get(repository);
+      if (last) notify(callback, last);
+      if (group.size === 0) {
         callbacks.set(repository, group);
         subscribe(repository);
       }
       group.add(callback);
-      const members = group;
       return () => {
-        if (!members.delete(callback) || members.size > 0) return;
+        if (!group.delete(callback) || group.size > 0) return;
         callbacks.delete(repository);
         latest.delete(repository);
         unsubscribe(repository);

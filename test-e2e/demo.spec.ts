@@ -67,3 +67,29 @@ test('the demo shows the connection and the changes waiting to sync', async ({ p
   await expect(page.locator('#last-error')).toBeHidden();
   expect((await server.records('todos')).map((todo) => todo['title'])).toEqual(['First', 'Second', 'Third']);
 });
+
+test('the diagnostics panel opens, shows the worker and its storage, and keeps up while open', async ({ context, page, server }) => {
+  await page.goto(server.url);
+  await expect(page.locator('#connection')).toHaveText('Connected');
+  const panel = page.locator('#diagnostics');
+  await expect(panel.locator('[data-field="worker.id"]')).toBeHidden();
+
+  await panel.getByText('Diagnostics').click();
+  const { worker } = await page.evaluate(() => window.lf.diagnostics());
+  await expect(panel.locator('[data-field="worker.id"]')).toHaveText(worker.id);
+  await expect(panel.locator('[data-field="worker.mode"]')).toHaveText('shared');
+  await expect(panel.locator('[data-field="storage.mode"]')).toHaveText('IndexedDB');
+  await expect(panel.locator('[data-field="connection.state"]')).toHaveText('connected');
+  await expect(panel.locator('[data-field="outbox.pending"]')).toHaveText('0');
+  await expect(panel.locator('[data-field="repositories.todos"]')).toContainText('0 records');
+  await expect(panel.locator('[data-field^="tabs."]')).toHaveCount(1);
+
+  // Changes made elsewhere show up without closing and opening the panel again.
+  const otherTab = await context.newPage();
+  await otherTab.goto(server.url);
+  await otherTab.getByLabel('New todo').fill('Seen in the panel');
+  await otherTab.getByLabel('New todo').press('Enter');
+  await expect(panel.locator('[data-field="repositories.todos"]')).toContainText('1 record,');
+  await expect(panel.locator('[data-field^="tabs."]')).toHaveCount(2);
+  await expect(panel.locator('[data-field^="tabs."]').first()).toHaveText('watching todos');
+});

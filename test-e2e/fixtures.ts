@@ -18,6 +18,8 @@ declare global {
     todos: Repository<Todo>;
     /** The last result of a watcher a test installed with `watchTodos`. */
     watched?: readonly Todo[];
+    /** How often that watcher was called. */
+    watchCalls?: number;
   }
 }
 
@@ -72,8 +74,16 @@ export function upsert(page: Page, todo: Todo): Promise<void> {
 /** Installs a watcher in the page; `watched(page)` then reads what it last received. */
 export async function watchTodos(page: Page): Promise<void> {
   await page.evaluate(() => {
-    window.todos.watch((records) => (window.watched = records));
+    window.watchCalls = 0;
+    window.todos.watch((records) => {
+      window.watched = records;
+      window.watchCalls = (window.watchCalls ?? 0) + 1;
+    });
   });
+}
+
+export function watchCalls(page: Page): Promise<number | undefined> {
+  return page.evaluate(() => window.watchCalls);
 }
 
 export function watched(page: Page): Promise<readonly Todo[] | undefined> {

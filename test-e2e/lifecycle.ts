@@ -1,10 +1,12 @@
 /**
  * Helpers of the lifecycle specs: a server with its own environment (AUTH_TOKENS, JWT_SECRET),
  * the demo opened with its test knobs (`?worker=`, `?token=`, `?mode=`), the worker's
- * diagnostics, and the server's view of what it stored.
+ * diagnostics, the server's view of what it stored, and writes made by another device.
  */
 import type { BrowserContext, Page } from '@playwright/test';
+import { Operation } from '../protocol';
 import type { Diagnostics, SyncStatus } from '../src';
+import { authed } from '../test/helpers/client';
 import { test as base, openDemoAt } from './fixtures';
 import { TestServer } from './server';
 
@@ -28,7 +30,7 @@ export const test = base.extend<{ serverEnv: Record<string, string> }>({
 export { expect } from './fixtures';
 
 /** The demo worker's script URL with config overrides; another query is another worker. */
-export function workerUrl(knobs: Record<string, number>): string {
+export function workerUrl(knobs: Record<string, number | string>): string {
   return `/sync-worker.js?${new URLSearchParams(Object.entries(knobs).map(([name, value]) => [name, String(value)]))}`;
 }
 
@@ -65,4 +67,20 @@ export async function storedTodos(server: TestServer, token?: string): Promise<{
     eventIds: events.map((event) => event.eventId),
     dataIds: events.map((event) => event.dataId).sort(),
   };
+}
+
+/** Writes `records` as another device would: a raw protocol client pushes them; resolves with
+ *  their eventIds once the server acknowledged them. The server does not check the app's schema. */
+export async function pushFromAnotherDevice(server: TestServer, repository: string, records: { id: string; [field: string]: unknown }[]): Promise<string[]> {
+  const client = await authed(`ws://127.0.0.1:${server.port}/sync`);
+  try {
+    const createdAt = new Date().toISOString();
+    const events = records.map((data, i) => ({ eventId: `device-${Date.now()}-${i}`, dataId: data.id, operation: Operation.insert, createdAt, data }));
+    client.send({ type: 'push_events_batch', repository, events });
+    const ack = await client.next('ack');
+    if (ack.eventIds.length !== events.length) throw new Error(`the server acknowledged ${ack.eventIds.length} of ${events.length} events`);
+    return events.map((event) => event.eventId);
+  } finally {
+    await client.close();
+  }
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { compareEvents, Operation, type SequencedEvent, type SyncEvent } from '../protocol';
-import type { EventStore } from '../server/store/event-store';
+import type { EventStore, LoggedEvent } from '../server/store/event-store';
 
 export interface OpenedStore {
   store: EventStore;
@@ -243,6 +243,29 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
       await store.append('ns', 'todos', [makeEvent('c', 3)]);
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(heard.length, before, 'an unsubscribed listener hears nothing');
+    });
+
+    it('tells listeners what this process committed: the stored events, in sequence order, as the log has them', async () => {
+      const heard: { max: number; committed?: readonly LoggedEvent[] }[] = [];
+      const stop = store.onAppended((namespace, max, committed) => {
+        if (namespace === 'ns') heard.push({ max, committed });
+      });
+      const [first] = await store.append('ns', 'todos', [makeEvent('a', 1)]);
+      // Concurrent appends (one transaction or several); a duplicate of `first` among them.
+      await Promise.all([
+        store.append('ns', 'todos', [makeEvent('b', 2), first!.event]),
+        store.append('ns', 'notes', [makeEvent('c', 3)]),
+        store.append('ns', 'todos', [makeEvent('d', 4, { operation: Operation.delete, data: undefined })]),
+      ]);
+      await store.append('ns', 'todos', [first!.event]); // only a duplicate: nothing committed
+      await waitFor(() => heard.length > 0 && heard.at(-1)!.max === 4);
+      stop();
+      const told = heard.flatMap((h) => {
+        const committed = h.committed ?? [];
+        assert.equal(committed.at(-1)?.event.serverSequence, h.max, 'a commit reports its events up to its highest sequence');
+        return committed;
+      });
+      assert.deepEqual(told, await store.readLog('ns', 0, 100), 'every stored event once, in order, equal to what the log reads back');
     });
 
     it('keeps events and sequences when the store is opened again', async () => {

@@ -25,7 +25,7 @@ test('a connecting tab reaches the core through comlink, and SyncErrors cross in
   const api = wrap<SyncWorkerApi>(port2 as unknown as Endpoint);
   const tab = new RecordingTab();
   try {
-    const status = await api.attach('tab-1', proxy(tab));
+    const { status } = await api.attach('tab-1', proxy(tab));
     assert.equal(status.started, false);
     await api.watch('tab-1', 'todos');
     await api.upsert('todos', { id: 'a', title: 'through comlink', done: false });

@@ -35,12 +35,21 @@ export interface SyncWorkerConfig {
   resolveConflict?: ConflictResolver;
   /** IndexedDB database name. */
   databaseName?: string;
+  /** How long opening IndexedDB may take before the runtime goes on in memory (ms). */
+  storageOpenTimeout?: number;
+  /** Where to open the database; the global `indexedDB` by default (a seam for tests). */
+  indexedDB?: IDBFactory;
   logger?: Logger;
 }
 
 export interface Logger {
   warn(message: string, detail?: unknown): void;
+  /** Failures the app should hear of; `warn` where a logger has no `error`. */
+  error?(message: string, detail?: unknown): void;
 }
+
+/** The runtime's own version: package.json's (a test keeps them equal). */
+export const RUNTIME_VERSION = '0.1.0';
 
 export const DEFAULTS = {
   reconnectDelay: 3000,
@@ -50,10 +59,12 @@ export const DEFAULTS = {
   connectTimeout: 10_000,
   idleDisconnectDelay: 10_000,
   stallAfter: 30_000,
+  storageOpenTimeout: 3000,
   schemaVersion: 1,
   databaseName: 'tabsync',
 } as const;
 
 export const consoleLogger: Logger = {
   warn: (message, detail) => console.warn(`[tabsync] ${message}`, ...(detail === undefined ? [] : [detail])),
+  error: (message, detail) => console.error(`[tabsync] ${message}`, ...(detail === undefined ? [] : [detail])),
 };

@@ -7,19 +7,32 @@
  */
 import { nanoid } from 'nanoid';
 import { EVENT_ID } from '../protocol/limits';
-import type { Diagnostics, StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
-import { consoleLogger, DEFAULTS, type SyncWorkerConfig } from './config';
+import type { Diagnostics, StorageMode, StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
+import { consoleLogger, DEFAULTS, RUNTIME_VERSION, type SyncWorkerConfig } from './config';
 import { SyncEngine } from './engine';
-import { storageFailure, syncError } from './errors';
+import { describe, storageFailure, syncError } from './errors';
 import { TabHub, type TabWatcher } from './hub';
-import { openIdbStorage } from './idb-store';
+import { forwardingLogger } from './log-forwarding';
+import { MemoryStorage } from './memory-store';
+import { openStorage } from './open-storage';
 import type { Peers } from './peers';
+import { PersistenceRequest, storageEstimate } from './persistence';
 import { RemoteApplier } from './remote';
+import { ReplaceableStorage } from './replaceable-storage';
 import { assertRecordId, Repositories } from './repositories';
 import { Role } from './role';
 import type { CreateSocket } from './socket';
 import { StatusStore } from './status';
 import { WriteQueue } from './writes';
+
+type LossReason = 'deleted' | 'closed';
+/** Losses this close together (ms) count as one run: the third of a run is not answered with
+ *  another fresh database (a clearing still under way may take the first fresh one too), but with
+ *  memory, instead of looping. */
+const LOSS_LOOP_MS = 10_000;
+const LOSSES_BEFORE_MEMORY = 3;
+/** A fresh database right after a loss may refuse to open for a moment: tries before memory. */
+const REOPEN_RETRIES = 10;
 
 export interface SyncCoreOptions extends SyncWorkerConfig {
   createSocket: CreateSocket;
@@ -38,6 +51,8 @@ export interface SyncCoreOptions extends SyncWorkerConfig {
 export interface SyncCore {
   /** What tabs call (through comlink in a worker). */
   readonly api: SyncWorkerApi;
+  /** Where the data lives now: `memory` when IndexedDB failed to open. */
+  storageMode(): StorageMode;
   /** The global `online` event. */
   networkOnline(): void;
   /** This runtime now holds the connection: it opens the socket (once started) and its status
@@ -48,20 +63,48 @@ export interface SyncCore {
 }
 
 export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> {
-  const log = options.logger ?? consoleLogger;
+  // Warnings and errors reach the tabs too: nothing is logged before `hub` exists.
+  const log = forwardingLogger(options.logger ?? consoleLogger, (entry) => hub.broadcastLog(entry));
   const scope = options.scope ?? 'shared';
   const repositories = new Repositories(options.repositories);
   const schemaVersion = options.schemaVersion ?? DEFAULTS.schemaVersion;
-  // The database may ask to be let go before the runtime is fully built: remember, retire after.
+  const databaseName = options.databaseName ?? DEFAULTS.databaseName;
+  // The database may ask to be let go (or be taken away) before the runtime is fully built:
+  // remember, act after.
   let retireRequested = false;
   let retire = () => {
     retireRequested = true;
   };
-  const storage = await openIdbStorage(options.databaseName ?? DEFAULTS.databaseName, {
-    version: schemaVersion,
-    onVersionChange: () => retire(),
-  });
-  const worker = { id: nanoid(), startedAt: new Date().toISOString() };
+  let lostEarly: LossReason | undefined;
+  let storageLost = (reason: LossReason) => {
+    lostEarly ??= reason;
+  };
+  // One loss may be announced twice (the connection's `close` event, and a call that found it
+  // closed first), and a database already replaced may still report: only the first report about
+  // the newest database counts.
+  let opens = 0;
+  let announced = 0;
+  const lostNewest = (reason: LossReason, generation = opens) => {
+    if (generation !== opens || announced === generation) return;
+    announced = generation;
+    storageLost(reason);
+  };
+  const open = (retries?: number) => {
+    const generation = ++opens;
+    return openStorage(
+      databaseName,
+      options.storageOpenTimeout ?? DEFAULTS.storageOpenTimeout,
+      { version: schemaVersion, factory: options.indexedDB, onVersionChange: () => retire(), onLost: (reason) => lostNewest(reason, generation) },
+      { retries },
+    );
+  };
+  const opened = await open();
+  let mode = opened.mode;
+  const storage = new ReplaceableStorage(opened.storage, () => lostNewest('closed'));
+  // In memory, dedicated workers share nothing: each is alone, and connects for itself.
+  const alone = mode === 'memory' && scope === 'dedicated';
+  if (alone) options.peers?.close();
+  const worker = { id: nanoid(), startedAt: new Date().toISOString(), version: RUNTIME_VERSION };
 
   const liveRecords = async (repository: string): Promise<StoredRecord[]> => {
     const rows = await readStorage(() => storage.getRecords(repository));
@@ -102,6 +145,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     pongTimeout: options.pongTimeout ?? Math.min(DEFAULTS.pongTimeout, heartbeatInterval),
     connectTimeout: options.connectTimeout ?? DEFAULTS.connectTimeout,
     stallAfter: options.stallAfter ?? DEFAULTS.stallAfter,
+    sharedOutbox: options.peers !== undefined && !alone,
     repositories: repositories.names,
     storage,
     status,
@@ -113,10 +157,12 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     },
     log,
   });
-  const role = new Role({ peers: options.peers, hub, engine, status, storage, log }, !options.standby);
+  const role = new Role({ peers: alone ? undefined : options.peers, hub, engine, status, storage, log }, !options.standby || alone);
   const writes = new WriteQueue(storage, Date.now, (rows, events) => {
-    hub.changed(rows);
+    // The push leaves first (at once, from the entries the storage holds since the commit), so
+    // the server works on it while this worker fans the change out to every tab.
     engine.outboxGrew(events);
+    hub.changed(rows);
     role.committed(rows, events);
   });
   await engine.countPending();
@@ -144,13 +190,73 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
   };
   if (retireRequested) retire();
 
+  // ── storage taken away, or never there ──
+  let losses = 0;
+  /** When the recent losses happened. */
+  let recentLosses: number[] = [];
+  let replacing = false;
+  /** The fresh database was lost too, while it was being put in place. */
+  let lostAgain: LossReason | undefined;
+  const useMode = (next: StorageMode, reason: string | undefined) => {
+    mode = next;
+    status.update({ storage: next });
+    if (next === 'memory') log.warn(`${reason ?? 'no IndexedDB'}: keeping the data in memory, nothing survives this worker`);
+  };
+  if (mode === 'memory') useMode(mode, opened.reason);
+  storageLost = (reason) => {
+    if (closed) return;
+    if (replacing) {
+      lostAgain ??= reason;
+      return;
+    }
+    replacing = true;
+    losses++;
+    // Let go at once (a deletion waits for this connection), and stop the session: what it
+    // catches up from now on belongs to the lost database's cursors.
+    const survivors = storage.lose();
+    const unsent = status.get().pending;
+    engine.block('storage_lost');
+    const what = reason === 'deleted' ? 'the database was deleted' : 'the browser closed the database (site data cleared?)';
+    status.error('storage_lost', `${what}: opening a fresh one`);
+    void (async () => {
+      // Fresh databases lost again and again would loop: memory instead.
+      recentLosses = [...recentLosses.filter((at) => Date.now() - at < LOSS_LOOP_MS), Date.now()];
+      const looping = recentLosses.length >= LOSSES_BEFORE_MEMORY;
+      const fresh = looping ? { storage: new MemoryStorage(), mode: 'memory' as const, reason: `the database was taken away ${LOSSES_BEFORE_MEMORY} times in a row` } : await open(REOPEN_RETRIES);
+      if (closed) return fresh.storage.close();
+      storage.replace(fresh.storage);
+      if (fresh.mode !== mode) useMode(fresh.mode, fresh.reason);
+      let requeued = 0;
+      try {
+        requeued = await storage.requeue(survivors);
+      } catch (error) {
+        log.error(`could not queue the unsent writes again: ${describe(error)}`);
+      }
+      const lost = Math.max(0, unsent - requeued);
+      const message = `${what}: re-syncing from the server; ${requeued} unsent writes queued again${lost > 0 ? `, ${lost} lost` : ''}`;
+      log.warn(message);
+      status.error('storage_lost', message);
+      engine.storageReplaced();
+      await engine.countPending().catch(() => {});
+      await hub.rewatchAll();
+      replacing = false;
+      const again = lostAgain;
+      lostAgain = undefined;
+      if (again) storageLost(again);
+      else engine.unblock('storage_lost');
+    })();
+  };
+  if (lostEarly) storageLost(lostEarly);
+  const persistence = new PersistenceRequest(hub, log);
+
   const api: SyncWorkerApi = {
     async attach(tabId, listener, credentials) {
       assertOpen();
       hub.attach(tabId, listener);
+      if (mode === 'indexeddb') persistence.tabAttached();
       if (credentials) engine.offerCredentials(credentials);
       await role.settled();
-      return role.shown();
+      return { status: role.shown(), workerId: worker.id };
     },
     async detach(tabId) {
       hub.detach(tabId);
@@ -207,9 +313,24 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       role.credentialsUpdated(credentials);
     },
     async diagnostics(): Promise<Diagnostics> {
+      // A closed runtime (or a broken database) still describes itself, without its data.
+      const [oldest, browser, perRepository] = await Promise.all([
+        closed ? [] : storage.readOutbox(0, 1).catch(() => []),
+        storageEstimate(),
+        closed ? [] : Promise.all(repositories.names.map(async (name) => {
+          const [rows, cursor] = await Promise.all([storage.getRecords(name), storage.getCursor(name)]);
+          const lastSyncAt = engine.lastSyncs().get(name);
+          return [name, { records: rows.filter((row) => !row.deleted).length, cursor, ...(lastSyncAt ? { lastSyncAt } : {}) }] as const;
+        })).catch(() => []),
+      ]);
+      const oldestAt = oldest[0] ? Date.parse(oldest[0].event.createdAt) : undefined;
       return {
         worker: { ...worker, mode: scope === 'shared' ? 'shared' : role.isLeader ? 'leader' : 'follower', schemaVersion },
         connection: engine.connectionInfo(),
+        // The outbox is the database's: a follower counts it as the leader does.
+        outbox: { pending: status.get().pending, oldestAgeMs: oldestAt === undefined ? null : Math.max(0, Date.now() - oldestAt) },
+        storage: { mode, ...(mode === 'memory' ? { persisted: false } : browser), losses },
+        repositories: Object.fromEntries(perRepository),
         tabs: hub.describe(),
       };
     },
@@ -217,6 +338,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
 
   return {
     api,
+    storageMode: () => mode,
     networkOnline: () => engine.networkOnline(),
     lead: () => role.lead(),
     close,

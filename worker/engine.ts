@@ -30,6 +30,8 @@ export interface EngineOptions {
   stallAfter: number;
   repositories: readonly string[];
   storage: SyncStorage;
+  /** Other runtimes of the profile write to the same outbox (dedicated workers on one database). */
+  sharedOutbox?: boolean;
   status: StatusStore;
   remote: RemoteApplier;
   /** Asks the tabs for credentials after the server refused the current ones. */
@@ -87,12 +89,14 @@ export class SyncEngine {
   private counting: Promise<void> | null = null;
   private countAgain = false;
   private socketsOpened = 0;
+  /** Per repository, the end of its last complete catch-up (ISO-8601). */
+  private readonly syncedAt = new Map<string, string>();
   private session: { connectionId?: string; principal?: string } = {};
   private state: ConnectionState = 'stopped';
   private stateSince = new Date().toISOString();
 
   constructor(private readonly options: EngineOptions) {
-    this.outbox = new OutboxSender(options.storage, (message) => this.authenticated && this.send(message));
+    this.outbox = new OutboxSender(options.storage, (message) => this.authenticated && this.send(message), options.sharedOutbox);
   }
 
   start(): void {
@@ -153,6 +157,16 @@ export class SyncEngine {
     };
   }
 
+  /** When each repository last finished a catch-up, if it did since the storage opened. */
+  lastSyncs(): ReadonlyMap<string, string> {
+    return this.syncedAt;
+  }
+
+  /** The storage was replaced by an empty one: what was synced into the old one is not there. */
+  storageReplaced(): void {
+    this.syncedAt.clear();
+  }
+
   /** Present fields replace the current ones; an open socket re-authenticates in place. */
   updateCredentials(credentials: Credentials): void {
     this.credentials = { ...this.credentials, ...credentials };
@@ -203,6 +217,7 @@ export class SyncEngine {
   /** Another runtime of this profile wrote to or acknowledged from the shared outbox: count it,
    *  and push what waits if this runtime holds the connection. */
   outboxChanged(): void {
+    this.outbox.queued();
     this.countPending().then(
       () => {
         if (this.authenticated && !this.catchUp) this.drainOutbox();
@@ -213,6 +228,7 @@ export class SyncEngine {
 
   /** Local writes were committed: count them and push them if the server is reachable. */
   outboxGrew(events: number): void {
+    this.outbox.queued();
     this.pending += events;
     this.waitingSince ??= Date.now();
     this.options.status.update({ pending: this.pending });
@@ -568,6 +584,7 @@ export class SyncEngine {
     if (!catchUp || current === undefined || (repository !== undefined && repository !== current)) return;
     const seen = catchUp.broadcastSeen.get(current);
     if (seen !== undefined) await this.options.storage.commit([], new Map([[current, seen]]));
+    if (catchUp === this.catchUp) this.syncedAt.set(current, new Date().toISOString());
     await this.requestNextRepository(catchUp);
   }
 

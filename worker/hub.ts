@@ -4,13 +4,16 @@
  * is a tab that closed or crashed without saying goodbye, once `watchTab` reports it gone.
  */
 import { releaseProxy } from 'comlink';
-import type { Credentials, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../protocol/tab-api';
+import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../protocol/tab-api';
 import type { Logger } from './config';
 import { describe } from './errors';
 import type { RecordRow } from './storage';
 
 /** How long a tab may take to answer `credentialsNeeded` before the next one is asked. */
 const CREDENTIALS_TIMEOUT_MS = 10_000;
+/** How long a tab may take to answer `persist` (a browser may ask its user) before the next
+ *  tab to attach is asked instead. */
+const PERSIST_TIMEOUT_MS = 30_000;
 
 interface Tab {
   listener: TabListener;
@@ -86,6 +89,12 @@ export class TabHub {
     for (const change of [{ reset }, ...waiting]) this.call(tabId, tab, (listener) => listener.records(repository, change));
   }
 
+  /** The storage was replaced: every watcher gets the repository's list again, as a `reset`. */
+  async rewatchAll(): Promise<void> {
+    const watches = [...this.tabs].flatMap(([tabId, tab]) => [...tab.watching.keys()].map((repository) => [tabId, repository] as const));
+    await Promise.all(watches.map(([tabId, repository]) => this.watch(tabId, repository).catch(() => {})));
+  }
+
   unwatch(tabId: string, repository: string): void {
     this.tabs.get(tabId)?.watching.delete(repository);
   }
@@ -115,6 +124,26 @@ export class TabHub {
   /** Tells every tab that a newer version took over the database. */
   broadcastVersionChange(): void {
     for (const [tabId, tab] of this.tabs) this.call(tabId, tab, (listener) => listener.versionChanged?.());
+  }
+
+  /** Sends a warning or error of the worker to every tab (whose facade passes it to `onLog`). */
+  broadcastLog(entry: LogEntry): void {
+    // A tab that takes no logs (an older facade) is still a live tab: it is not dropped for that.
+    for (const { listener } of this.tabs.values()) {
+      try {
+        Promise.resolve(listener.log?.(entry)).catch(() => {});
+      } catch {
+        // Its port is gone: the next status or change drops it.
+      }
+    }
+  }
+
+  /** Asks the tab to request persistent storage (only a window may): the browser's answer, or
+   *  undefined when the tab cannot ask. Rejects when it did not answer in time. */
+  async askToPersist(tabId: string): Promise<boolean | undefined> {
+    const listener = this.tabs.get(tabId)?.listener;
+    if (!listener?.persist) return undefined;
+    return withTimeout(listener.persist(), PERSIST_TIMEOUT_MS);
   }
 
   /** Asks the tabs in turn for new credentials; the first that offers some wins. */

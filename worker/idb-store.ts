@@ -1,5 +1,5 @@
 /** SyncStorage on IndexedDB (through idb): one database per app, four object stores. */
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
+import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import type { SyncEvent } from '../protocol/messages';
 import { OutboxTail } from './outbox-tail';
 import type { Decision, OutboxEntry, RecordChange, RecordRow, SyncStorage } from './storage';
@@ -23,22 +23,50 @@ const RANGE_ROWS_PER_RECORD = 2;
 export interface IdbOptions {
   /** The schema version (default 1): opening with a higher one upgrades the database. */
   version?: number;
-  /** Another connection wants a newer version, or to delete the database: close at once. */
+  /** Another connection opens a newer version: close at once. */
   onVersionChange?: () => void;
+  /** The database was taken away under this connection: deleted by another one (`deleted`), or
+   *  closed by the browser (`closed`: site data cleared, the disk gone). The connection is
+   *  unusable from then on. */
+  onLost?: (reason: 'deleted' | 'closed') => void;
+  /** The open waits for other connections to close (an older version's worker letting go). */
+  onBlocked?: () => void;
+  /** Where to open it; the global `indexedDB` by default (a seam for tests). */
+  factory?: IDBFactory;
 }
 
 export async function openIdbStorage(databaseName: string, options: IdbOptions = {}): Promise<SyncStorage> {
-  const db = await openDB<SyncDatabase>(databaseName, options.version ?? VERSION, {
-    upgrade(database) {
+  const raw = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = (options.factory ?? indexedDB).open(databaseName, options.version ?? VERSION);
+    request.onupgradeneeded = () => {
       // Every version so far has these three stores; an upgrade from an earlier one keeps them.
+      const database = request.result;
       const stores = database.objectStoreNames;
       if (!stores.contains('records')) database.createObjectStore('records', { keyPath: ['repository', 'id'] });
       if (!stores.contains('outbox')) database.createObjectStore('outbox', { autoIncrement: true });
       if (!stores.contains('cursors')) database.createObjectStore('cursors');
-    },
-    blocking: () => options.onVersionChange?.(),
+    };
+    request.onblocked = () => options.onBlocked?.();
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error ?? new Error(`could not open ${databaseName}`));
   });
-  return new IdbStorage(db);
+  // A deletion asks this connection to close with no new version; an upgrade names one.
+  raw.addEventListener('versionchange', (event) => {
+    if (event.newVersion === null) options.onLost?.('deleted');
+    else options.onVersionChange?.();
+  });
+  raw.addEventListener('close', () => options.onLost?.('closed'));
+  return Object.assign(new IdbStorage(wrap(raw) as IDBPDatabase<SyncDatabase>), {
+    isGone(): boolean {
+      // A connection closed (by us or under us) refuses new transactions at once.
+      try {
+        raw.transaction('cursors').abort();
+        return false;
+      } catch {
+        return true;
+      }
+    },
+  });
 }
 
 /** Every key of a repository: arrays sort after strings, so [name, []] bounds all [name, id]. */
@@ -86,7 +114,10 @@ class IdbStorage implements SyncStorage {
           queued.push({ ...entry, key: added });
         }
       }
-      for (const row of written.values()) requests.push(records.put(row));
+      // Plain requests, not idb's promise per request: a failed one aborts the transaction, and
+      // tx.done then rejects with its error. (A page of catch-up is hundreds of puts.)
+      const plainRecords = unwrap(records);
+      for (const row of written.values()) plainRecords.put(row);
       for (const [repository, sequence, stored] of storedCursors) {
         if (sequence > stored) requests.push(cursorStore.put(sequence, repository));
       }
@@ -116,8 +147,12 @@ class IdbStorage implements SyncStorage {
     return (await this.db.get('cursors', repository)) ?? 0;
   }
 
+  peekOutbox(afterKey: number, limit: number): OutboxEntry[] | undefined {
+    return this.tail.after(afterKey, limit);
+  }
+
   async readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]> {
-    const recent = this.tail.after(afterKey, limit);
+    const recent = this.peekOutbox(afterKey, limit);
     if (recent) return recent;
     const tx = this.db.transaction('outbox', 'readonly');
     const range = IDBKeyRange.lowerBound(afterKey, true);

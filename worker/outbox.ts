@@ -54,11 +54,17 @@ export class OutboxSender {
   private session = 0;
   private draining: Promise<void> | null = null;
   private drainAgain = false;
+  /** The last pass sent everything the outbox held after sentThrough, and nothing was queued
+   *  since: a drain (after an ack) then has nothing to send and reads nothing. */
+  private caughtUp = false;
 
   constructor(
     private readonly storage: SyncStorage,
     /** Sends on the live, authenticated socket; false when there is none. */
     private readonly send: (message: ClientMessage) => boolean,
+    /** Other runtimes write the same outbox (dedicated workers of one profile): what this one
+     *  holds in memory of it is partial, so no pass can conclude that nothing more is there. */
+    private readonly sharedWithOthers = false,
   ) {}
 
   /** A new session: nothing is in flight in it yet, so everything unacknowledged goes again. */
@@ -66,10 +72,18 @@ export class OutboxSender {
     this.session++;
     this.sentThrough = 0;
     this.inFlight.clear();
+    this.caughtUp = false;
+  }
+
+  /** Entries were queued (by this runtime, or by another on the same database): the next drain
+   *  looks for them. */
+  queued(): void {
+    this.caughtUp = false;
   }
 
   /** Sends what the window allows; calls during a drain join it. */
   drain(): Promise<void> {
+    if (this.caughtUp) return Promise.resolve();
     if (this.draining) {
       this.drainAgain = true;
       return this.draining;
@@ -104,15 +118,26 @@ export class OutboxSender {
   private async sendWindow(session: number): Promise<void> {
     while (this.inFlight.size < WINDOW_FRAMES) {
       const room = WINDOW_FRAMES - this.inFlight.size;
-      const entries = await this.storage.readOutbox(this.sentThrough, room * MAX_BATCH_EVENTS);
-      if (session !== this.session || entries.length === 0) return;
-      for (const batch of packBatches(entries).slice(0, room)) {
+      // Entries the storage holds in memory go out in this task, without waiting for a read.
+      const limit = room * MAX_BATCH_EVENTS;
+      const entries = this.storage.peekOutbox?.(this.sentThrough, limit) ?? (await this.storage.readOutbox(this.sentThrough, limit));
+      if (session !== this.session) return;
+      const batches = packBatches(entries);
+      for (const batch of batches.slice(0, room)) {
         const events = batch.entries.map((entry) => entry.event);
         const first = events[0];
         if (!first || !this.send(pushMessage(batch.repository, events))) return;
         this.inFlight.set(first.eventId, batch.entries.map((entry) => entry.key));
         this.sentThrough = batch.entries.at(-1)?.key ?? this.sentThrough;
       }
+      // Fewer than asked for, and all of them sent: there is no more until something is queued
+      // (which calls `queued`), so the next read would find nothing: skip it. Not so with other
+      // writers: what came from memory may be partial, so read on until a read finds nothing.
+      if (entries.length < limit && batches.length <= room && !this.sharedWithOthers) {
+        this.caughtUp = true;
+        return;
+      }
+      if (entries.length === 0) return;
     }
   }
 }

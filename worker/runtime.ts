@@ -32,7 +32,9 @@ export async function openWorkerRuntime(config: SyncWorkerConfig, scope: 'shared
     throw error;
   }
   const opened = core;
-  resign = elect(databaseName, scope === 'dedicated', () => void opened.lead());
+  // Dedicated workers in memory share no database, so no outbox either: each connects for itself.
+  if (scope === 'dedicated' && opened.storageMode() === 'memory') void opened.lead();
+  else resign = elect(databaseName, scope === 'dedicated', () => void opened.lead());
   // Taken before any tab is answered, so a tab that watches it never finds it free too early.
   if (locks) await holdWorkerLock(locks, (await opened.api.diagnostics()).worker.id);
   return {

@@ -16,6 +16,7 @@ export class StatusStore {
     unauthorized: false,
     pending: 0,
     syncing: false,
+    storage: 'indexeddb',
   };
   private publishTimer: ReturnType<typeof setTimeout> | undefined;
   private publishDelay = 0;

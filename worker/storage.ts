@@ -1,6 +1,7 @@
 /**
  * The worker's durable state behind one small seam: records (with tombstones), the outbox,
- * cursors. IndexedDB implements it (idb-store.ts); an in-memory one can for private windows.
+ * cursors. IndexedDB implements it (idb-store.ts), memory where IndexedDB fails (memory-store.ts);
+ * replaceable-storage.ts swaps one for a fresh one when the database is taken away.
  */
 import type { SyncEvent } from '../protocol/messages';
 import type { StoredRecord } from '../protocol/tab-api';
@@ -54,9 +55,15 @@ export interface SyncStorage {
   getCursor(repository: string): Promise<number>;
   /** Outbox entries with a key above `afterKey`, oldest first, at most `limit`. */
   readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]>;
+  /** What `readOutbox` would answer, when known without reading (entries this storage just
+   *  committed), else undefined: a write's push then leaves in the task that committed it. */
+  peekOutbox?(afterKey: number, limit: number): OutboxEntry[] | undefined;
   removeOutbox(keys: readonly number[]): Promise<void>;
   outboxSize(): Promise<number>;
   /** Which of these eventIds the outbox holds (a full scan: for retried writes only). */
   outboxHas(eventIds: ReadonlySet<string>): Promise<Set<string>>;
   close(): void;
+  /** True once the database was closed under this storage (deleted, cleared, or closed here):
+   *  a failed call then failed for that, not for what it asked. */
+  isGone?(): boolean;
 }

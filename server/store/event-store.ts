@@ -28,6 +28,14 @@ export interface LoggedEvent {
   event: SequencedEvent;
 }
 
+export type AppendedListener = (namespace: string, maxSequence: number, committed?: readonly LoggedEvent[]) => void;
+
+/** The events a commit stored, in sequence order: what `AppendedListener` gets as `committed`. */
+export function storedEvents(results: readonly (readonly AppendResult[])[]): LoggedEvent[] {
+  const stored = results.flat().filter((result) => !result.duplicate);
+  return stored.map(({ repository, event }) => ({ repository, event })).sort((a, b) => a.event.serverSequence - b.event.serverSequence);
+}
+
 export interface EventStore {
   /** `sqlite` or `postgres`: shown by /api/health. */
   readonly kind: string;
@@ -54,9 +62,11 @@ export interface EventStore {
   maxSequence(namespace: string): Promise<number>;
   repositories(namespace: string): Promise<RepositoryInfo[]>;
   /**
-   * Calls `listener(namespace, maxSequence)` whenever events are committed to a namespace,
-   * by this process or (PostgreSQL) another instance. Returns an unsubscribe function.
+   * Calls `listener(namespace, maxSequence, committed)` whenever events are committed to a
+   * namespace, by this process or (PostgreSQL) another instance. For a commit of this process,
+   * `committed` holds the events it stored (no duplicates), in sequence order, so that the
+   * fan-out need not read back what it just wrote. Returns an unsubscribe function.
    */
-  onAppended(listener: (namespace: string, maxSequence: number) => void): () => void;
+  onAppended(listener: AppendedListener): () => void;
   close(): Promise<void>;
 }

@@ -9,7 +9,7 @@
 import type pg from 'pg';
 import type { SequencedEvent, SyncEvent } from '../../protocol';
 import type { Logger } from '../log';
-import type { AppendResult, EventStore, LoggedEvent, Page, RepositoryInfo } from './event-store';
+import { storedEvents, type AppendedListener, type AppendResult, type EventStore, type LoggedEvent, type Page, type RepositoryInfo } from './event-store';
 import { AppendQueue, type AppendRequest } from './postgres-append-queue';
 import { Fanout } from './postgres-fanout';
 import { createPool } from './postgres-pool';
@@ -52,7 +52,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
 class PostgresStore implements EventStore {
   readonly kind = 'postgres';
-  private readonly listeners = new Set<(namespace: string, maxSequence: number) => void>();
+  private readonly listeners = new Set<AppendedListener>();
   /** Namespaces this instance has served (read or written): re-announced after a LISTEN outage. */
   private readonly knownNamespaces = new Set<string>();
   private readonly fanout: Fanout;
@@ -119,7 +119,7 @@ class PostgresStore implements EventStore {
     );
     if (maxSequence > 0) {
       this.fanout.announce(namespace, maxSequence);
-      this.emit(namespace, maxSequence);
+      this.emit(namespace, maxSequence, storedEvents(results));
     }
     return results;
   }
@@ -158,7 +158,7 @@ class PostgresStore implements EventStore {
     return rows;
   }
 
-  onAppended(listener: (namespace: string, maxSequence: number) => void): () => void {
+  onAppended(listener: AppendedListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -168,10 +168,10 @@ class PostgresStore implements EventStore {
     await this.pool.end();
   }
 
-  private emit(namespace: string, maxSequence: number): void {
+  private emit(namespace: string, maxSequence: number, committed?: readonly LoggedEvent[]): void {
     for (const listener of this.listeners) {
       try {
-        listener(namespace, maxSequence);
+        listener(namespace, maxSequence, committed);
       } catch (error) {
         this.log?.error('onAppended listener failed', { namespace, error });
       }

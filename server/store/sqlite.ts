@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { compareEvents, type SequencedEvent, type SyncEvent } from '../../protocol';
-import type { AppendResult, EventStore, LoggedEvent, Page, RepositoryInfo } from './event-store';
+import { storedEvents, type AppendedListener, type AppendResult, type EventStore, type LoggedEvent, type Page, type RepositoryInfo } from './event-store';
 import { AppendQueue, type AppendRequest } from './postgres-append-queue';
 
 const SCHEMA = `
@@ -139,13 +139,16 @@ export function openSqliteStore(path: string): EventStore {
     return { results, sequence, stored };
   });
 
-  const listeners = new Set<(namespace: string, maxSequence: number) => void>();
+  const listeners = new Set<AppendedListener>();
   const queue = new AppendQueue<SyncEvent>(async (namespace, requests) => {
     // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
     // wait in the queue and go together in the next transaction.
     await new Promise((resolve) => setImmediate(resolve));
     const { results, sequence, stored } = appendInTransaction.immediate(namespace, requests);
-    if (stored) for (const listener of listeners) listener(namespace, sequence);
+    if (stored) {
+      const committed = storedEvents(results);
+      for (const listener of listeners) listener(namespace, sequence, committed);
+    }
     return results;
   }, isRequestError);
 

@@ -105,7 +105,11 @@ export class ChaosTab {
         const settled = await Promise.allSettled(
           batch.map((w) => (w.title === undefined ? todos.delete(w.id) : todos.upsert({ id: w.id, title: w.title, done: w.done }))),
         );
-        return settled.map((s) => (s.status === 'fulfilled' ? null : String((s.reason as { message?: unknown })?.message ?? s.reason)));
+        return settled.map((s) => {
+          if (s.status === 'fulfilled') return null;
+          const reason = s.reason as { code?: unknown; message?: unknown } | undefined;
+          return `${String(reason?.code ?? 'error')}: ${String(reason?.message ?? s.reason)}`;
+        });
       }, writes);
     } catch {
       // The tab closed (or its page broke) before answering: the writes' fate is unknown.
@@ -118,8 +122,9 @@ export class ChaosTab {
       if (reason === null) log.resolved.push(write);
       else log.rejected.push({ write, reason });
     });
-    // A tab whose worker could not start (its script failed to load mid-outage) is reloaded.
-    if (outcomes.some((reason) => reason?.includes('could not start'))) await this.reopen(0);
+    // A tab whose worker could not start (its script failed to load mid-outage) stays without
+    // one until it reloads: reload a tab whose writes found no worker.
+    if (outcomes.some((reason) => reason?.startsWith('worker_unavailable'))) await this.reopen(0);
   }
 
   status(): Promise<SyncStatus> {

@@ -7,7 +7,7 @@ import { deleteDB, openDB } from 'idb';
 import * as v from 'valibot';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { ClientMessage, ServerMessage } from '../../protocol/messages';
-import type { Credentials, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
+import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
 import { applyChange } from '../../src/records-view';
 import type { Logger } from '../../worker/config';
 import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/core';
@@ -90,7 +90,9 @@ export async function openTestCore(websocketUrl: string, options: Partial<SyncCo
 export class RecordingTab implements TabListener {
   readonly lists: { repository: string; records: StoredRecord[] }[] = [];
   readonly statuses: SyncStatus[] = [];
+  readonly logs: LogEntry[] = [];
   credentialRequests = 0;
+  persistRequests = 0;
 
   constructor(private readonly offer: () => Credentials | null = () => null) {}
 
@@ -107,6 +109,16 @@ export class RecordingTab implements TabListener {
   async credentialsNeeded(): Promise<Credentials | null> {
     this.credentialRequests++;
     return this.offer();
+  }
+
+  /** Answers as a browser that grants persistent storage. */
+  async persist(): Promise<boolean> {
+    this.persistRequests++;
+    return true;
+  }
+
+  log(entry: LogEntry): void {
+    this.logs.push(entry);
   }
 }
 

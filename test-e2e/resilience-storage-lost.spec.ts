@@ -1,0 +1,100 @@
+/**
+ * Storage taken away while the worker runs: the origin's IndexedDB cleared through the DevTools
+ * protocol, as when the user clears site data or the browser evicts it. The worker opens a fresh
+ * database, re-syncs every repository from the start and says so; writes go on, nothing twice.
+ */
+import { allTodos, expect, openApp, status, test, upsert, waitConnected, waitSynced, watched, watchTodos, type Todo } from './fixtures';
+import { diagnostics, openDemo, serverJson, storedTodos, workerUrl } from './lifecycle';
+
+const RECORDS = 30;
+
+test('a cleared IndexedDB is re-synced from the server; a new write reaches the other profile, nothing twice', async ({ browser, server }) => {
+  const [profileA, profileB] = [await browser.newContext(), await browser.newContext()];
+  try {
+    const reader = await openApp(profileA, server);
+    const writer = await openApp(profileB, server);
+    for (const page of [reader, writer]) {
+      await waitConnected(page);
+      await watchTodos(page);
+    }
+    const records: Todo[] = Array.from({ length: RECORDS }, (_, i) => ({ id: `r${String(i).padStart(2, '0')}`, title: `record ${i}`, done: i % 3 === 0 }));
+    await writer.evaluate(async (todos) => {
+      for (const todo of todos) await window.todos.upsert(todo);
+    }, records);
+    await waitSynced(writer);
+    await expect.poll(() => watched(reader)).toEqual(records);
+    await expect.poll(async () => (await diagnostics(reader)).repositories['todos']?.records).toBe(RECORDS);
+    expect((await diagnostics(reader)).storage.losses).toBe(0);
+
+    // The page's own DevTools session reaches the storage of its profile only.
+    const devtools = await profileA.newCDPSession(reader);
+    await devtools.send('Storage.clearDataForOrigin', { origin: server.url, storageTypes: 'indexeddb' });
+
+    await expect.poll(async () => (await diagnostics(reader)).storage.losses).toBe(1);
+    expect((await status(reader)).lastError?.code).toBe('storage_lost');
+    const [todosOnServer] = (await serverJson<{ name: string; maxSequence: number }[]>(server, '/api/repositories')).filter((r) => r.name === 'todos');
+    // Re-synced from cursor 0 into a fresh IndexedDB database (not memory): every record, up to
+    // the server's last sequence.
+    await expect.poll(async () => {
+      const { repositories, storage } = await diagnostics(reader);
+      return { ...repositories['todos'], mode: storage.mode, lastSyncAt: undefined };
+    }).toEqual({ records: RECORDS, cursor: todosOnServer?.maxSequence, mode: 'indexeddb', lastSyncAt: undefined });
+    await expect.poll(() => watched(reader)).toEqual(records);
+    expect(await allTodos(reader)).toEqual(records);
+    await reader.locator('#diagnostics summary').click();
+    await expect(reader.locator('[data-field="storage.losses"]')).toHaveText('1 time');
+
+    const after: Todo = { id: 'z-after', title: 'written after the clear', done: false };
+    await upsert(reader, after);
+    await waitSynced(reader);
+    await expect.poll(async () => (await watched(writer))?.length).toBe(RECORDS + 1);
+    const seen = (await watched(writer))?.map((todo) => todo.id) ?? [];
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(await watched(writer)).toEqual([...records, after]);
+    // The other profile's storage was never touched, and the re-sync pushed nothing again.
+    expect((await diagnostics(writer)).storage.losses).toBe(0);
+    expect((await storedTodos(server)).logged).toBe(RECORDS + 1);
+  } finally {
+    await profileA.close();
+    await profileB.close();
+  }
+});
+
+test('a write still waiting for the server when IndexedDB is cleared is re-queued and reaches the other profile, once', async ({ browser, server }) => {
+  test.setTimeout(90_000);
+  const knobs = { worker: workerUrl({ reconnectDelay: 100, maxReconnectDelay: 500 }) };
+  const [profileA, profileB] = [await browser.newContext(), await browser.newContext()];
+  try {
+    const writer = await openDemo(profileA, server.url, knobs);
+    const reader = await openDemo(profileB, server.url, knobs);
+    for (const page of [writer, reader]) {
+      await waitConnected(page);
+      await watchTodos(page);
+    }
+    const synced: Todo = { id: 'a', title: 'synced before', done: false };
+    await upsert(writer, synced);
+    await waitSynced(writer);
+
+    await server.stop();
+    await expect.poll(async () => (await status(writer)).connected).toBe(false);
+    const waiting: Todo = { id: 'b', title: 'waiting when the storage went', done: true };
+    await upsert(writer, waiting);
+    expect((await diagnostics(writer)).outbox.pending).toBe(1);
+
+    await (await profileA.newCDPSession(writer)).send('Storage.clearDataForOrigin', { origin: server.url, storageTypes: 'indexeddb' });
+    await expect.poll(async () => (await diagnostics(writer)).storage.losses).toBe(1);
+    // Re-queued in the fresh database, not dropped.
+    await expect.poll(async () => (await diagnostics(writer)).outbox.pending).toBe(1);
+
+    await server.restart();
+    await waitSynced(writer);
+    await expect.poll(() => watched(reader)).toEqual([synced, waiting]);
+    await expect.poll(() => watched(writer)).toEqual([synced, waiting]);
+    const stored = await storedTodos(server);
+    expect(stored.logged).toBe(2);
+    expect(stored.dataIds).toEqual(['a', 'b']);
+  } finally {
+    await profileA.close();
+    await profileB.close();
+  }
+});

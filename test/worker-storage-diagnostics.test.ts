@@ -1,0 +1,111 @@
+/**
+ * What the worker tells about itself and its storage: the full diagnostics, persistent storage
+ * asked of one tab once, and the worker's warnings forwarded to tabs. A real server on loopback.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { afterEach, test } from 'node:test';
+import { deleteDB } from 'idb';
+import { RUNTIME_VERSION } from '../worker/config';
+import { startTestServer, type TestServer } from './helpers/server';
+import { RecordingTab, settled, sleep, TestCores, waitFor } from './helpers/worker';
+
+const servers: TestServer[] = [];
+const cores = new TestCores();
+
+afterEach(async () => {
+  await cores.closeAll();
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+async function server(): Promise<TestServer> {
+  const started = await startTestServer();
+  servers.push(started);
+  return started;
+}
+
+test('the runtime version is the package version', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(RUNTIME_VERSION, pkg.version);
+});
+
+test('diagnostics: every field, the outbox age while a write waits, repositories after a catch-up', async () => {
+  const s = await server();
+  const other = await cores.open(s.syncUrl);
+  await other.api.start();
+  await settled(other);
+  await other.api.upsert('todos', { id: 'x', title: 'x', done: false });
+  await other.api.upsert('todos', { id: 'y', title: 'y', done: false });
+  await other.api.delete('todos', 'y');
+  await settled(other, 'the writes to be acked');
+
+  const c = await cores.open(s.syncUrl);
+  await c.api.attach('tab', new RecordingTab());
+  const empty = await c.api.diagnostics();
+  assert.equal(empty.worker.version, RUNTIME_VERSION);
+  assert.equal(empty.worker.mode, 'shared');
+  assert.deepEqual(empty.outbox, { pending: 0, oldestAgeMs: null });
+  // Node has no navigator.storage: nothing persisted, no estimate.
+  assert.deepEqual(empty.storage, { mode: 'indexeddb', persisted: false, losses: 0 });
+  assert.deepEqual(empty.repositories, { todos: { records: 0, cursor: 0 } });
+  assert.deepEqual(empty.tabs, [{ id: 'tab', watching: [] }]);
+
+  // Offline, a write waits: its age grows from its createdAt.
+  await c.api.upsert('todos', { id: 'local', title: 'l', done: false });
+  await sleep(30);
+  const waiting = await c.api.diagnostics();
+  assert.equal(waiting.outbox.pending, 1);
+  assert.ok(waiting.outbox.oldestAgeMs !== null && waiting.outbox.oldestAgeMs >= 30, `oldestAgeMs ${waiting.outbox.oldestAgeMs}`);
+
+  const startedAt = new Date().toISOString();
+  await c.api.start();
+  await settled(c);
+  const synced = await c.api.diagnostics();
+  assert.deepEqual(synced.outbox, { pending: 0, oldestAgeMs: null });
+  const todos = synced.repositories['todos'];
+  assert.equal(todos?.records, 2, 'x and local; the deleted y is not counted');
+  assert.equal(todos?.cursor, 3, 'x, y and its delete');
+  assert.ok(todos?.lastSyncAt !== undefined && todos.lastSyncAt >= startedAt, `lastSyncAt ${todos?.lastSyncAt}`);
+  assert.equal(synced.connection.state, 'connected');
+});
+
+test('persistent storage is asked of one tab, once; a tab that fails to answer passes the question on', async () => {
+  const s = await server();
+  const c = await cores.open(s.syncUrl);
+  class RefusingTab extends RecordingTab {
+    override async persist(): Promise<boolean> {
+      this.persistRequests++;
+      throw new Error('the document is gone');
+    }
+  }
+  const refusing = new RefusingTab();
+  await c.api.attach('refusing', refusing);
+  await waitFor(() => refusing.persistRequests === 1, 'the first tab to be asked');
+  const first = new RecordingTab();
+  const second = new RecordingTab();
+  await c.api.attach('first', first);
+  await waitFor(() => first.persistRequests === 1, 'the next tab to be asked');
+  await c.api.attach('second', second);
+  await c.api.attach('first', first); // the same tab again (back from the bfcache)
+  await sleep(50);
+  assert.deepEqual([refusing.persistRequests, first.persistRequests, second.persistRequests], [1, 1, 0]);
+  // The failure was a warning, and every attached tab heard it.
+  const warning = refusing.logs.find((entry) => /persistent storage/.test(entry.message));
+  assert.equal(warning?.level, 'warn');
+  assert.ok(warning && !Number.isNaN(Date.parse(warning.at)));
+  assert.ok(c.logger.warnings.some((w) => /persistent storage/.test(w)), 'the app logger still gets it');
+});
+
+test('the worker warnings reach every attached tab as log entries', async () => {
+  const s = await server();
+  const c = await cores.open(s.syncUrl);
+  const tabs = [new RecordingTab(), new RecordingTab()];
+  await c.api.attach('one', tabs[0]!);
+  await c.api.attach('two', tabs[1]!);
+  // Losing the database is one of the things the worker warns about.
+  await deleteDB(c.databaseName);
+  for (const tab of tabs) {
+    const entry = await waitFor(() => tab.logs.find((e) => /re-syncing from the server/.test(e.message)), 'the warning in each tab');
+    assert.equal(entry.level, 'warn');
+  }
+});

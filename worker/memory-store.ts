@@ -1,0 +1,95 @@
+/**
+ * SyncStorage in memory, for where IndexedDB is missing or never answers (a private window, a
+ * broken profile): the same semantics as IdbStorage (rows with tombstones, an outbox with
+ * increasing keys, cursors that only move forward, one atomic commit), gone with the worker.
+ * Values are copied in and out, as IndexedDB's structured clone does, so no caller shares them.
+ */
+import type { SyncEvent } from '../protocol/messages';
+import type { OutboxEntry, RecordChange, RecordRow, SyncStorage } from './storage';
+
+const keyOf = (repository: string, id: string) => `${repository}/${id}`; // names have no '/'
+
+export class MemoryStorage implements SyncStorage {
+  private readonly records = new Map<string, RecordRow>();
+  /** In key order: keys only grow, and a Map iterates in insertion order. */
+  private readonly outbox = new Map<number, { repository: string; event: SyncEvent }>();
+  private readonly cursors = new Map<string, number>();
+  private lastKey = 0;
+  private closed = false;
+
+  async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<RecordRow[]> {
+    this.assertOpen();
+    // Decide everything first: a decide that throws leaves nothing written.
+    const written = new Map<string, RecordRow>();
+    const queued: { repository: string; event: SyncEvent }[] = [];
+    for (const change of changes) {
+      const key = keyOf(change.repository, change.id);
+      const decision = change.decide(written.has(key) ? written.get(key) : this.records.get(key));
+      if (!decision) continue;
+      const row = structuredClone(decision.row);
+      written.set(key, row);
+      if (decision.push) queued.push({ repository: change.repository, event: structuredClone(decision.push) });
+    }
+    for (const [key, row] of written) this.records.set(key, row);
+    for (const entry of queued) this.outbox.set(++this.lastKey, entry);
+    for (const [repository, sequence] of cursors) {
+      if (sequence > (this.cursors.get(repository) ?? 0)) this.cursors.set(repository, sequence);
+    }
+    return [...written.values()].map((row) => structuredClone(row));
+  }
+
+  async getRecord(repository: string, id: string): Promise<RecordRow | undefined> {
+    this.assertOpen();
+    const row = this.records.get(keyOf(repository, id));
+    return row && structuredClone(row);
+  }
+
+  async getRecords(repository: string): Promise<RecordRow[]> {
+    this.assertOpen();
+    const rows: RecordRow[] = [];
+    for (const row of this.records.values()) if (row.repository === repository) rows.push(structuredClone(row));
+    // IndexedDB's key order for string ids: by UTF-16 code units, as `<` compares.
+    return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async getCursor(repository: string): Promise<number> {
+    this.assertOpen();
+    return this.cursors.get(repository) ?? 0;
+  }
+
+  async readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]> {
+    this.assertOpen();
+    const entries: OutboxEntry[] = [];
+    for (const [key, entry] of this.outbox) {
+      if (entries.length >= limit) break;
+      if (key > afterKey) entries.push({ key, ...structuredClone(entry) });
+    }
+    return entries;
+  }
+
+  async removeOutbox(keys: readonly number[]): Promise<void> {
+    this.assertOpen();
+    for (const key of keys) this.outbox.delete(key);
+  }
+
+  async outboxSize(): Promise<number> {
+    this.assertOpen();
+    return this.outbox.size;
+  }
+
+  async outboxHas(eventIds: ReadonlySet<string>): Promise<Set<string>> {
+    this.assertOpen();
+    const found = new Set<string>();
+    for (const { event } of this.outbox.values()) if (eventIds.has(event.eventId)) found.add(event.eventId);
+    return found;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private assertOpen(): void {
+    // As IndexedDB does on a closed connection.
+    if (this.closed) throw new DOMException('the storage is closed', 'InvalidStateError');
+  }
+}

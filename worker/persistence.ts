@@ -1,0 +1,60 @@
+/**
+ * Durable by request: a browser may evict an origin's IndexedDB under storage pressure unless the
+ * origin was granted persistent storage. Only a window may ask for it
+ * (`navigator.storage.persist()`), so the worker asks one attached tab, once; what was granted,
+ * and how much is used of the quota, the worker reads itself (`navigator.storage` exists in
+ * workers; it does not in Node).
+ */
+import type { Diagnostics } from '../protocol/tab-api';
+import type { Logger } from './config';
+import { describe } from './errors';
+import type { TabHub } from './hub';
+
+export class PersistenceRequest {
+  /** `waiting` for a tab to ask, `asking` one, `done` once a tab brought the browser's answer. */
+  private state: 'waiting' | 'asking' | 'done' = 'waiting';
+  /** Tabs asked already: one that failed is not asked again. */
+  private readonly asked = new Set<string>();
+
+  constructor(
+    private readonly hub: TabHub,
+    private readonly log: Logger,
+  ) {}
+
+  /** A tab attached: the first attached tab not asked yet is asked, unless a tab answered
+   *  already or is being asked. */
+  tabAttached(): void {
+    if (this.state !== 'waiting') return;
+    const tabId = this.hub.describe().find(({ id }) => !this.asked.has(id))?.id;
+    if (tabId === undefined) return;
+    this.state = 'asking';
+    this.asked.add(tabId);
+    this.hub.askToPersist(tabId).then(
+      (granted) => this.answered(granted === undefined ? 'waiting' : 'done'),
+      (error: unknown) => {
+        this.log.warn(`tab ${tabId} could not ask for persistent storage: ${describe(error)}`);
+        this.answered('waiting');
+      },
+    );
+  }
+
+  private answered(state: 'waiting' | 'done'): void {
+    this.state = state;
+    // Tabs that attached meanwhile were not asked: the next of them is.
+    this.tabAttached();
+  }
+}
+
+/** What the browser says of the origin's storage; `persisted` false where it cannot tell. */
+export async function storageEstimate(): Promise<Pick<Diagnostics['storage'], 'persisted' | 'usageBytes' | 'quotaBytes'>> {
+  const manager = (globalThis as { navigator?: { storage?: Partial<StorageManager> } }).navigator?.storage;
+  const [persisted, estimate] = await Promise.all([
+    manager?.persisted?.().catch(() => false) ?? false,
+    manager?.estimate?.().catch(() => undefined),
+  ]);
+  return {
+    persisted,
+    ...(estimate?.usage === undefined ? {} : { usageBytes: estimate.usage }),
+    ...(estimate?.quota === undefined ? {} : { quotaBytes: estimate.quota }),
+  };
+}

@@ -1,0 +1,241 @@
+/**
+ * The one SyncStorage the runtime's parts hold (engine, writes, remote, role, hub), delegating to
+ * the current database and swapped for a fresh one when that database is taken away (deleted,
+ * cleared by the browser). Meanwhile calls wait for the fresh one; a call that failed because of
+ * the loss runs again on it. Outbox keys belong to one database: acknowledgements for the lost one
+ * are dropped, never applied to the fresh one, and cursors of a catch-up that began before the loss
+ * are never written into the fresh one (its catch-up starts from 0).
+ *
+ * It also remembers the local events queued and not yet acknowledged that passed through it (as
+ * written, or as read back for sending), so that a loss can re-queue them with the same eventIds.
+ */
+import type { SyncEvent } from '../protocol/messages';
+import { compareEvents } from '../protocol/order';
+import type { StoredRecord } from '../protocol/tab-api';
+import { syncError } from './errors';
+import { incomingWins } from './merge';
+import type { OutboxEntry, RecordChange, RecordRow, SyncStorage } from './storage';
+
+/** Beyond this many unacknowledged events (a long time offline) the oldest are forgotten here:
+ *  a loss then reports them as lost. */
+const MAX_REMEMBERED = 10_000;
+
+export interface QueuedEvent {
+  repository: string;
+  event: SyncEvent;
+}
+
+export class ReplaceableStorage implements SyncStorage {
+  private generation = 0;
+  /** Set while a fresh database is being opened; settles once it is in place. */
+  private swap: { done: Promise<void>; resolve(): void; reject(error: unknown): void } | null = null;
+  private unacked = new UnackedEvents();
+  private closed = false;
+
+  constructor(
+    private current: SyncStorage,
+    /** A call failed and the database turned out to be gone before its loss was announced. */
+    private readonly gone: () => void,
+  ) {}
+
+  /** The database was taken away: lets go of it at once, makes calls wait for `replace`, and
+   *  returns the unacknowledged local events it remembers, oldest first. */
+  lose(): QueuedEvent[] {
+    this.generation++;
+    if (!this.swap) {
+      let resolve = () => {};
+      let reject: (error: unknown) => void = () => {};
+      const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      done.catch(() => {});
+      this.swap = { done, resolve, reject };
+    }
+    try {
+      this.current.close();
+    } catch {
+      // Closed under us already.
+    }
+    const survivors = this.unacked.take();
+    this.unacked = new UnackedEvents();
+    return survivors;
+  }
+
+  /** The fresh database is open: the waiting calls go on with it. */
+  replace(next: SyncStorage): void {
+    if (this.closed) {
+      next.close();
+      return;
+    }
+    this.current = next;
+    this.swap?.resolve();
+    this.swap = null;
+  }
+
+  /** Queues the events again with their eventIds, and restores their records where nothing newer
+   *  is stored. Resolves with how many were queued. */
+  async requeue(events: readonly QueuedEvent[]): Promise<number> {
+    if (events.length === 0) return 0;
+    const changes = events.map(({ repository, event }): RecordChange => {
+      const row: RecordRow = event.data
+        ? { repository, id: event.dataId, data: event.data as StoredRecord, deleted: false, createdAt: event.createdAt, eventId: event.eventId }
+        : { repository, id: event.dataId, deleted: true, createdAt: event.createdAt, eventId: event.eventId };
+      return { repository, id: event.dataId, decide: (current) => ({ row: incomingWins(current, row) ? row : current!, push: event }) };
+    });
+    await this.commit(changes);
+    return events.length;
+  }
+
+  commit(changes: readonly RecordChange[], cursors?: ReadonlyMap<string, number>): Promise<RecordRow[]> {
+    // A commit that waited for, or failed with, a lost database belongs to what came before the
+    // loss: its records are still worth keeping, its cursors are not.
+    return this.run(
+      (storage, generation, retry) => {
+        const pushed: QueuedEvent[] = [];
+        const watched = changes.map((change): RecordChange => ({
+          repository: change.repository,
+          id: change.id,
+          decide: (current) => {
+            const decision = change.decide(current);
+            if (decision?.push) pushed.push({ repository: change.repository, event: decision.push });
+            return decision;
+          },
+        }));
+        return storage.commit(watched, retry ? undefined : cursors).then((rows) => {
+          if (generation === this.generation) for (const entry of pushed) this.unacked.add(entry);
+          return rows;
+        });
+      },
+      (error) => {
+        throw syncError('storage_lost', `the database was taken away during a write, and the fresh one refused it: ${String(error)}`);
+      },
+    );
+  }
+
+  getRecord(repository: string, id: string): Promise<RecordRow | undefined> {
+    return this.run((storage) => storage.getRecord(repository, id));
+  }
+
+  getRecords(repository: string): Promise<RecordRow[]> {
+    return this.run((storage) => storage.getRecords(repository));
+  }
+
+  getCursor(repository: string): Promise<number> {
+    return this.run((storage) => storage.getCursor(repository));
+  }
+
+  readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]> {
+    return this.run(async (storage, generation) => {
+      const entries = await storage.readOutbox(afterKey, limit);
+      if (generation === this.generation) for (const entry of entries) this.unacked.add(entry, entry.key);
+      return entries;
+    });
+  }
+
+  peekOutbox(afterKey: number, limit: number): OutboxEntry[] | undefined {
+    if (this.swap) return undefined;
+    const entries = this.current.peekOutbox?.(afterKey, limit);
+    for (const entry of entries ?? []) this.unacked.add(entry, entry.key);
+    return entries;
+  }
+
+  async removeOutbox(keys: readonly number[]): Promise<void> {
+    const generation = this.generation;
+    if (this.swap) return; // keys of the lost database
+    this.unacked.acknowledged(keys);
+    const storage = this.current;
+    try {
+      await storage.removeOutbox(keys);
+    } catch (error) {
+      if (generation === this.generation && !this.lostNow(storage)) throw error;
+    }
+  }
+
+  outboxSize(): Promise<number> {
+    return this.run((storage) => storage.outboxSize());
+  }
+
+  outboxHas(eventIds: ReadonlySet<string>): Promise<Set<string>> {
+    return this.run((storage) => storage.outboxHas(eventIds));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.swap?.reject(syncError('closed', 'the sync runtime is closed'));
+    this.current.close();
+  }
+
+  /**
+   * Runs `call` on the current database (after a running swap); when it fails because that
+   * database was lost, once more on the fresh one (`retry`), whose failure `retryFailed` may
+   * rename.
+   */
+  private async run<T>(
+    call: (storage: SyncStorage, generation: number, retry: boolean) => Promise<T>,
+    retryFailed: (error: unknown) => never = (error) => {
+      throw error;
+    },
+  ): Promise<T> {
+    const waited = this.swap !== null;
+    if (this.swap) await this.swap.done;
+    const generation = this.generation;
+    const storage = this.current;
+    try {
+      return await call(storage, generation, waited);
+    } catch (error) {
+      if (generation === this.generation && !this.lostNow(storage)) throw error;
+    }
+    if (this.swap) await this.swap.done;
+    try {
+      return await call(this.current, this.generation, true);
+    } catch (error) {
+      return retryFailed(error);
+    }
+  }
+
+  /** Whether `storage` (current a moment ago) is gone; announces a loss nobody announced yet. */
+  private lostNow(storage: SyncStorage): boolean {
+    if (this.closed || !storage.isGone?.()) return false;
+    if (storage === this.current && !this.swap) this.gone();
+    return this.swap !== null || storage !== this.current;
+  }
+}
+
+/** Local events queued and not yet acknowledged, by eventId, with their outbox key once known. */
+class UnackedEvents {
+  private readonly byEventId = new Map<string, QueuedEvent & { key?: number }>();
+  private readonly eventIdByKey = new Map<number, string>();
+
+  add(entry: QueuedEvent, key?: number): void {
+    const { eventId } = entry.event;
+    const known = this.byEventId.get(eventId);
+    if (known) {
+      if (key !== undefined && known.key === undefined) {
+        known.key = key;
+        this.eventIdByKey.set(key, eventId);
+      }
+      return;
+    }
+    this.byEventId.set(eventId, { repository: entry.repository, event: entry.event, key });
+    if (key !== undefined) this.eventIdByKey.set(key, eventId);
+    if (this.byEventId.size > MAX_REMEMBERED) {
+      const [oldestId, oldest] = this.byEventId.entries().next().value as [string, { key?: number }];
+      this.byEventId.delete(oldestId);
+      if (oldest.key !== undefined) this.eventIdByKey.delete(oldest.key);
+    }
+  }
+
+  acknowledged(keys: readonly number[]): void {
+    for (const key of keys) {
+      const eventId = this.eventIdByKey.get(key);
+      if (eventId === undefined) continue;
+      this.eventIdByKey.delete(key);
+      this.byEventId.delete(eventId);
+    }
+  }
+
+  /** Oldest first, by the events' own order. */
+  take(): QueuedEvent[] {
+    return [...this.byEventId.values()]
+      .map(({ repository, event }) => ({ repository, event }))
+      .sort((a, b) => compareEvents(a.event, b.event));
+  }
+}
