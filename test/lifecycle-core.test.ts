@@ -7,23 +7,17 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, test } from 'node:test';
 import { openPeers } from '../worker/peers';
-import { startTestServer, type TestServer } from './helpers/server';
+import { TestServers } from './helpers/server';
 import { RecordingLogger, RecordingTab, settled, TestCores, uniqueDatabaseName, waitFor } from './helpers/worker';
 
-const servers: TestServer[] = [];
+const servers = new TestServers();
 const cores = new TestCores();
 const cleanups: (() => Promise<void> | void)[] = [];
-
-async function server(): Promise<TestServer> {
-  const started = await startTestServer();
-  servers.push(started);
-  return started;
-}
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
   await cores.closeAll();
-  for (const s of servers.splice(0)) await s.stop();
+  await servers.stopAll();
 });
 
 /** A tab that also counts the version-change notices it gets. */
@@ -55,7 +49,7 @@ test('a socket that never finishes opening is given up after connectTimeout, and
 });
 
 test('after the last tab goes the socket closes once the grace period ends, and the next tab reopens it', async () => {
-  const s = await server();
+  const s = await servers.start();
   const c = await cores.open(s.syncUrl, { idleDisconnectDelay: 100 });
   await c.api.attach('tab-1', new RecordingTab());
   await c.api.start();
@@ -72,7 +66,7 @@ test('after the last tab goes the socket closes once the grace period ends, and 
 });
 
 test('a follower writes through the shared database, only the leader connects, and the follower leads once the leader closes', async () => {
-  const s = await server();
+  const s = await servers.start();
   const databaseName = uniqueDatabaseName();
   const peers = () => openPeers(databaseName, new RecordingLogger());
   const leader = await cores.open(s.syncUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
@@ -102,7 +96,7 @@ test('a follower writes through the shared database, only the leader connects, a
 });
 
 test('a newer schema version makes the old runtime close, tell its tabs and let go; the new one keeps the data', async () => {
-  const s = await server();
+  const s = await servers.start();
   const databaseName = uniqueDatabaseName();
   let retired = 0;
   const old = await cores.open(s.syncUrl, { databaseName, onRetired: () => retired++ });

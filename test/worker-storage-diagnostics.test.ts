@@ -7,22 +7,16 @@ import { readFileSync } from 'node:fs';
 import { afterEach, test } from 'node:test';
 import { deleteDB } from 'idb';
 import { RUNTIME_VERSION } from '../worker/config';
-import { startTestServer, type TestServer } from './helpers/server';
+import { TestServers } from './helpers/server';
 import { RecordingTab, settled, sleep, TestCores, waitFor } from './helpers/worker';
 
-const servers: TestServer[] = [];
+const servers = new TestServers();
 const cores = new TestCores();
 
 afterEach(async () => {
   await cores.closeAll();
-  for (const s of servers.splice(0)) await s.stop();
+  await servers.stopAll();
 });
-
-async function server(): Promise<TestServer> {
-  const started = await startTestServer();
-  servers.push(started);
-  return started;
-}
 
 test('the runtime version is the package version', () => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,7 +24,7 @@ test('the runtime version is the package version', () => {
 });
 
 test('diagnostics: every field, the outbox age while a write waits, repositories after a catch-up', async () => {
-  const s = await server();
+  const s = await servers.start();
   const other = await cores.open(s.syncUrl);
   await other.api.start();
   await settled(other);
@@ -70,7 +64,7 @@ test('diagnostics: every field, the outbox age while a write waits, repositories
 });
 
 test('persistent storage is asked of one tab, once; a tab that fails to answer passes the question on', async () => {
-  const s = await server();
+  const s = await servers.start();
   const c = await cores.open(s.syncUrl);
   class RefusingTab extends RecordingTab {
     override async persist(): Promise<boolean> {
@@ -97,7 +91,7 @@ test('persistent storage is asked of one tab, once; a tab that fails to answer p
 });
 
 test('the worker warnings reach every attached tab as log entries', async () => {
-  const s = await server();
+  const s = await servers.start();
   const c = await cores.open(s.syncUrl);
   const tabs = [new RecordingTab(), new RecordingTab()];
   await c.api.attach('one', tabs[0]!);

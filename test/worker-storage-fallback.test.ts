@@ -4,15 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
-import { startTestServer, type TestServer } from './helpers/server';
+import { TestServers } from './helpers/server';
 import { RecordingTab, settled, TestCores, waitFor } from './helpers/worker';
 
-const servers: TestServer[] = [];
+const servers = new TestServers();
 const cores = new TestCores();
 
 afterEach(async () => {
   await cores.closeAll();
-  for (const s of servers.splice(0)) await s.stop();
+  await servers.stopAll();
 });
 
 /** An IndexedDB whose open() returns a request that never fires (as in some private windows). */
@@ -26,8 +26,7 @@ const throwing = {
 
 for (const [kind, factory, reason] of [['never answers', hanging, /did not open within 300 ms/], ['throws', throwing, /denied permission/]] as const) {
   test(`an IndexedDB that ${kind}: the core keeps its data in memory, says so, and syncs`, async () => {
-    const s = await startTestServer();
-    servers.push(s);
+    const s = await servers.start();
     const openedAt = Date.now();
     const a = await cores.open(s.syncUrl, { indexedDB: factory, storageOpenTimeout: 300 });
     assert.ok(Date.now() - openedAt < 3000, 'open did not wait for the default timeout');

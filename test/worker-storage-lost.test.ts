@@ -7,22 +7,16 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { forceCloseDatabase } from 'fake-indexeddb';
 import { deleteDB } from 'idb';
-import { startTestServer, type TestServer } from './helpers/server';
+import { TestServers, type TestServer } from './helpers/server';
 import { RecordingTab, settled, TestCores, waitFor } from './helpers/worker';
 
-const servers: TestServer[] = [];
+const servers = new TestServers();
 const cores = new TestCores();
 
 afterEach(async () => {
   await cores.closeAll();
-  for (const s of servers.splice(0)) await s.stop();
+  await servers.stopAll();
 });
-
-async function server(): Promise<TestServer> {
-  const started = await startTestServer();
-  servers.push(started);
-  return started;
-}
 
 /** How often the server stored an event for each record id. */
 async function storedTimes(s: TestServer): Promise<Map<string, number>> {
@@ -35,7 +29,7 @@ const todo = (id: string) => ({ id, title: id, done: false });
 const lastList = (tab: RecordingTab) => tab.lists.at(-1)?.records.map((r) => r.id).sort() ?? [];
 
 test('a database deleted under a running core: storage_lost, a fresh one re-synced from 0, the unsent write sent once', async () => {
-  const s = await server();
+  const s = await servers.start();
   const a = await cores.open(s.syncUrl);
   const b = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
@@ -85,7 +79,7 @@ test('a database deleted under a running core: storage_lost, a fresh one re-sync
 });
 
 test('a database the browser force-closes: the core opens it again and goes on; a write made at that moment is stored once', async () => {
-  const s = await server();
+  const s = await servers.start();
   // The seam tells which connections the core opened, so the test can force one closed.
   const connections: IDBDatabase[] = [];
   const factory = {

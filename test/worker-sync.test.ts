@@ -5,18 +5,12 @@ import { nanoid } from 'nanoid';
 import type { SyncEvent } from '../protocol/messages';
 import { MAX_BATCH_EVENTS } from '../protocol/limits';
 import { authed, type AuthedClient } from './helpers/client';
-import { startTestServer, type TestServer } from './helpers/server';
+import { startTestServer, TestServers } from './helpers/server';
 import { dumpDatabase, RecordingTab, settled, sleep, TestCores, waitFor } from './helpers/worker';
 
-const servers: TestServer[] = [];
+const servers = new TestServers();
 const cores = new TestCores();
 const clients: AuthedClient[] = [];
-
-async function server(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
-  const started = await startTestServer(overrides);
-  servers.push(started);
-  return started;
-}
 
 async function client(url: string, token?: string): Promise<AuthedClient> {
   const connected = await authed(url, token);
@@ -27,7 +21,7 @@ async function client(url: string, token?: string): Promise<AuthedClient> {
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.close();
   await cores.closeAll();
-  for (const s of servers.splice(0)) await s.stop();
+  await servers.stopAll();
 });
 
 function todoEvent(id: string, title: string, createdAt = new Date().toISOString()): SyncEvent {
@@ -55,7 +49,7 @@ test('a write made while the server is down is delivered, once, by the next work
   assert.equal((await first.api.status()).pending, 1);
   await first.close();
 
-  const up = await server({ port });
+  const up = await servers.start({ port });
   const second = await cores.open(url, { databaseName: first.databaseName });
   await second.api.start();
   await settled(second, 'the outbox to drain');
@@ -67,7 +61,7 @@ test('a write made while the server is down is delivered, once, by the next work
 });
 
 test('catch-up pages through everything, keeps its cursor, and later asks only for newer events', async () => {
-  const s = await server();
+  const s = await servers.start();
   const other = await client(s.syncUrl);
   const ids = Array.from({ length: 1200 }, (_, i) => `t${String(i).padStart(4, '0')}`);
   await push(other, ids.map((id) => todoEvent(id, id)));
@@ -100,7 +94,7 @@ test('catch-up pages through everything, keeps its cursor, and later asks only f
 });
 
 test('an older event arriving after a newer one loses, here and in the server compaction', async () => {
-  const s = await server();
+  const s = await servers.start();
   const c = await cores.open(s.syncUrl);
   await c.api.start();
   await settled(c);
@@ -121,7 +115,7 @@ test('an older event arriving after a newer one loses, here and in the server co
 });
 
 test('live events from another device reach watchers as one list per batch', async () => {
-  const s = await server();
+  const s = await servers.start();
   const c = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
   await c.api.attach('tab', tab);
@@ -138,7 +132,7 @@ test('live events from another device reach watchers as one list per batch', asy
 });
 
 test('a record the schema refuses is stored neither locally nor on the server', async () => {
-  const s = await server();
+  const s = await servers.start();
   const c = await cores.open(s.syncUrl);
   await c.api.start();
   await settled(c);
@@ -151,7 +145,7 @@ test('a record the schema refuses is stored neither locally nor on the server', 
 
 test('credentials are never written to IndexedDB', async () => {
   const token = 'secret-token-0123456789';
-  const s = await server({ authTokens: new Map([[token, 'team']]) });
+  const s = await servers.start({ authTokens: new Map([[token, 'team']]) });
   const c = await cores.open(s.syncUrl);
   await c.api.attach('tab', new RecordingTab(), { authToken: token, headers: { 'x-api-key': 'header-secret-987' } });
   await c.api.upsert('todos', { id: 'a', title: 'a', done: false });
@@ -167,7 +161,7 @@ test('credentials are never written to IndexedDB', async () => {
 });
 
 test('updateCredentials re-authenticates in place, on the same connection', async () => {
-  const s = await server({ authTokens: new Map([['first-token', 'team'], ['second-token', 'team']]) });
+  const s = await servers.start({ authTokens: new Map([['first-token', 'team'], ['second-token', 'team']]) });
   const c = await cores.open(s.syncUrl);
   await c.api.updateCredentials({ authToken: 'first-token' });
   await c.api.start();
@@ -186,7 +180,7 @@ test('updateCredentials re-authenticates in place, on the same connection', asyn
 });
 
 test('auth_failed asks a tab for credentials, and sync resumes with them', async () => {
-  const s = await server({ authTokens: new Map([['good-token', 'team']]) });
+  const s = await servers.start({ authTokens: new Map([['good-token', 'team']]) });
   const c = await cores.open(s.syncUrl);
   const silent = new RecordingTab();
   const helpful = new RecordingTab(() => ({ authToken: 'good-token' }));
@@ -203,7 +197,7 @@ test('auth_failed asks a tab for credentials, and sync resumes with them', async
 });
 
 test('with no credentials offered the worker waits, without a reconnect loop, for updateCredentials', async () => {
-  const s = await server({ authTokens: new Map([['good-token', 'team']]) });
+  const s = await servers.start({ authTokens: new Map([['good-token', 'team']]) });
   const c = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
   await c.api.attach('tab', tab, { authToken: 'wrong-token' });
@@ -222,7 +216,7 @@ test('with no credentials offered the worker waits, without a reconnect loop, fo
 });
 
 test('stop closes the connection and writes keep working offline until start', async () => {
-  const s = await server();
+  const s = await servers.start();
   const c = await cores.open(s.syncUrl);
   await c.api.start();
   await settled(c);
@@ -240,7 +234,7 @@ test('stop closes the connection and writes keep working offline until start', a
 });
 
 test('a backlog goes out in batches of at most MAX_BATCH_EVENTS, each acknowledged and removed', async () => {
-  const s = await server();
+  const s = await servers.start();
   const c = await cores.open(s.syncUrl);
   const ids = Array.from({ length: 1200 }, (_, i) => `b${String(i).padStart(4, '0')}`);
   await Promise.all(ids.map((id) => c.api.upsert('todos', { id, title: id, done: false })));

@@ -38,43 +38,43 @@ test('one event goes as push_event, several as push_events_batch', () => {
   assert.deepEqual(pushMessage('a', [one, two]), { type: 'push_events_batch', repository: 'a', events: [one, two] });
 });
 
-test('once everything queued was sent, drains read the outbox again only after something is queued', async () => {
-  const outbox = [entry(1, 'todos')];
-  let reads = 0;
+/** An outbox holding one entry, counting its reads. */
+function countedOutbox() {
+  const counted = { entries: [entry(1, 'todos')], reads: 0 };
   const storage = {
-    readOutbox: async (afterKey: number) => (reads++, outbox.filter((e) => e.key > afterKey)),
+    readOutbox: async (afterKey: number) => (counted.reads++, counted.entries.filter((e) => e.key > afterKey)),
     removeOutbox: async () => {},
   } as unknown as SyncStorage;
+  return { counted, storage };
+}
+
+test('once everything queued was sent, drains read the outbox again only after something is queued', async () => {
+  const { counted, storage } = countedOutbox();
   const sent: ClientMessage[] = [];
   const sender = new OutboxSender(storage, (message) => (sent.push(message), true));
   await sender.drain();
-  assert.equal(reads, 1, 'one read: it returned fewer than asked for, so there is nothing more');
+  assert.equal(counted.reads, 1, 'one read: it returned fewer than asked for, so there is nothing more');
   assert.equal(await sender.acknowledge([entry(1, 'todos').event.eventId]), 1);
   await sender.drain(); // what an ack triggers
-  assert.equal(reads, 1, 'nothing was queued since: no read');
-  outbox.push(entry(2, 'todos'));
+  assert.equal(counted.reads, 1, 'nothing was queued since: no read');
+  counted.entries.push(entry(2, 'todos'));
   sender.queued();
   await sender.drain();
-  assert.equal(reads, 2);
+  assert.equal(counted.reads, 2);
   assert.deepEqual(sent.map((m) => m.type === 'push_event' && m.event.dataId), [entry(1, 'todos').event.dataId, entry(2, 'todos').event.dataId]);
   sender.reset(); // a new session sends everything unacknowledged again: it reads
   await sender.drain();
-  assert.equal(reads, 3);
+  assert.equal(counted.reads, 3);
 });
 
 test('with other writers on the same outbox, every drain reads it: what this runtime holds is partial', async () => {
-  const outbox = [entry(1, 'todos')];
-  let reads = 0;
-  const storage = {
-    readOutbox: async (afterKey: number) => (reads++, outbox.filter((e) => e.key > afterKey)),
-    removeOutbox: async () => {},
-  } as unknown as SyncStorage;
+  const { counted, storage } = countedOutbox();
   const sender = new OutboxSender(storage, () => true, true);
   await sender.drain();
-  const readsAfterFirstDrain = reads;
-  outbox.push(entry(2, 'todos')); // another runtime queued it, and its notice has not come yet
+  const readsAfterFirstDrain = counted.reads;
+  counted.entries.push(entry(2, 'todos')); // another runtime queued it, and its notice has not come yet
   await sender.drain();
-  assert.ok(reads > readsAfterFirstDrain, 'the second drain read the outbox');
+  assert.ok(counted.reads > readsAfterFirstDrain, 'the second drain read the outbox');
 });
 
 test('a drain asked for by a new session while the old one is still reading the outbox is not lost', async () => {

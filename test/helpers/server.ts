@@ -118,3 +118,18 @@ function parseJson(line: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/** The servers a test file started, stopped together after each test. */
+export class TestServers {
+  private readonly started: TestServer[] = [];
+
+  async start(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+    const server = await startTestServer(overrides);
+    this.started.push(server);
+    return server;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const server of this.started.splice(0)) await server.stop();
+  }
+}
