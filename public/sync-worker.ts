@@ -23,8 +23,19 @@ if (idb === 'hang' || idb === 'throw') {
   Object.defineProperty(globalThis, 'indexedDB', { value: broken, configurable: true });
 }
 
+// `?ws=ws://host:port/sync`: another sync server on the same host (a test's misbehaving one). Never
+// another host: the worker hands the server the tabs' credentials.
+const sameHost = (url: string | null): url is string => {
+  try {
+    return url !== null && new URL(url).hostname === location.hostname;
+  } catch {
+    return false;
+  }
+};
+const otherServer = knobs.get('ws');
+
 startSyncWorker({
-  websocketUrl: `${protocol}//${location.host}/sync`,
+  websocketUrl: sameHost(otherServer) ? otherServer : `${protocol}//${location.host}/sync`,
   repositories: {
     todos: v.object({ id: v.string(), title: v.pipe(v.string(), v.maxLength(500)), done: v.boolean() }),
   },

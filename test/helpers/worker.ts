@@ -5,7 +5,7 @@
 import 'fake-indexeddb/auto';
 import { deleteDB, openDB } from 'idb';
 import * as v from 'valibot';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 import type { ClientMessage, ServerMessage } from '../../protocol/messages';
 import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
 import { applyChange } from '../../src/records-view';
@@ -185,35 +185,4 @@ export function removeDatabase(name: string): Promise<void> {
   return deleteDB(name);
 }
 
-/** A scriptable sync server on loopback: each client message goes to `onMessage`. */
-export interface FakeServer {
-  url: string;
-  /** Sockets accepted so far, in order. */
-  connections: WebSocket[];
-  close(): Promise<void>;
-}
-
-export async function startFakeServer(onMessage: (socket: WebSocket, message: ClientMessage) => void): Promise<FakeServer> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise<void>((resolve) => wss.once('listening', resolve));
-  const connections: WebSocket[] = [];
-  wss.on('connection', (socket) => {
-    connections.push(socket);
-    socket.on('message', (data) => onMessage(socket, JSON.parse(String(data)) as ClientMessage));
-  });
-  const address = wss.address();
-  if (!address || typeof address === 'string') throw new Error('expected a TCP address');
-  return {
-    url: `ws://127.0.0.1:${address.port}/sync`,
-    connections,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        for (const socket of wss.clients) socket.terminate();
-        wss.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
-}
-
-export function sendTo(socket: WebSocket, message: ServerMessage | string): void {
-  socket.send(typeof message === 'string' ? message : JSON.stringify(message));
-}
+export { sendTo, startFakeServer, type FakeServer } from './fake-server';
