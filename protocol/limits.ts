@@ -13,6 +13,10 @@ export const MAX_BATCH_EVENTS = 500;
 /** Most events in one `events` page; also the page size when `request_events` names none. */
 export const MAX_PAGE_EVENTS = 1000;
 export const DEFAULT_PAGE_EVENTS = 500;
+/** Most bytes the server puts in one `events` page: a page of large records is cut short (its
+ *  `hasMore` says so), well inside MAX_SERVER_FRAME_BYTES, which a client would otherwise refuse,
+ *  skipping those events for good. */
+export const MAX_PAGE_BYTES = 8 * 1024 * 1024;
 
 /** A repository name is an object key in `ack.repositories`: the three keys JavaScript reserves are refused. */
 export const REPOSITORY_NAME = /^(?!(?:__proto__|constructor|prototype)$)[A-Za-z0-9_-]{1,64}$/;

@@ -7,6 +7,7 @@
  */
 import type { EventStore, LoggedEvent } from './store/event-store';
 import type { SequencedEvent } from '../protocol';
+import { eventsFrames } from './events-frames';
 import type { Logger } from './log';
 
 /** A connection as the hub sees it. */
@@ -39,6 +40,8 @@ export class Hub {
   constructor(
     private readonly store: EventStore,
     private readonly log: Logger,
+    /** Most bytes of one `events` frame (a large commit goes in several). */
+    private readonly maxFrameBytes: number,
   ) {
     this.unsubscribe = store.onAppended((namespace, maxSequence, committed) => {
       const state = this.namespaces.get(namespace);
@@ -159,14 +162,14 @@ export class Hub {
     }
     for (const [repository, group] of byRepository) {
       const origins = new Set(group.map((g) => g.origin));
-      const everything = JSON.stringify({ type: 'events', repository, events: group.map((g) => g.event) });
+      const everything = eventsFrames(repository, group.map((g) => g.event), this.maxFrameBytes);
       for (const subscriber of state.subscribers) {
         if (!origins.has(subscriber.id)) {
-          subscriber.deliver(everything);
+          for (const { frame } of everything) subscriber.deliver(frame);
           continue;
         }
         const others = group.filter((g) => g.origin !== subscriber.id).map((g) => g.event);
-        if (others.length > 0) subscriber.deliver(JSON.stringify({ type: 'events', repository, events: others }));
+        for (const { frame } of others.length > 0 ? eventsFrames(repository, others, this.maxFrameBytes) : []) subscriber.deliver(frame);
       }
     }
   }

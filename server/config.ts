@@ -2,7 +2,7 @@
  * Server configuration from the environment. Every variable can also be given as a flag:
  * `--port 9000`, `--database-url=postgres://…` (the variable's name in kebab case).
  */
-import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol';
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_PAGE_BYTES, MAX_SERVER_FRAME_BYTES } from '../protocol';
 import { isLogLevel, type LogLevel } from './log';
 
 export interface ServerConfig {
@@ -18,6 +18,8 @@ export interface ServerConfig {
   /** Origins allowed to open a WebSocket; `['*']` = any; undefined = same origin (or none) only. */
   allowedOrigins?: readonly string[];
   maxMessageBytes: number;
+  /** Most bytes of one catch-up page (a page of large records is cut short, never refused by the client). */
+  maxPageBytes: number;
   /** Messages per second per connection (token bucket refill rate) and the bucket size. */
   rateLimit: { perSecond: number; burst: number };
   maxConnectionsPerPrincipal: number;
@@ -57,6 +59,7 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     jwtSecret: text('JWT_SECRET'),
     allowedOrigins: origins?.split(',').map((o) => o.trim()).filter(Boolean),
     maxMessageBytes: integer('MAX_MESSAGE_BYTES', DEFAULT_MAX_MESSAGE_BYTES, 1024),
+    maxPageBytes: Math.min(integer('MAX_PAGE_BYTES', MAX_PAGE_BYTES, 1024), MAX_SERVER_FRAME_BYTES),
     rateLimit: { perSecond, burst: integer('RATE_LIMIT_BURST', perSecond * 2, 1) },
     maxConnectionsPerPrincipal: integer('MAX_CONNECTIONS_PER_PRINCIPAL', 200, 1),
     authTimeoutMs: integer('AUTH_TIMEOUT_MS', 10_000, 1),

@@ -27,7 +27,7 @@ export interface ConnectionContext {
   hub: Hub;
   authenticator: Authenticator;
   log: Logger;
-  config: Pick<ServerConfig, 'maxMessageBytes' | 'rateLimit' | 'authTimeoutMs' | 'maxConnectionsPerPrincipal'>;
+  config: Pick<ServerConfig, 'maxMessageBytes' | 'maxPageBytes' | 'rateLimit' | 'authTimeoutMs' | 'maxConnectionsPerPrincipal'>;
   /** Authenticated connections per principal, shared by every connection of the server. */
   principals: Map<string, number>;
 }
@@ -107,12 +107,12 @@ export class Connection implements Subscriber {
   }
 
   /** Sends a message; when the socket is backed up, resolves only after it flushed this one. */
-  sendPaced(message: ServerMessage): Promise<boolean> {
+  sendPaced(frame: string): Promise<boolean> {
     if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve(false);
     return new Promise((resolve) => {
       let waiting = false;
       // ws calls back asynchronously, once the frame is written (or the socket failed).
-      this.socket.send(JSON.stringify(message), (error) => {
+      this.socket.send(frame, (error) => {
         if (waiting) resolve(!error);
       });
       if (this.socket.bufferedAmount > SEND_HIGH_WATER) waiting = true;
@@ -182,9 +182,9 @@ export class Connection implements Subscriber {
       case 'push_events_batch':
         return this.append(namespace, message.repository, message.events);
       case 'request_events':
-        return answerRequestEvents(store, namespace, this, message);
+        return answerRequestEvents(store, namespace, this, message, this.context.config.maxPageBytes);
       case 'request_all_events':
-        return answerRequestAllEvents(store, namespace, this, message);
+        return answerRequestAllEvents(store, namespace, this, message, this.context.config.maxPageBytes);
       case 'events_received':
         return;
     }

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { SequencedEvent } from '../protocol';
+import { MAX_PAGE_BYTES, type SequencedEvent } from '../protocol';
 import { Hub, type Subscriber } from '../server/broadcast';
 import { createLogger } from '../server/log';
 import type { AppendedListener, EventStore } from '../server/store/event-store';
@@ -46,8 +46,12 @@ function observed(store: EventStore) {
 
 function subscriber(id: string) {
   const received: SequencedEvent[] = [];
-  const deliver = (text: string) => received.push(...(JSON.parse(text) as { events: SequencedEvent[] }).events);
-  return { id, received, deliver } satisfies Subscriber & { received: SequencedEvent[] };
+  const frameBytes: number[] = [];
+  const deliver = (text: string) => {
+    frameBytes.push(Buffer.byteLength(text));
+    received.push(...(JSON.parse(text) as { events: SequencedEvent[] }).events);
+  };
+  return { id, received, frameBytes, deliver } satisfies Subscriber & { received: SequencedEvent[]; frameBytes: number[] };
 }
 
 async function until(condition: () => boolean): Promise<void> {
@@ -63,7 +67,7 @@ describe('broadcast hub', () => {
     dir = mkdtempSync(join(tmpdir(), 'tabsync-hub-'));
     base = openSqliteStore(join(dir, 'sync.db'));
     store = observed(base);
-    hub = new Hub(store.store, createLogger('silent'));
+    hub = new Hub(store.store, createLogger('silent'), MAX_PAGE_BYTES);
   });
   afterEach(async () => {
     hub.close();
@@ -110,5 +114,25 @@ describe('broadcast hub', () => {
     assert.deepEqual(other.received.map((e) => e.dataId), ['elsewhere', 'a', 'b', 'c']);
     assert.deepEqual(other.received.map((e) => e.serverSequence), [1, 2, 3, 4]);
     assert.equal(store.state.logReads, reads, 'no read once every commit was delivered');
+  });
+
+  it('cuts a large commit into frames of at most the bound, every event once, in order', async () => {
+    const maxFrameBytes = 32 * 1024;
+    const small = new Hub(store.store, createLogger('silent'), maxFrameBytes);
+    try {
+      const other = subscriber('other');
+      const sender = subscriber('sender');
+      await small.join('ns', other);
+      await small.join('ns', sender);
+      const events = Array.from({ length: 20 }, (_, i) => makeEvent(`big${i}`, i, { data: { blob: 'x'.repeat(5000) } }));
+      small.markOrigin('ns', [events[0]!.eventId], sender.id);
+      await store.store.append('ns', 'todos', events);
+      assert.ok(other.frameBytes.length > 1, 'several frames');
+      for (const bytes of [...other.frameBytes, ...sender.frameBytes]) assert.ok(bytes <= maxFrameBytes, `${bytes} bytes within the bound`);
+      assert.deepEqual(other.received.map((e) => e.serverSequence), Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.deepEqual(sender.received.map((e) => e.serverSequence), Array.from({ length: 19 }, (_, i) => i + 2), 'all but its own');
+    } finally {
+      small.close();
+    }
   });
 });

@@ -14,6 +14,7 @@ describe('server configuration', () => {
       jwtSecret: undefined,
       allowedOrigins: undefined,
       maxMessageBytes: 1024 * 1024,
+      maxPageBytes: 8 * 1024 * 1024,
       rateLimit: { perSecond: 500, burst: 1000 },
       maxConnectionsPerPrincipal: 200,
       authTimeoutMs: 10_000,

@@ -294,6 +294,28 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
         assert.deepEqual(rest.flatMap((p) => p.events.map((e) => e.serverSequence)), [total - 4, total - 3, total - 2, total - 1, total]);
       });
 
+      it('a page of large records is cut to maxPageBytes: every frame fits, nothing is skipped, with or without a limit', async () => {
+        const maxPageBytes = 64 * 1024;
+        const server = await start({ maxPageBytes });
+        const client = await login(server);
+        // 40 records of ~10 KB: 400 KB, far above one page's bytes, far below its 500 events.
+        const events = Array.from({ length: 40 }, (_, i) => makeEvent(`big${i}`, i, { data: { dataId: `big${i}`, blob: 'x'.repeat(10_000) } }));
+        await pushMany(client, 'todos', events);
+
+        const pages = await client.collect({ type: 'request_events', repository: 'todos' });
+        assert.ok(pages.length > 1, `cut into several pages (got ${pages.length})`);
+        for (const page of pages) assert.ok(Buffer.byteLength(JSON.stringify(page)) <= maxPageBytes, 'each page within maxPageBytes');
+        assert.deepEqual(pages.map((p) => p.hasMore), [...pages.slice(1).map(() => true), false]);
+        const sequences = pages.flatMap((p) => p.events.map((e) => e.serverSequence));
+        assert.deepEqual(sequences, Array.from({ length: 40 }, (_, i) => i + 1), 'nothing lost, nothing repeated, in order');
+
+        // With a limit: one reply, cut short with hasMore, then the client asks on from its last event.
+        client.send({ type: 'request_events', repository: 'todos', limit: 40 });
+        const first = await client.next('events');
+        assert.ok(first.hasMore === true && first.events.length < 40, 'the limited page is cut short too');
+        assert.ok(Buffer.byteLength(JSON.stringify(first)) <= maxPageBytes);
+      });
+
       it('request_all_events streams each repository with its sync_complete, then a final sync_complete', async () => {
         const server = await start();
         const client = await login(server);

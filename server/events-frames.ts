@@ -1,0 +1,31 @@
+/**
+ * `events` messages cut to a byte bound. A client refuses a frame above its cap (the worker's is
+ * MAX_SERVER_FRAME_BYTES) and would then miss those events for good, since the next page or
+ * broadcast moves its cursor past them: so no frame may exceed the bound, whatever the records
+ * weigh. Serialized once when everything fits, as it nearly always does.
+ */
+import type { SequencedEvent, ServerMessage } from '../protocol';
+
+export interface EventsFrame {
+  /** The serialized `events` message. */
+  frame: string;
+  /** How many of the events it carries, from the front. */
+  count: number;
+}
+
+/**
+ * The events as `events` frames of at most `maxBytes` each, in order (a single event that alone
+ * exceeds it goes alone: the push limit keeps events far below the cap). `hasMore` marks a
+ * catch-up page: every frame but the last says `hasMore: true`, the last says the page's own.
+ */
+export function eventsFrames(repository: string, events: readonly SequencedEvent[], maxBytes: number, hasMore?: boolean): EventsFrame[] {
+  const message: ServerMessage =
+    hasMore === undefined ? { type: 'events', repository, events: [...events] } : { type: 'events', repository, events: [...events], hasMore };
+  const frame = JSON.stringify(message);
+  if (events.length <= 1 || Buffer.byteLength(frame) <= maxBytes) return [{ frame, count: events.length }];
+  const half = Math.ceil(events.length / 2);
+  return [
+    ...eventsFrames(repository, events.slice(0, half), maxBytes, hasMore === undefined ? undefined : true),
+    ...eventsFrames(repository, events.slice(half), maxBytes, hasMore),
+  ];
+}
