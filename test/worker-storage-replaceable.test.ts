@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryStorage } from '../worker/memory-store';
 import { ReplaceableStorage } from '../worker/replaceable-storage';
+import type { RecordChange } from '../worker/storage';
 import { local, remote, row } from './worker-storage-contract';
 
 /** A memory store that can be taken away like a database: closed under its user. */
@@ -70,4 +71,22 @@ test('the unacknowledged events come back from a loss, and are queued again with
   ]);
   // The re-queued events are known again, should the fresh database go too.
   assert.deepEqual(storage.lose().map((s) => s.event.eventId), ['e2', 'e3']);
+});
+
+test('what it remembers for a loss is bounded in data too: large records written offline drop the oldest first', async () => {
+  const storage = new ReplaceableStorage(new MemoryStorage(), () => {});
+  const large = (n: number): RecordChange => {
+    const change = local(`big${n}`, n);
+    return {
+      ...change,
+      decide: (current) => {
+        const decision = change.decide(current);
+        return decision?.push ? { ...decision, push: { ...decision.push, data: { id: `big${n}`, blob: 'x'.repeat(1024 * 1024) } } } : decision;
+      },
+    };
+  };
+  for (let n = 1; n <= 24; n++) await storage.commit([large(n)]);
+  const survivors = storage.lose().map((s) => s.event.eventId);
+  assert.ok(survivors.length >= 10 && survivors.length < 24, `some, not all 24 MiB, are remembered (${survivors.length})`);
+  assert.equal(survivors.at(-1), 'e24', 'the newest are kept');
 });

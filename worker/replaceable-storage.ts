@@ -19,6 +19,9 @@ import type { OutboxEntry, RecordChange, RecordRow, SyncStorage } from './storag
 /** Beyond this many unacknowledged events (a long time offline) the oldest are forgotten here:
  *  a loss then reports them as lost. */
 const MAX_REMEMBERED = 10_000;
+/** …and beyond about this much data (characters of their JSON), so that large records written
+ *  offline do not pile up in the worker's memory. */
+const MAX_REMEMBERED_CHARS = 16 * 1024 * 1024;
 
 export interface QueuedEvent {
   repository: string;
@@ -201,8 +204,9 @@ export class ReplaceableStorage implements SyncStorage {
 
 /** Local events queued and not yet acknowledged, by eventId, with their outbox key once known. */
 class UnackedEvents {
-  private readonly byEventId = new Map<string, QueuedEvent & { key?: number }>();
+  private readonly byEventId = new Map<string, QueuedEvent & { key?: number; chars: number }>();
   private readonly eventIdByKey = new Map<number, string>();
+  private chars = 0;
 
   add(entry: QueuedEvent, key?: number): void {
     const { eventId } = entry.event;
@@ -214,22 +218,29 @@ class UnackedEvents {
       }
       return;
     }
-    this.byEventId.set(eventId, { repository: entry.repository, event: entry.event, key });
+    const chars = JSON.stringify(entry.event).length;
+    this.byEventId.set(eventId, { repository: entry.repository, event: entry.event, key, chars });
+    this.chars += chars;
     if (key !== undefined) this.eventIdByKey.set(key, eventId);
-    if (this.byEventId.size > MAX_REMEMBERED) {
-      const [oldestId, oldest] = this.byEventId.entries().next().value as [string, { key?: number }];
-      this.byEventId.delete(oldestId);
-      if (oldest.key !== undefined) this.eventIdByKey.delete(oldest.key);
+    while (this.byEventId.size > MAX_REMEMBERED || (this.chars > MAX_REMEMBERED_CHARS && this.byEventId.size > 1)) {
+      const [oldestId] = this.byEventId.keys();
+      if (oldestId !== undefined) this.forget(oldestId);
     }
   }
 
   acknowledged(keys: readonly number[]): void {
     for (const key of keys) {
       const eventId = this.eventIdByKey.get(key);
-      if (eventId === undefined) continue;
-      this.eventIdByKey.delete(key);
-      this.byEventId.delete(eventId);
+      if (eventId !== undefined) this.forget(eventId);
     }
+  }
+
+  private forget(eventId: string): void {
+    const known = this.byEventId.get(eventId);
+    if (!known) return;
+    this.byEventId.delete(eventId);
+    if (known.key !== undefined) this.eventIdByKey.delete(known.key);
+    this.chars -= known.chars;
   }
 
   /** Oldest first, by the events' own order. */
