@@ -2,7 +2,7 @@
 import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import type { SyncEvent } from '../protocol/messages';
 import { OutboxTail } from './outbox-tail';
-import type { Decision, OutboxEntry, RecordChange, RecordRow, SyncStorage } from './storage';
+import { recordKey, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 interface SyncDatabase extends DBSchema {
   records: { key: [string, string]; value: RecordRow };
@@ -74,7 +74,6 @@ function repositoryRange(repository: string): IDBKeyRange {
   return IDBKeyRange.bound([repository], [repository, []]);
 }
 
-const keyOf = (repository: string, id: string) => `${repository}/${id}`; // names have no '/'
 
 class IdbStorage implements SyncStorage {
   /** What this runtime queued lately, so the drain need not read back what it just wrote. */
@@ -102,7 +101,7 @@ class IdbStorage implements SyncStorage {
       const written = new Map<string, RecordRow>();
       const queued: { repository: string; event: SyncEvent; key: Promise<number> }[] = [];
       for (const change of changes) {
-        const key = keyOf(change.repository, change.id);
+        const key = recordKey(change.repository, change.id);
         const decision: Decision | undefined = change.decide(rows.get(key));
         if (!decision) continue;
         rows.set(key, decision.row);
@@ -234,7 +233,7 @@ interface Removal {
 }
 
 /**
- * The current rows of the touched records, by keyOf. A lone record is one `get`. A batch is one
+ * The current rows of the touched records, by recordKey. A lone record is one `get`. A batch is one
  * bounded `getAll` per repository over the span of its ids (a page of catch-up into an empty or
  * clustered store is then one request, not hundreds); ids past what the bound returned are
  * read one by one.
@@ -248,7 +247,7 @@ async function readRows(records: RecordStore, changes: readonly RecordChange[]):
     ids.add(id);
   }
   const readOne = async (repository: string, id: string) => {
-    rows.set(keyOf(repository, id), await records.get([repository, id]));
+    rows.set(recordKey(repository, id), await records.get([repository, id]));
   };
   await Promise.all([...idsByRepository].map(async ([repository, idSet]) => {
     const ids = [...idSet];
@@ -256,13 +255,13 @@ async function readRows(records: RecordStore, changes: readonly RecordChange[]):
     ids.sort();
     const limit = ids.length * RANGE_ROWS_PER_RECORD;
     const found = await records.getAll(IDBKeyRange.bound([repository, ids[0]!], [repository, ids.at(-1)!]), limit);
-    for (const row of found) rows.set(keyOf(repository, row.id), row);
+    for (const row of found) rows.set(recordKey(repository, row.id), row);
     // A full answer may have stopped short of the span: beyond its last id, nothing is known.
     const knownThrough = found.length < limit ? undefined : found.at(-1)?.id;
     const unread: Promise<void>[] = [];
     for (const id of ids) {
-      if (rows.has(keyOf(repository, id))) continue;
-      if (knownThrough === undefined || id <= knownThrough) rows.set(keyOf(repository, id), undefined);
+      if (rows.has(recordKey(repository, id))) continue;
+      if (knownThrough === undefined || id <= knownThrough) rows.set(recordKey(repository, id), undefined);
       else unread.push(readOne(repository, id));
     }
     await Promise.all(unread);

@@ -5,9 +5,8 @@
  * Values are copied in and out, as IndexedDB's structured clone does, so no caller shares them.
  */
 import type { SyncEvent } from '../protocol/messages';
-import type { OutboxEntry, RecordChange, RecordRow, SyncStorage } from './storage';
+import { recordKey, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
-const keyOf = (repository: string, id: string) => `${repository}/${id}`; // names have no '/'
 
 export class MemoryStorage implements SyncStorage {
   private readonly records = new Map<string, RecordRow>();
@@ -23,7 +22,7 @@ export class MemoryStorage implements SyncStorage {
     const written = new Map<string, RecordRow>();
     const queued: { repository: string; event: SyncEvent }[] = [];
     for (const change of changes) {
-      const key = keyOf(change.repository, change.id);
+      const key = recordKey(change.repository, change.id);
       const decision = change.decide(written.has(key) ? written.get(key) : this.records.get(key));
       if (!decision) continue;
       const row = structuredClone(decision.row);
@@ -40,7 +39,7 @@ export class MemoryStorage implements SyncStorage {
 
   async getRecord(repository: string, id: string): Promise<RecordRow | undefined> {
     this.assertOpen();
-    const row = this.records.get(keyOf(repository, id));
+    const row = this.records.get(recordKey(repository, id));
     return row && structuredClone(row);
   }
 

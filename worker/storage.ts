@@ -67,3 +67,6 @@ export interface SyncStorage {
    *  a failed call then failed for that, not for what it asked. */
   isGone?(): boolean;
 }
+
+/** One string per record across repositories, for maps of rows (repository names have no '/'). */
+export const recordKey = (repository: string, id: string): string => `${repository}/${id}`;
