@@ -139,6 +139,33 @@ test('a broadcast during catch-up is applied but moves the cursor only at sync_c
   assert.deepEqual(cursorsOf(await dumpDatabase(c.databaseName)), [['todos', 100]]);
 });
 
+test('catch-up pages that queue up behind a commit are stored together, at most 5000 events at a time', async () => {
+  const pages = Array.from({ length: 8 }, (_, page) =>
+    Array.from({ length: 1000 }, (_, i) => todoEvent(`p${page}-${String(i).padStart(4, '0')}`, page * 1000 + i + 1)),
+  );
+  const server = await fake((socket, message) => {
+    if (message.type !== 'request_events') return;
+    pages.forEach((events, i) => sendTo(socket, { type: 'events', repository: 'todos', events, hasMore: i < pages.length - 1 }));
+    sendTo(socket, { type: 'sync_complete', repository: 'todos' });
+  });
+  const c = await cores.open(server.url);
+  const tab = new RecordingTab();
+  await c.api.attach('tab', tab);
+  await c.api.watch('tab', 'todos');
+  await c.api.start();
+  await waitFor(async () => (await c.api.status()).lastSyncAt, 'the end of catch-up');
+
+  // One list per transaction: the first page alone, the ones that arrived meanwhile together.
+  const sizes = tab.lists.map((list) => list.records.length);
+  const growth = sizes.slice(1).map((size, i) => size - sizes[i]!);
+  assert.equal(sizes.at(-1), 8000);
+  assert.ok(growth.length < pages.length, `8 pages took ${growth.length} transactions: ${growth.join(', ')}`);
+  assert.ok(growth.every((n) => n <= 5000), `no transaction above 5000 events: ${growth.join(', ')}`);
+  assert.deepEqual(cursorsOf(await dumpDatabase(c.databaseName)), [['todos', 8000]]);
+  const progress = tab.statuses.flatMap((status) => (status.progress ? [status.progress.received] : []));
+  assert.ok(progress.includes(8000), `progress counts every page: ${progress.join(', ')}`);
+});
+
 test('an unanswered ping drops the socket and reconnects; an answered one keeps it', async () => {
   const silent = await fake(() => {});
   const quiet = await cores.open(silent.url, { heartbeatInterval: 50 });

@@ -11,7 +11,7 @@ import { reconnectDelay } from './backoff';
 import type { Logger } from './config';
 import { describe, storageFailure } from './errors';
 import { OutboxSender } from './outbox';
-import type { RemoteApplier } from './remote';
+import type { RemoteApplier, RemotePage } from './remote';
 import { SOCKET_CLOSED, SOCKET_OPEN, type CreateSocket, type SocketLike } from './socket';
 import type { StatusStore } from './status';
 import type { SyncStorage } from './storage';
@@ -51,6 +51,11 @@ interface CatchUp {
 
 type Handled = Exclude<ServerMessage['type'], 'ping' | 'pong'>;
 
+/** Bounds on the `events` frames applied in one transaction (a catch-up's pages queue up
+ *  while the previous transaction commits; each transaction has a fixed cost). */
+const MAX_JOINED_EVENTS = 5000;
+const MAX_JOINED_CHARS = 16 * 1024 * 1024;
+
 /** How long closing waits for the socket's close handshake before it lets go anyway. */
 const CLOSE_WAIT_MS = 2000;
 
@@ -82,6 +87,8 @@ export class SyncEngine {
   /** Settles once the last socket let go (its close handshake ended, or it was given up on). */
   private socketReleased: Promise<void> = Promise.resolve();
   private inbox: Promise<void> = Promise.resolve();
+  /** The `events` frames last queued in the inbox, not yet handled: the next such frame joins them. */
+  private joinableEvents: { socket: SocketLike; frames: MessageOf<ServerMessage, 'events'>[]; events: number; chars: number } | undefined;
   private readonly outbox: OutboxSender;
   /** Outbox entries not yet acknowledged: counted up and down here, recounted when other
    *  runtimes of the profile (dedicated workers) wrote to the same outbox. */
@@ -466,12 +473,35 @@ export class SyncEngine {
       return;
     }
     if (message.type === 'pong') return;
+    if (message.type === 'events') {
+      // Pages that arrive while the last one waits its turn join it: one transaction for all.
+      const joinable = this.joinableEvents;
+      if (joinable && joinable.socket === socket && joinable.events < MAX_JOINED_EVENTS && joinable.chars < MAX_JOINED_CHARS) {
+        joinable.frames.push(message);
+        joinable.events += message.events.length;
+        joinable.chars += data.length;
+        return;
+      }
+      const frames = { socket, frames: [message], events: message.events.length, chars: data.length };
+      this.enqueue(socket, () => {
+        if (this.joinableEvents === frames) this.joinableEvents = undefined;
+        return this.eventsReceived(frames.frames);
+      });
+      this.joinableEvents = frames;
+      return;
+    }
+    this.enqueue(socket, () => this.handle(message));
+  }
+
+  /** Handles frames one at a time, in arrival order; those of a replaced socket are skipped. */
+  private enqueue(socket: SocketLike, handle: () => Promise<void>): void {
+    this.joinableEvents = undefined;
     this.inbox = this.inbox
-      .then(() => (socket === this.socket ? this.handle(message) : undefined))
+      .then(() => (socket === this.socket ? handle() : undefined))
       .catch((error: unknown) => this.handlingFailed(socket, error));
   }
 
-  private async handle(message: MessageOf<ServerMessage, Handled>): Promise<void> {
+  private async handle(message: MessageOf<ServerMessage, Exclude<Handled, 'events'>>): Promise<void> {
     switch (message.type) {
       case 'auth_success':
         this.session = { connectionId: message.connectionId, principal: message.principal };
@@ -485,8 +515,6 @@ export class SyncEngine {
         this.options.status.error(message.code ?? 'server_error', message.message);
         if (message.code === 'rate_limited' || message.code === 'internal') this.restartSession();
         return;
-      case 'events':
-        return this.eventsReceived(message);
       case 'sync_complete':
         return this.syncCompleted(message.repository);
       case 'ack': {
@@ -557,25 +585,30 @@ export class SyncEngine {
     this.options.status.update({ progress: { repository, received: 0 } });
   }
 
-  private async eventsReceived({ repository, events, hasMore }: MessageOf<ServerMessage, 'events'>): Promise<void> {
-    if (!this.options.repositories.includes(repository)) {
-      this.options.log.warn(`dropped events of unknown repository ${repository}`);
-      return;
-    }
-    const highest = highestSequence(events);
-    const catchUp = this.catchUp;
-    let cursor: number | undefined = highest;
-    if (catchUp && (catchUp.current === repository || catchUp.waiting.includes(repository))) {
-      const isPage = hasMore !== undefined && catchUp.current === repository;
-      if (isPage) {
-        catchUp.received += events.length;
-        this.options.status.update({ progress: { repository, received: catchUp.received } });
-      } else {
-        if (highest !== undefined) catchUp.broadcastSeen.set(repository, Math.max(highest, catchUp.broadcastSeen.get(repository) ?? 0));
-        cursor = undefined;
+  /** Applies consecutive `events` frames in one transaction, each as it would be alone. */
+  private async eventsReceived(frames: readonly MessageOf<ServerMessage, 'events'>[]): Promise<void> {
+    const pages: RemotePage[] = [];
+    for (const { repository, events, hasMore } of frames) {
+      if (!this.options.repositories.includes(repository)) {
+        this.options.log.warn(`dropped events of unknown repository ${repository}`);
+        continue;
       }
+      const highest = highestSequence(events);
+      const catchUp = this.catchUp;
+      let cursor: number | undefined = highest;
+      if (catchUp && (catchUp.current === repository || catchUp.waiting.includes(repository))) {
+        const isPage = hasMore !== undefined && catchUp.current === repository;
+        if (isPage) {
+          catchUp.received += events.length;
+          this.options.status.update({ progress: { repository, received: catchUp.received } });
+        } else {
+          if (highest !== undefined) catchUp.broadcastSeen.set(repository, Math.max(highest, catchUp.broadcastSeen.get(repository) ?? 0));
+          cursor = undefined;
+        }
+      }
+      pages.push({ repository, events, cursor });
     }
-    await this.options.remote.apply(repository, events, cursor);
+    await this.options.remote.apply(pages);
   }
 
   private async syncCompleted(repository: string | undefined): Promise<void> {

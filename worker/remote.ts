@@ -6,6 +6,13 @@ import { incomingWins, type ConflictResolver } from './merge';
 import type { Repositories } from './repositories';
 import type { RecordChange, RecordRow, SyncStorage } from './storage';
 
+/** One frame's events for a repository, and where its cursor may move once they are stored. */
+export interface RemotePage {
+  repository: string;
+  events: readonly SyncEvent[];
+  cursor?: number | undefined;
+}
+
 export class RemoteApplier {
   constructor(
     private readonly repositories: Repositories,
@@ -17,25 +24,29 @@ export class RemoteApplier {
   ) {}
 
   /**
-   * Applies the events (invalid ones are dropped and logged, never stored) and, when given,
-   * moves the repository's cursor to `cursor`, in one transaction.
+   * Applies the pages' events (invalid ones are dropped and logged, never stored) and moves
+   * each page's repository cursor to its `cursor`, when given, all in one transaction: pages
+   * that queued up behind a commit cost one transaction together, not one each.
    */
-  async apply(repository: string, events: readonly SyncEvent[], cursor?: number): Promise<void> {
+  async apply(pages: readonly RemotePage[]): Promise<void> {
     const changes: RecordChange[] = [];
-    for (const event of events) {
-      const parsed = this.repositories.parseRemote(repository, event);
-      if (!parsed.ok) {
-        this.log.warn(`dropped ${repository} event ${event.eventId}: ${parsed.reason}`);
-        continue;
+    const cursors = new Map<string, number>();
+    for (const { repository, events, cursor } of pages) {
+      for (const event of events) {
+        const parsed = this.repositories.parseRemote(repository, event);
+        if (!parsed.ok) {
+          this.log.warn(`dropped ${repository} event ${event.eventId}: ${parsed.reason}`);
+          continue;
+        }
+        const { eventId, createdAt, dataId: id } = event;
+        const incoming: RecordRow = parsed.data
+          ? { repository, id, data: parsed.data, deleted: false, createdAt, eventId }
+          : { repository, id, deleted: true, createdAt, eventId };
+        changes.push({ repository, id, decide: (current) => (this.wins(current, incoming) ? { row: incoming } : undefined) });
       }
-      const { eventId, createdAt, dataId: id } = event;
-      const incoming: RecordRow = parsed.data
-        ? { repository, id, data: parsed.data, deleted: false, createdAt, eventId }
-        : { repository, id, deleted: true, createdAt, eventId };
-      changes.push({ repository, id, decide: (current) => (this.wins(current, incoming) ? { row: incoming } : undefined) });
+      if (cursor !== undefined) cursors.set(repository, Math.max(cursor, cursors.get(repository) ?? 0));
     }
-    const cursors = cursor === undefined ? undefined : new Map([[repository, cursor]]);
-    if (changes.length === 0 && !cursors) return;
+    if (changes.length === 0 && cursors.size === 0) return;
     const written = await this.storage.commit(changes, cursors);
     if (written.length > 0) this.changed(written);
   }
