@@ -7,12 +7,14 @@ import { gzipSync } from 'node:zlib';
 const FACADE_BUDGET_BYTES = 3.5 * 1024;
 const watch = process.argv.includes('--watch');
 const quiet = process.argv.includes('--quiet');
+// Readable function names for a CPU profile (`npm run bench -- --profile …`).
+const minify = !process.argv.includes('--no-minify');
 const log = (line) => { if (!quiet) console.log(line); };
 
 rmSync('dist', { recursive: true, force: true });
 mkdirSync('dist/public', { recursive: true });
 
-const browser = { bundle: true, format: 'esm', target: 'es2022', platform: 'browser', minify: true, sourcemap: true, logLevel: 'warning' };
+const browser = { bundle: true, format: 'esm', target: 'es2022', platform: 'browser', minify, sourcemap: true, logLevel: 'warning' };
 
 const builds = [
   // Library entries an app imports: '<package>' (the facade) and '<package>/worker'.
@@ -32,7 +34,7 @@ for (const options of builds) {
 cpSync('public', 'dist/public', { recursive: true, filter: (src) => !src.endsWith('.ts') && !src.endsWith('tsconfig.json') });
 
 // What an app's tab bundles for `connect` + a repository: the facade with comlink, minified.
-const facade = await esbuild.build({ ...browser, entryPoints: ['src/index.ts'], write: false, sourcemap: false, metafile: false });
+const facade = await esbuild.build({ ...browser, minify: true, entryPoints: ['src/index.ts'], write: false, sourcemap: false, metafile: false });
 const facadeGzip = gzipSync(facade.outputFiles[0].contents, { level: 9 }).length;
 const worker = gzipSync(readFileSync('dist/public/sync-worker.js'), { level: 9 }).length;
 log(`facade (connect + repository, with comlink): ${facadeGzip} B gzip (budget ${FACADE_BUDGET_BYTES} B)${facadeGzip > FACADE_BUDGET_BYTES ? '  OVER BUDGET' : ''}`);

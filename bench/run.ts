@@ -13,6 +13,7 @@ import { join, resolve as absolute } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Bench } from './pages/bench';
+import { profileSharedWorkers, sharedWorkerTargets } from './worker-profile';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -22,6 +23,10 @@ const onlyIndex = args.indexOf('--only');
 /** `--only remote,initialSync` runs just those scenarios: for A/B comparisons of one path. */
 const only = onlyIndex >= 0 ? new Set((args[onlyIndex + 1] ?? '').split(',')) : undefined;
 const runs = (scenario: 'crossTab' | 'remote' | 'writes' | 'initialSync') => !only || only.has(scenario);
+const profileIndex = args.indexOf('--profile');
+/** `--profile crossTab,writes,initialSync`: the shared workers' CPU profile during those
+ *  scenarios (an unminified build, so function names are readable). */
+const profiled = profileIndex >= 0 ? new Set((args[profileIndex + 1] ?? '').split(',')) : undefined;
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const TABS = 8;
 const N = { crossTab: quick ? 100 : 500, remote: quick ? 60 : 300, initial: 10_000, initial100k: quick ? 20_000 : 100_000, writes: quick ? 2_000 : 10_000 };
@@ -50,7 +55,7 @@ async function build(dir: string): Promise<{ facadeGzipBytes: number; workerGzip
   for (const name of SOURCES) symlinkSync(absolute(name), join(dir, name));
   cpSync('public', join(dir, 'public'), { recursive: true });
   await new Promise<void>((resolve, reject) => {
-    spawn(process.execPath, [absolute('esbuild.mjs'), '--quiet'], { cwd: dir, stdio: 'inherit' }).on('exit', (code) => (code === 0 ? resolve() : reject(new Error('build failed'))));
+    spawn(process.execPath, [absolute('esbuild.mjs'), '--quiet', ...(profiled ? ['--no-minify'] : [])], { cwd: dir, stdio: 'inherit' }).on('exit', (code) => (code === 0 ? resolve() : reject(new Error('build failed'))));
   });
   const common = { bundle: true, minify: true, target: 'es2022', logLevel: 'warning' } as const;
   const benchOut = join(dir, 'dist/public/bench');
@@ -147,9 +152,11 @@ async function main() {
   const echo = await startEchoServer();
   const server = await startServer(dir);
   let browser: Browser | undefined;
+  const debuggingPort = await freePort();
+  const profile = async (scenario: string) => (profiled?.has(scenario) ? profileSharedWorkers(debuggingPort, scenario) : async () => {});
   const watchdog = setTimeout(() => { console.error('bench: hard time limit reached'); server.process.kill('SIGKILL'); process.exit(2); }, HARD_LIMIT_MS);
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...(profiled ? [`--remote-debugging-port=${debuggingPort}`] : [])] });
 
     const none = { p50Ms: NaN, p99Ms: NaN, n: 0 };
     type Floor = { p50Ms: number } | { ms: number };
@@ -168,7 +175,9 @@ async function main() {
     if (runs('crossTab')) {
       progress(`crossTab: ${TABS} tabs in one profile, ${N.crossTab} writes one at a time`);
       await call(sender, 'crossTab', 20); // warm-up
+      const profiling = await profile('crossTab');
       crossTab = await call(sender, 'crossTab', N.crossTab);
+      await profiling();
       await call(receiver, 'joinFloorCrossTab');
       await call(sender, 'floorCrossTab', 20);
       crossTabFloor = await call(sender, 'floorCrossTab', N.crossTab);
@@ -197,7 +206,9 @@ async function main() {
       progress(`writes: ${N.writes} upserts one by one, then ${N.writes} in parallel`);
       const writesPage = await openBenchPage(profileB, server.url);
       await call(writesPage, 'connectProduct', 'live', false);
+      const profiling = await profile('writes');
       writes = await call(writesPage, 'writes', N.writes);
+      await profiling();
     }
     await profileB.close();
 
@@ -214,7 +225,12 @@ async function main() {
       await floorContext.close();
       progress(`initialSync: a fresh profile syncs ${N.initial100k} records`);
       const fresh100k = await browser.newContext();
-      initial100k = await call(await openBenchPage(fresh100k, server.url), 'initialSync', 'seed100k', N.initial100k);
+      const syncing = call(await openBenchPage(fresh100k, server.url), 'initialSync', 'seed100k', N.initial100k);
+      // The worker starts with the page's connect(): profile it from its first moment on.
+      while (profiled?.has('initialSync') && (await sharedWorkerTargets(debuggingPort)).length === 0) await new Promise((r) => setTimeout(r, 5));
+      const profiling = await profile('initialSync');
+      initial100k = await syncing;
+      await profiling();
       await fresh100k.close();
     }
 

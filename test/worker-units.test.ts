@@ -67,14 +67,41 @@ test('once everything queued was sent, drains read the outbox again only after s
   assert.equal(counted.reads, 3);
 });
 
-test('with other writers on the same outbox, every drain reads it: what this runtime holds is partial', async () => {
-  const { counted, storage } = countedOutbox();
-  const sender = new OutboxSender(storage, () => true, true);
+test('with other writers on the same outbox, memory stands for the rest only once a read of the store found its end in the session', async () => {
+  // This runtime remembers the entry it queued (key 1); the store also holds key 2, queued by
+  // the leader it took over from, whose notice came before this session began.
+  const own = [entry(1, 'todos')];
+  const store = [entry(1, 'todos'), entry(2, 'todos')];
+  let reads = 0;
+  const storage = {
+    peekOutbox: (afterKey: number) => (own[0] && own[0].key === afterKey + 1 ? own.filter((e) => e.key > afterKey) : undefined),
+    readOutbox: async (afterKey: number) => (reads++, store.filter((e) => e.key > afterKey)),
+    removeOutbox: async () => {},
+  } as unknown as SyncStorage;
+  const sent: string[] = [];
+  const sender = new OutboxSender(storage, (message) => {
+    if (message.type === 'push_event') sent.push(message.event.eventId);
+    if (message.type === 'push_events_batch') sent.push(...message.events.map((event) => event.eventId));
+    return true;
+  }, true);
+  const ids = (...keys: number[]) => keys.map((key) => entry(key, 'todos').event.eventId);
+
   await sender.drain();
-  const readsAfterFirstDrain = counted.reads;
-  counted.entries.push(entry(2, 'todos')); // another runtime queued it, and its notice has not come yet
+  assert.deepEqual(sent, ids(1, 2), 'what memory held did not stand for everything: the store was read on');
+  assert.equal(reads, 1);
+  for (const key of [1, 2]) await sender.acknowledge(ids(key));
+  await sender.drain(); // what an ack triggers
+  assert.equal(reads, 1, 'the store was read to its end and nothing was announced since: no read');
+
+  store.push(entry(3, 'todos'));
+  sender.queued(); // another runtime's notice
   await sender.drain();
-  assert.ok(counted.reads > readsAfterFirstDrain, 'the second drain read the outbox');
+  assert.deepEqual(sent, ids(1, 2, 3));
+  assert.equal(reads, 2);
+
+  sender.reset(); // a new session: memory is partial again until the store is read
+  await sender.drain();
+  assert.deepEqual(sent.slice(3), ids(1, 2, 3), 'the new session sent everything unacknowledged again');
 });
 
 test('a drain asked for by a new session while the old one is still reading the outbox is not lost', async () => {

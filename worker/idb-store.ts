@@ -151,8 +151,6 @@ class IdbStorage implements SyncStorage {
   }
 
   async readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]> {
-    const recent = this.peekOutbox(afterKey, limit);
-    if (recent) return recent;
     const tx = this.db.transaction('outbox', 'readonly');
     const range = IDBKeyRange.lowerBound(afterKey, true);
     // Entries being deleted still sit in the store: read past them, then leave them out.

@@ -57,13 +57,16 @@ export class OutboxSender {
   /** The last pass sent everything the outbox held after sentThrough, and nothing was queued
    *  since: a drain (after an ack) then has nothing to send and reads nothing. */
   private caughtUp = false;
+  /** A read of the store in this session found its end. With other writers, what they queue
+   *  after that is announced (`queued`); what they queued before, only the store knows. */
+  private readToEnd = false;
 
   constructor(
     private readonly storage: SyncStorage,
     /** Sends on the live, authenticated socket; false when there is none. */
     private readonly send: (message: ClientMessage) => boolean,
-    /** Other runtimes write the same outbox (dedicated workers of one profile): what this one
-     *  holds in memory of it is partial, so no pass can conclude that nothing more is there. */
+    /** Other runtimes may write the same outbox (dedicated workers of one profile, or two
+     *  deployments' SharedWorkers on one schema): what this one holds in memory is partial. */
     private readonly sharedWithOthers = false,
   ) {}
 
@@ -73,6 +76,7 @@ export class OutboxSender {
     this.sentThrough = 0;
     this.inFlight.clear();
     this.caughtUp = false;
+    this.readToEnd = false;
   }
 
   /** Entries were queued (by this runtime, or by another on the same database): the next drain
@@ -120,8 +124,11 @@ export class OutboxSender {
       const room = WINDOW_FRAMES - this.inFlight.size;
       // Entries the storage holds in memory go out in this task, without waiting for a read.
       const limit = room * MAX_BATCH_EVENTS;
-      const entries = this.storage.peekOutbox?.(this.sentThrough, limit) ?? (await this.storage.readOutbox(this.sentThrough, limit));
+      const remembered = this.storage.peekOutbox?.(this.sentThrough, limit);
+      const entries = remembered ?? (await this.storage.readOutbox(this.sentThrough, limit));
       if (session !== this.session) return;
+      const lastOnes = entries.length < limit;
+      if (lastOnes && !remembered) this.readToEnd = true;
       const batches = packBatches(entries);
       for (const batch of batches.slice(0, room)) {
         const events = batch.entries.map((entry) => entry.event);
@@ -131,9 +138,10 @@ export class OutboxSender {
         this.sentThrough = batch.entries.at(-1)?.key ?? this.sentThrough;
       }
       // Fewer than asked for, and all of them sent: there is no more until something is queued
-      // (which calls `queued`), so the next read would find nothing: skip it. Not so with other
-      // writers: what came from memory may be partial, so read on until a read finds nothing.
-      if (entries.length < limit && batches.length <= room && !this.sharedWithOthers) {
+      // (which calls `queued`), so the next read would find nothing: skip it. With other writers
+      // only once the store was read to its end in this session: before, what came from memory
+      // may miss what they queued (e.g. the last write of a leader this runtime took over from).
+      if (lastOnes && batches.length <= room && (!this.sharedWithOthers || this.readToEnd)) {
         this.caughtUp = true;
         return;
       }

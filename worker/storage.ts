@@ -53,7 +53,8 @@ export interface SyncStorage {
   getRecords(repository: string): Promise<RecordRow[]>;
   /** The highest server sequence applied for the repository, 0 before the first catch-up. */
   getCursor(repository: string): Promise<number>;
-  /** Outbox entries with a key above `afterKey`, oldest first, at most `limit`. */
+  /** Outbox entries with a key above `afterKey`, oldest first, at most `limit`, as the store
+   *  holds them (written by any runtime). */
   readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]>;
   /** What `readOutbox` would answer, when known without reading (entries this storage just
    *  committed), else undefined: a write's push then leaves in the task that committed it. */
