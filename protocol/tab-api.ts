@@ -134,7 +134,9 @@ export interface Diagnostics {
     /** How often the database was taken away while this worker ran (cleared, deleted, evicted). */
     losses: number;
   };
-  /** Per repository: live records stored here, the server sequence applied, the end of its last catch-up. */
+  /** Per repository: live records stored here, the server sequence applied, the end of its last catch-up.
+   *  Counting reads every row: a count is kept until the repository changes, and while it keeps
+   *  changing, `records` may be the last count for up to ten times what that count took. */
   repositories: Record<string, { records: number; cursor: number; lastSyncAt?: string }>;
   /** The tabs attached to this worker and the repositories each watches (a frozen tab is detached
    *  until it resumes). */

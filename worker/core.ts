@@ -17,6 +17,7 @@ import { MemoryStorage } from './memory-store';
 import { openStorage } from './open-storage';
 import type { Peers } from './peers';
 import { PersistenceRequest, storageEstimate } from './persistence';
+import { LiveRecordCounts } from './live-counts';
 import { RemoteApplier } from './remote';
 import { ReplaceableStorage } from './replaceable-storage';
 import { assertRecordId, Repositories } from './repositories';
@@ -111,9 +112,11 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     return rows.flatMap((row) => (row.deleted || !row.data ? [] : [row.data]));
   };
 
+  const liveCounts = new LiveRecordCounts((repository) => storage.getRecords(repository));
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
   const hub = new TabHub(liveRecords, log, {
     watchTab: options.watchTab,
+    recordsChanged: (repositories) => liveCounts.changed(repositories),
     // A dedicated worker ends with its tab; a SharedWorker may outlive its last tab (a page in
     // the back/forward cache keeps it), and then closes the socket after a grace period.
     tabsChanged: (count) => {
@@ -238,6 +241,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       status.error('storage_lost', message);
       engine.storageReplaced();
       await engine.countPending().catch(() => {});
+      liveCounts.reset();
       await hub.rewatchAll();
       replacing = false;
       const again = lostAgain;
@@ -318,9 +322,9 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
         closed ? [] : storage.readOutbox(0, 1).catch(() => []),
         storageEstimate(),
         closed ? [] : Promise.all(repositories.names.map(async (name) => {
-          const [rows, cursor] = await Promise.all([storage.getRecords(name), storage.getCursor(name)]);
+          const [records, cursor] = await Promise.all([liveCounts.count(name), storage.getCursor(name)]);
           const lastSyncAt = engine.lastSyncs().get(name);
-          return [name, { records: rows.filter((row) => !row.deleted).length, cursor, ...(lastSyncAt ? { lastSyncAt } : {}) }] as const;
+          return [name, { records, cursor, ...(lastSyncAt ? { lastSyncAt } : {}) }] as const;
         })).catch(() => []),
       ]);
       const oldestAt = oldest[0] ? Date.parse(oldest[0].event.createdAt) : undefined;

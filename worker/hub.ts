@@ -31,6 +31,8 @@ export interface HubHooks {
   watchTab?: TabWatcher;
   /** The number of attached tabs changed. */
   tabsChanged?: (count: number) => void;
+  /** Records of these repositories were committed (every commit of the profile passes here). */
+  recordsChanged?: (repositories: Iterable<string>) => void;
 }
 
 export class TabHub {
@@ -108,6 +110,7 @@ export class TabHub {
       if (row.deleted || !row.data) change.deletes.push(row.id);
       else change.upserts.push(row.data);
     }
+    this.hooks.recordsChanged?.(changes.keys());
     for (const [tabId, tab] of this.tabs) {
       for (const [repository, change] of changes) {
         const waiting = tab.watching.get(repository);
