@@ -2,6 +2,10 @@
 
 /** Default cap on one incoming WebSocket frame (server side, `MAX_MESSAGE_BYTES`). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+/** What a push frame holds beside its events' JSON: `{"type":"push_events_batch","repository":"…","events":[…]}`. */
+export const PUSH_FRAME_ENVELOPE_BYTES = 128;
+/** What an event holds beside its record's data: eventId, dataId, createdAt, operation, their keys. */
+export const EVENT_FIELDS_BYTES = 512;
 /** Cap on a frame the worker accepts from a server: pages of compacted events can be large. */
 export const MAX_SERVER_FRAME_BYTES = 32 * 1024 * 1024;
 /** Deepest JSON nesting a frame may have. An event's data is a record, so real frames stay shallow. */

@@ -99,6 +99,9 @@ export const ServerMessageSchema = v.variant('type', [
     principal: v.optional(v.string()),
     namespace: v.optional(v.string()),
     connectionId: v.optional(v.string()),
+    /** The largest frame this server takes (its MAX_MESSAGE_BYTES): a client packs its pushes
+     *  within it, and knows an event that cannot fit will never be accepted. */
+    maxMessageBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024))),
   }),
   v.object({ type: v.literal('error'), message: v.string(), code: v.optional(v.string()) }),
   v.object({ type: v.literal('ping') }),

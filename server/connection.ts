@@ -243,7 +243,8 @@ export class Connection implements Subscriber {
       if (this.closed) return;
     }
     log.info('authenticated', { connectionId: this.id, principal: identity.principal, namespace: identity.namespace });
-    this.send({ type: 'auth_success', principal: identity.principal, namespace: identity.namespace, connectionId: this.id });
+    const { maxMessageBytes } = this.context.config;
+    this.send({ type: 'auth_success', principal: identity.principal, namespace: identity.namespace, connectionId: this.id, maxMessageBytes });
   }
 
   private dropIdentity(): void {

@@ -564,6 +564,7 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
         const maxMessageBytes = 2048;
         const server = await start({ maxMessageBytes });
         const client = await login(server);
+        assert.equal(client.maxMessageBytes, maxMessageBytes, 'auth_success says how large a frame the server takes');
         client.send({ type: 'push_event', repository: 'todos', event: makeEvent('big', 1, { data: { blob: 'x'.repeat(maxMessageBytes) } }) });
         assert.equal((await client.next('error')).code, 'too_large');
         assert.equal(await client.closeCode(), 1009);

@@ -11,9 +11,9 @@ import { dumpDatabase, type FakeServer, RecordingTab, sendTo, settled, sleep, st
 const fakes: FakeServer[] = [];
 const cores = new TestCores();
 
-async function fake(onMessage: (socket: WebSocket, message: ClientMessage) => void): Promise<FakeServer> {
+async function fake(onMessage: (socket: WebSocket, message: ClientMessage) => void, limits: { maxMessageBytes?: number } = {}): Promise<FakeServer> {
   const started = await startFakeServer((socket, message) => {
-    if (message.type === 'auth') sendTo(socket, { type: 'auth_success', principal: 'p', namespace: 'n', connectionId: 'c' });
+    if (message.type === 'auth') sendTo(socket, { type: 'auth_success', principal: 'p', namespace: 'n', connectionId: 'c', ...limits });
     onMessage(socket, message);
   });
   fakes.push(started);
@@ -213,4 +213,38 @@ test('a push the server drops (rate_limited) is sent again on a new session and 
   assert.equal(pushes.length, 2);
   assert.deepEqual(pushes[1], pushes[0], 'the same event, so the server can deduplicate it');
   assert.deepEqual((await dumpDatabase(c.databaseName))['outbox'], []);
+});
+
+test('a server that takes smaller frames: pushes fit in them, and a write none of them can carry is taken out of the outbox, loudly, instead of holding up the rest', async () => {
+  const frames: { chars: number; ids: string[] }[] = [];
+  const server = await fake((socket, message) => {
+    if (message.type === 'request_events') sendTo(socket, { type: 'sync_complete', repository: message.repository });
+    if (message.type !== 'push_event' && message.type !== 'push_events_batch') return;
+    const events = message.type === 'push_event' ? [message.event] : message.events;
+    frames.push({ chars: JSON.stringify(message).length, ids: events.map((e) => e.dataId) });
+    const eventIds = events.map((e) => e.eventId);
+    sendTo(socket, { type: 'ack', eventIds, repositories: { todos: eventIds } });
+  }, { maxMessageBytes: 1024 });
+  const c = await cores.open(server.url);
+  // Written offline, under the default limits (this server's are not known yet): its event is
+  // about 1.1 KB, which no frame of this server can carry.
+  const big = { id: `big-${'x'.repeat(240)}`, title: 'y'.repeat(500), done: false };
+  await c.api.upsert('todos', big);
+  const small = Array.from({ length: 8 }, (_, i) => `s${i}`);
+  for (const id of small) await c.api.upsert('todos', { id, title: `small ${id}`, done: false });
+  await c.api.start();
+  await settled(c, 'the outbox to drain');
+
+  assert.deepEqual(frames.flatMap((f) => f.ids).sort(), small, 'every small write went, the big one did not');
+  assert.ok(frames.length >= 2 && frames.every((f) => f.chars <= 1024), `frames within the cap: ${frames.map((f) => f.chars).join(', ')}`);
+  const status = await c.api.status();
+  assert.equal(status.lastError?.code, 'too_large');
+  assert.match(status.lastError?.message ?? '', /big-x+ .*will not sync/);
+  assert.ok(c.logger.warnings.some((w) => w.includes('larger than this server takes')));
+  assert.deepEqual((await dumpDatabase(c.databaseName))['outbox'], []);
+  assert.equal((await c.api.get('todos', big.id))?.['title'], big.title, 'the local copy stays');
+
+  // Now that the server's limit is known, such a write is refused when it is made.
+  await assert.rejects(c.api.upsert('todos', { ...big, id: 'big-2' }), (error: { code?: string; message?: string }) =>
+    error.code === 'invalid_record' && /at most 1024 bytes/.test(error.message ?? ''));
 });

@@ -149,6 +149,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     connectTimeout: options.connectTimeout ?? DEFAULTS.connectTimeout,
     stallAfter: options.stallAfter ?? DEFAULTS.stallAfter,
     sharedOutbox: options.peers !== undefined && !alone,
+    serverTakes: (maxMessageBytes) => repositories.serverTakes(maxMessageBytes),
     repositories: repositories.names,
     storage,
     status,

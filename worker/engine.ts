@@ -4,7 +4,7 @@
  * at a time, in arrival order.
  */
 import { decodeFrame } from '../protocol/frame';
-import { MAX_SERVER_FRAME_BYTES } from '../protocol/limits';
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES } from '../protocol/limits';
 import { ServerMessageSchema, type ClientMessage, type MessageOf, type ServerMessage, type SyncEvent } from '../protocol/messages';
 import type { ConnectionState, Credentials, Diagnostics } from '../protocol/tab-api';
 import { reconnectDelay } from './backoff';
@@ -14,7 +14,7 @@ import { OutboxSender } from './outbox';
 import type { RemoteApplier, RemotePage } from './remote';
 import { SOCKET_CLOSED, SOCKET_OPEN, type CreateSocket, type SocketLike } from './socket';
 import type { StatusStore } from './status';
-import type { SyncStorage } from './storage';
+import type { OutboxEntry, SyncStorage } from './storage';
 
 export interface EngineOptions {
   websocketUrl: string;
@@ -34,6 +34,8 @@ export interface EngineOptions {
   sharedOutbox?: boolean;
   status: StatusStore;
   remote: RemoteApplier;
+  /** The server said how large a frame it takes (on every authentication). */
+  serverTakes?(maxMessageBytes: number): void;
   /** Asks the tabs for credentials after the server refused the current ones. */
   askForCredentials(): Promise<Credentials | null>;
   log: Logger;
@@ -103,7 +105,12 @@ export class SyncEngine {
   private stateSince = new Date().toISOString();
 
   constructor(private readonly options: EngineOptions) {
-    this.outbox = new OutboxSender(options.storage, (message) => this.authenticated && this.send(message), options.sharedOutbox);
+    this.outbox = new OutboxSender(
+      options.storage,
+      (message) => this.authenticated && this.send(message),
+      options.sharedOutbox,
+      (entry, maxBatchBytes) => void this.dropUnsendable(entry, maxBatchBytes),
+    );
   }
 
   start(): void {
@@ -505,6 +512,8 @@ export class SyncEngine {
     switch (message.type) {
       case 'auth_success':
         this.session = { connectionId: message.connectionId, principal: message.principal };
+        this.outbox.serverTakes(message.maxMessageBytes);
+        this.options.serverTakes?.(message.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
         return this.authSucceeded();
       case 'error':
         if (message.code === 'auth_failed') {
@@ -619,6 +628,25 @@ export class SyncEngine {
     if (seen !== undefined) await this.options.storage.commit([], new Map([[current, seen]]));
     if (catchUp === this.catchUp) this.syncedAt.set(current, new Date().toISOString());
     await this.requestNextRepository(catchUp);
+  }
+
+  /** A write this server will never take (larger than its frame cap, which is lower than the
+   *  one it was written under): out of the outbox, so that it holds up neither the writes after
+   *  it nor the stall watchdog; said loudly. The local record keeps it. */
+  private async dropUnsendable(entry: OutboxEntry, maxBatchBytes: number): Promise<void> {
+    const { repository, event } = entry;
+    const message = `${repository} record ${event.dataId} (event ${event.eventId}) is larger than this server takes (${maxBatchBytes} bytes of events per frame): it will not sync; the local copy stays`;
+    const { log } = this.options;
+    (log.error ?? log.warn).call(log, message);
+    this.options.status.error('too_large', message);
+    try {
+      await this.options.storage.removeOutbox([entry.key]);
+      this.pending = Math.max(0, this.pending - 1);
+      this.options.status.update({ pending: this.pending });
+    } catch (error) {
+      // Still in the outbox: the next session finds it again, and tries again.
+      this.options.log.warn(`could not take the unsendable write out of the outbox: ${describe(error)}`);
+    }
   }
 
   private drainOutbox(): void {

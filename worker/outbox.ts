@@ -4,19 +4,21 @@
  * a burst of writes becomes a few large frames). An `ack` removes its frame's entries. A new
  * session sends everything unacknowledged again; the server stores an eventId once.
  */
-import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_EVENTS } from '../protocol/limits';
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_EVENTS, PUSH_FRAME_ENVELOPE_BYTES } from '../protocol/limits';
 import type { ClientMessage, SyncEvent } from '../protocol/messages';
 import type { OutboxEntry, SyncStorage } from './storage';
 
 /** Frames sent and not yet acknowledged, at most. */
 const WINDOW_FRAMES = 2;
 /** Keeps a batch frame under the server's default frame cap, with room for its envelope. */
-const MAX_BATCH_BYTES = DEFAULT_MAX_MESSAGE_BYTES - 1024;
+const MAX_BATCH_BYTES = DEFAULT_MAX_MESSAGE_BYTES - PUSH_FRAME_ENVELOPE_BYTES;
 const encoder = new TextEncoder();
 
 export interface Batch {
   repository: string;
   entries: OutboxEntry[];
+  /** Its events' JSON, in bytes, with a separator each. */
+  bytes: number;
 }
 
 /** Cuts entries, in order, into runs of one repository of at most `maxEvents` events and
@@ -24,16 +26,14 @@ export interface Batch {
 export function packBatches(entries: readonly OutboxEntry[], maxEvents = MAX_BATCH_EVENTS, maxBytes = MAX_BATCH_BYTES): Batch[] {
   const batches: Batch[] = [];
   let current: Batch | undefined;
-  let bytes = 0;
   for (const entry of entries) {
     const size = encoder.encode(JSON.stringify(entry.event)).byteLength + 1;
-    if (!current || current.repository !== entry.repository || current.entries.length >= maxEvents || bytes + size > maxBytes) {
-      current = { repository: entry.repository, entries: [] };
+    if (!current || current.repository !== entry.repository || current.entries.length >= maxEvents || current.bytes + size > maxBytes) {
+      current = { repository: entry.repository, entries: [], bytes: 0 };
       batches.push(current);
-      bytes = 0;
     }
     current.entries.push(entry);
-    bytes += size;
+    current.bytes += size;
   }
   return batches;
 }
@@ -57,6 +57,8 @@ export class OutboxSender {
   /** The last pass sent everything the outbox held after sentThrough, and nothing was queued
    *  since: a drain (after an ack) then has nothing to send and reads nothing. */
   private caughtUp = false;
+  /** Batches stay within the server's frame cap (less the envelope). */
+  private maxBatchBytes = MAX_BATCH_BYTES;
   /** A read of the store in this session found its end. With other writers, what they queue
    *  after that is announced (`queued`); what they queued before, only the store knows. */
   private readToEnd = false;
@@ -68,7 +70,16 @@ export class OutboxSender {
     /** Other runtimes may write the same outbox (dedicated workers of one profile, or two
      *  deployments' SharedWorkers on one schema): what this one holds in memory is partial. */
     private readonly sharedWithOthers = false,
+    /** An entry no frame of this server can carry (its event alone is above the frame cap):
+     *  the sender skips it for the session; the caller takes it out of the outbox and says so. */
+    private readonly unsendable: (entry: OutboxEntry, maxBatchBytes: number) => void = () => {},
   ) {}
+
+  /** The server's frame cap (`auth_success.maxMessageBytes`, the default when it names none);
+   *  never above the default, as for what a local write may hold. */
+  serverTakes(maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): void {
+    this.maxBatchBytes = Math.min(DEFAULT_MAX_MESSAGE_BYTES, maxMessageBytes) - PUSH_FRAME_ENVELOPE_BYTES;
+  }
 
   /** A new session: nothing is in flight in it yet, so everything unacknowledged goes again. */
   reset(): void {
@@ -129,8 +140,15 @@ export class OutboxSender {
       if (session !== this.session) return;
       const lastOnes = entries.length < limit;
       if (lastOnes && !remembered) this.readToEnd = true;
-      const batches = packBatches(entries);
+      const batches = packBatches(entries, MAX_BATCH_EVENTS, this.maxBatchBytes);
       for (const batch of batches.slice(0, room)) {
+        const [alone] = batch.entries;
+        if (alone && batch.bytes > this.maxBatchBytes) {
+          // One event larger than any frame this server takes: sending it would be refused forever.
+          this.sentThrough = alone.key;
+          this.unsendable(alone, this.maxBatchBytes);
+          continue;
+        }
         const events = batch.entries.map((entry) => entry.event);
         const first = events[0];
         if (!first || !this.send(pushMessage(batch.repository, events))) return;

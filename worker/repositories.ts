@@ -1,26 +1,32 @@
 /** The configured repositories: what a record must look like before it is stored or sent. */
 import * as v from 'valibot';
 import { jsonDepth, unstorableText } from '../protocol/frame';
-import { DEFAULT_MAX_MESSAGE_BYTES, MAX_DATA_DEPTH, MAX_DATA_ID_LENGTH, REPOSITORY_NAME } from '../protocol/limits';
+import { DEFAULT_MAX_MESSAGE_BYTES, EVENT_FIELDS_BYTES, MAX_DATA_DEPTH, MAX_DATA_ID_LENGTH, PUSH_FRAME_ENVELOPE_BYTES, REPOSITORY_NAME } from '../protocol/limits';
 import { describeIssues, Operation, type SyncEvent } from '../protocol/messages';
 import type { StoredRecord } from '../protocol/tab-api';
 import type { RecordSchema } from './config';
 import { syncError } from './errors';
 
-/** Room left in a push frame for its envelope (`{"type":"push_event","repository":…,"event":{…}}`). */
-const ENVELOPE_BYTES = 1024;
 const encoder = new TextEncoder();
 
 export type RemoteData = { ok: true; data: StoredRecord | undefined } | { ok: false; reason: string };
 
 export class Repositories {
   readonly names: readonly string[];
+  /** The largest frame the server takes: the default until a server says otherwise. */
+  private serverFrameBytes = DEFAULT_MAX_MESSAGE_BYTES;
 
   constructor(private readonly schemas: Readonly<Record<string, RecordSchema>>) {
     this.names = Object.keys(schemas);
     for (const name of this.names) {
       if (!REPOSITORY_NAME.test(name)) throw new Error(`repository name ${JSON.stringify(name)} must match ${REPOSITORY_NAME}`);
     }
+  }
+
+  /** What the server said it takes (`auth_success.maxMessageBytes`); never above the default, so
+   *  that what is written offline stays sendable to any server with default limits. */
+  serverTakes(maxMessageBytes: number): void {
+    this.serverFrameBytes = Math.min(DEFAULT_MAX_MESSAGE_BYTES, maxMessageBytes);
   }
 
   has(repository: string): boolean {
@@ -46,8 +52,8 @@ export class Repositories {
       return value;
     });
     if (unstorable) throw syncError('invalid_record', `${repository} record ${data.id} cannot be synced: ${unstorable}`);
-    if (encoder.encode(json).byteLength > DEFAULT_MAX_MESSAGE_BYTES - ENVELOPE_BYTES) {
-      throw syncError('invalid_record', `${repository} record ${data.id} is too large to sync`);
+    if (encoder.encode(json).byteLength > this.serverFrameBytes - PUSH_FRAME_ENVELOPE_BYTES - EVENT_FIELDS_BYTES) {
+      throw syncError('invalid_record', `${repository} record ${data.id} is too large to sync (the server takes frames of at most ${this.serverFrameBytes} bytes)`);
     }
     if (jsonDepth(json) > MAX_DATA_DEPTH) {
       throw syncError('invalid_record', `${repository} record ${data.id} is nested deeper than ${MAX_DATA_DEPTH} levels`);

@@ -109,6 +109,8 @@ export interface AuthedClient extends TestClient {
   connectionId: string;
   namespace: string;
   principal: string;
+  /** The largest frame the server said it takes. */
+  maxMessageBytes: number | undefined;
 }
 
 /** Connects and authenticates; rejects unless the server answers `auth_success`. */
@@ -120,5 +122,6 @@ export async function authed(url: string, token?: string, options?: ConnectOptio
     await client.close();
     throw new Error(`auth refused: ${JSON.stringify(reply)}`);
   }
-  return Object.assign(client, { connectionId: reply.connectionId ?? '', namespace: reply.namespace ?? '', principal: reply.principal ?? '' });
+  const { connectionId = '', namespace = '', principal = '', maxMessageBytes } = reply;
+  return Object.assign(client, { connectionId, namespace, principal, maxMessageBytes });
 }
