@@ -46,16 +46,24 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const sockets = new Map<WebSocket, Connection>();
   const context: ConnectionContext = { store, hub, authenticator, log, config, principals: new Map() };
 
-  const server = createServer(
-    createRequestHandler({
-      store,
-      authenticator,
-      log,
-      publicDir: config.publicDir,
-      startedAt: Date.now(),
-      activeConnections: () => sockets.size,
-    }),
-  );
+  const handleRequest = createRequestHandler({
+    store,
+    authenticator,
+    log,
+    publicDir: config.publicDir,
+    startedAt: Date.now(),
+    activeConnections: () => sockets.size,
+  });
+  const onlyLoopbackHosts = authenticator.mode === 'dev' && isLoopback(config.host);
+  const hostRefused = (request: IncomingMessage) => {
+    if (!onlyLoopbackHosts || namesLoopback(request.headers.host)) return false;
+    log.warn('host refused', { host: request.headers.host, remoteAddress: request.socket.remoteAddress });
+    return true;
+  };
+  const server = createServer((request, response) => {
+    if (!hostRefused(request)) return handleRequest(request, response);
+    response.writeHead(403, { 'content-type': 'text/plain' }).end('this development server answers only to localhost');
+  });
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes * MAX_PAYLOAD_FACTOR });
   let closing: Promise<void> | undefined;
 
@@ -63,6 +71,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path !== '/sync') return refuseUpgrade(socket, 404, 'Not Found');
     if (closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    if (hostRefused(request)) return refuseUpgrade(socket, 403, 'Forbidden');
     if (!originAllowed(request, config.allowedOrigins)) {
       log.warn('origin refused', { origin: request.headers.origin, remoteAddress: request.socket.remoteAddress });
       return refuseUpgrade(socket, 403, 'Forbidden');
@@ -125,6 +134,26 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
  * browser; clients without one (not browsers) are allowed, as they could send any Origin anyway.
  * Unset list: same origin only.
  */
+/**
+ * A development server (every connection accepted) on a loopback address answers only requests
+ * that name a loopback host. Otherwise a page of another site whose name a DNS rebinding pointed
+ * at this machine would be same-origin with it (its Origin names its own Host) and could read and
+ * write the data. A request without Host (not a browser) is let through.
+ */
+function namesLoopback(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  try {
+    return isLoopback(new URL(`http://${host}`).hostname);
+  } catch {
+    return false;
+  }
+}
+
+function isLoopback(hostname: string): boolean {
+  const name = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
 function originAllowed(request: IncomingMessage, allowed: readonly string[] | undefined): boolean {
   const origin = request.headers.origin;
   if (origin === undefined || allowed?.includes('*')) return true;

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
@@ -80,6 +81,39 @@ describe('server hardening', () => {
     }
     return seen;
   }
+
+  describe('Host check of a development server (DNS rebinding)', () => {
+    /** An HTTP GET naming `host`, as a page of that site would send it once its name points here. */
+    const getWithHost = (port: number, path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path, headers: { host } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        }).on('error', reject).end();
+      });
+
+    it('in dev mode on a loopback address, a request naming another host gets 403, HTTP and WebSocket alike', async () => {
+      const server = await start();
+      const rebound = `evil.example:${server.port}`;
+      for (const path of ['/api/health', '/api/repositories', '/']) assert.equal(await getWithHost(server.port, path, rebound), 403, path);
+      await assert.rejects(
+        TestClient.connect(server.syncUrl, { origin: `http://${rebound}`, headers: { host: rebound } }),
+        /upgrade refused: 403/,
+      );
+      assert.equal(await activeConnections(server.url), 0);
+      for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, `[::1]:${server.port}`]) {
+        assert.equal(await getWithHost(server.port, '/api/health', host), 200, host);
+      }
+      const own = await connect(server.syncUrl, { origin: `http://localhost:${server.port}`, headers: { host: `localhost:${server.port}` } });
+      own.send({ type: 'ping' });
+      assert.deepEqual(await own.next(), { type: 'pong' });
+    });
+
+    it('with tokens required (not dev mode) the Host is not restricted: a proxy may name the public host', async () => {
+      const server = await start({ authTokens: TOKENS });
+      assert.equal(await getWithHost(server.port, '/api/health', `sync.example:${server.port}`), 200);
+    });
+  });
 
   describe('Origin allowlist on upgrades (cross-site WebSocket hijacking)', () => {
     it('without ALLOWED_ORIGINS only the server\'s own origin gets in: look-alikes get 403 and never become connections', async () => {
