@@ -136,6 +136,16 @@ async function openBenchPage(context: BrowserContext, serverUrl: string): Promis
   return page;
 }
 
+/** A fresh page that syncs `records` records of `token`'s namespace from its first moment. */
+async function openSyncingPage(context: BrowserContext, serverUrl: string, token: string, records: number): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${serverUrl}/bench/index.html?sync=${token}&records=${records}`);
+  return page;
+}
+
+const initialSyncResult = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { initialSyncResult: ReturnType<Bench['initialSync']> }).initialSyncResult);
+
 const call = <K extends keyof Bench>(page: Page, name: K, ...params: Parameters<Bench[K]>) =>
   page.evaluate(({ name, params }) => {
     const bench = (globalThis as unknown as { bench: Record<string, (...a: unknown[]) => unknown> }).bench;
@@ -218,14 +228,14 @@ async function main() {
       await seed(server.url, 'seed100k', N.initial100k);
       progress(`initialSync: a fresh profile opens the page and syncs ${N.initial} records`);
       const fresh10k = await browser.newContext();
-      initial = await call(await openBenchPage(fresh10k, server.url), 'initialSync', 'seed10k', N.initial);
+      initial = await initialSyncResult(await openSyncingPage(fresh10k, server.url, 'seed10k', N.initial));
       await fresh10k.close();
       const floorContext = await browser.newContext();
       initialFloor = await call(await openBenchPage(floorContext, server.url), 'floorWorker', { kind: 'initialSync', echoUrl: echo.url, records: N.initial });
       await floorContext.close();
       progress(`initialSync: a fresh profile syncs ${N.initial100k} records`);
       const fresh100k = await browser.newContext();
-      const syncing = call(await openBenchPage(fresh100k, server.url), 'initialSync', 'seed100k', N.initial100k);
+      const syncing = initialSyncResult(await openSyncingPage(fresh100k, server.url, 'seed100k', N.initial100k));
       // The worker starts with the page's connect(): profile it from its first moment on.
       while (profiled?.has('initialSync') && (await sharedWorkerTargets(debuggingPort)).length === 0) await new Promise((r) => setTimeout(r, 5));
       const profiling = await profile('initialSync');
