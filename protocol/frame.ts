@@ -7,7 +7,10 @@ import * as v from 'valibot';
 import { MAX_JSON_DEPTH } from './limits';
 import { describeIssues } from './messages';
 
-export type Decoded<T> = { ok: true; message: T } | { ok: false; code: 'invalid_message' | 'too_large'; error: string };
+export type Decoded<T> =
+  | { ok: true; message: T }
+  /** `parsed`: the JSON, when it parsed but the schema refused it. */
+  | { ok: false; code: 'invalid_message' | 'too_large'; error: string; parsed?: unknown };
 
 const OPEN_BRACE = 123, CLOSE_BRACE = 125, OPEN_BRACKET = 91, CLOSE_BRACKET = 93, QUOTE = 34, BACKSLASH = 92;
 
@@ -69,7 +72,7 @@ export function decodeFrame<S extends v.GenericSchema>(
     return { ok: false, code: 'invalid_message', error: `invalid JSON: ${(e as Error).message.replace(UNSTORABLE_CHARACTERS, '\ufffd')}` };
   }
   const result = v.safeParse(schema, raw);
-  if (!result.success) return { ok: false, code: 'invalid_message', error: describeIssues(result.issues) };
+  if (!result.success) return { ok: false, code: 'invalid_message', error: describeIssues(result.issues), parsed: raw };
   return { ok: true, message: result.output };
 }
 

@@ -26,6 +26,8 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+const EventId = v.pipe(v.string(), v.regex(EVENT_ID, 'eventId must be 1-64 URL-safe characters'));
+
 const timestamp = v.pipe(
   v.string(),
   v.regex(CANONICAL_TIMESTAMP, 'createdAt must be ISO-8601 UTC with milliseconds (YYYY-MM-DDTHH:mm:ss.sssZ)'),
@@ -40,7 +42,7 @@ export const RepositoryName = v.pipe(
 
 export const SyncEventSchema = v.pipe(
   v.object({
-    eventId: v.pipe(v.string(), v.regex(EVENT_ID, 'eventId must be 1-64 URL-safe characters')),
+    eventId: EventId,
     dataId: v.pipe(v.string(), v.minLength(1, 'dataId is empty'), v.maxLength(MAX_DATA_ID_LENGTH, 'dataId is too long')),
     operation: v.picklist([Operation.insert, Operation.update, Operation.delete], 'operation must be 0, 1 or 2'),
     createdAt: timestamp,
@@ -103,7 +105,13 @@ export const ServerMessageSchema = v.variant('type', [
      *  within it, and knows an event that cannot fit will never be accepted. */
     maxMessageBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024))),
   }),
-  v.object({ type: v.literal('error'), message: v.string(), code: v.optional(v.string()) }),
+  v.object({
+    type: v.literal('error'),
+    message: v.string(),
+    code: v.optional(v.string()),
+    /** A push refused for what it holds (it will be refused again, as sent): its events' ids. */
+    eventIds: v.optional(v.pipe(v.array(EventId), v.maxLength(MAX_BATCH_EVENTS))),
+  }),
   v.object({ type: v.literal('ping') }),
   v.object({ type: v.literal('pong') }),
   v.object({

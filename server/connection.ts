@@ -8,6 +8,8 @@ import WebSocket, { type RawData } from 'ws';
 import {
   ClientMessageSchema,
   decodeFrame,
+  EVENT_ID,
+  MAX_BATCH_EVENTS,
   type ClientMessage,
   type ErrorCode,
   type MessageOf,
@@ -124,8 +126,8 @@ export class Connection implements Subscriber {
     if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
-  private sendError(code: ErrorCode, message: string): void {
-    this.send({ type: 'error', code, message });
+  private sendError(code: ErrorCode, message: string, eventIds?: string[]): void {
+    this.send({ type: 'error', code, message, ...(eventIds ? { eventIds } : {}) });
   }
 
   private receive(data: RawData, isBinary: boolean): void {
@@ -146,7 +148,7 @@ export class Connection implements Subscriber {
         ? ({ ok: false, code: 'too_large', error: `frame exceeds ${maxMessageBytes} bytes` } as const)
         : decodeFrame(frame.toString('utf8'), ClientMessageSchema, maxMessageBytes);
     if (!decoded.ok) {
-      this.sendError(decoded.code, decoded.error);
+      this.sendError(decoded.code, decoded.error, 'parsed' in decoded ? refusedEventIds(decoded.parsed) : undefined);
       if (decoded.code === 'too_large') this.close(CloseCode.tooLarge, 'message too large');
       return;
     }
@@ -294,4 +296,18 @@ export class Connection implements Subscriber {
     this.dropIdentity();
     this.context.log.info('connection closed', { connectionId: this.id, principal, code });
   }
+}
+
+/**
+ * The event ids of a push the schema refused, when it names them all: the client then knows which
+ * of its writes will be refused again as they are, and sets exactly those aside. Anything less
+ * certain names none (the client then keeps them).
+ */
+function refusedEventIds(parsed: unknown): string[] | undefined {
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { type, event, events } = parsed as { type?: unknown; event?: unknown; events?: unknown };
+  const pushed = type === 'push_event' ? [event] : type === 'push_events_batch' && Array.isArray(events) ? events : [];
+  const ids = pushed.map((e: unknown) => (typeof e === 'object' && e !== null ? (e as { eventId?: unknown }).eventId : undefined));
+  const named = ids.filter((id): id is string => typeof id === 'string' && EVENT_ID.test(id));
+  return named.length > 0 && named.length === pushed.length && named.length <= MAX_BATCH_EVENTS && new Set(named).size === named.length ? named : undefined;
 }

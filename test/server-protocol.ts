@@ -509,7 +509,9 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
 
     describe('bad input', () => {
       const valid = makeEvent('valid', 1);
-      const cases: { name: string; frame: string | Buffer; binary?: boolean; code: string; message?: RegExp }[] = [
+      const other = makeEvent('other', 1);
+      // `eventIds`: a push refused for what it holds names its events, so that a client can set them aside.
+      const cases: { name: string; frame: string | Buffer; binary?: boolean; code: string; message?: RegExp; eventIds?: string[] }[] = [
         { name: 'invalid JSON', frame: '{"type":"push_event",', code: 'invalid_message', message: /JSON/ },
         { name: 'a JSON value that is not a message', frame: '[1,2,3]', code: 'invalid_message' },
         { name: 'an unknown type', frame: JSON.stringify({ type: 'drop_tables' }), code: 'invalid_message', message: /type/ },
@@ -518,18 +520,33 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
           frame: JSON.stringify({ type: 'push_event', repository: 'todos', event: { ...valid, operation: 'update' } }),
           code: 'invalid_message',
           message: /operation/,
+          eventIds: [valid.eventId],
+        },
+        {
+          name: 'a batch with one bad event',
+          frame: JSON.stringify({ type: 'push_events_batch', repository: 'todos', events: [other, { ...valid, operation: 9 }] }),
+          code: 'invalid_message',
+          eventIds: [other.eventId, valid.eventId],
+        },
+        {
+          name: 'a bad eventId',
+          frame: JSON.stringify({ type: 'push_event', repository: 'todos', event: { ...valid, eventId: 'no spaces allowed' } }),
+          code: 'invalid_message',
+          message: /eventId/,
         },
         {
           name: 'a non-canonical createdAt',
           frame: JSON.stringify({ type: 'push_event', repository: 'todos', event: { ...valid, createdAt: '2024-01-01' } }),
           code: 'invalid_message',
           message: /createdAt/,
+          eventIds: [valid.eventId],
         },
         {
           name: 'an invalid repository name',
           frame: JSON.stringify({ type: 'push_event', repository: '../etc', event: valid }),
           code: 'invalid_message',
           message: /repository/,
+          eventIds: [valid.eventId],
         },
         {
           name: 'deep nesting',
@@ -545,7 +562,7 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
         },
         { name: 'a binary frame', frame: Buffer.from(JSON.stringify({ type: 'ping' })), binary: true, code: 'invalid_message', message: /binary/ },
       ];
-      for (const { name, frame, binary, code, message } of cases) {
+      for (const { name, frame, binary, code, message, eventIds } of cases) {
         it(`answers ${name} with ${code}, stores nothing, and keeps serving`, async () => {
           const server = await start();
           const client = await login(server);
@@ -553,6 +570,7 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
           const error = await client.next('error');
           assert.equal(error.code, code);
           if (message) assert.match(error.message, message);
+          assert.deepEqual(error.eventIds, eventIds);
           await push(client, 'todos', [makeEvent('after', 2)]);
           const stored = await allEvents(client, 'todos');
           assert.deepEqual(stored.map((e) => e.dataId), ['after'], 'only the good message was stored');

@@ -248,3 +248,32 @@ test('a server that takes smaller frames: pushes fit in them, and a write none o
   await assert.rejects(c.api.upsert('todos', { ...big, id: 'big-2' }), (error: { code?: string; message?: string }) =>
     error.code === 'invalid_record' && /at most 1024 bytes/.test(error.message ?? ''));
 });
+
+test('a push the server refuses for what it holds (error with eventIds) is set aside, loudly, and the writes after it go', async () => {
+  const frames: string[][] = [];
+  let refusedOnce = false;
+  const server = await fake((socket, message) => {
+    if (message.type === 'request_events') sendTo(socket, { type: 'sync_complete', repository: message.repository });
+    if (message.type !== 'push_event' && message.type !== 'push_events_batch') return;
+    const events = message.type === 'push_event' ? [message.event] : message.events;
+    const eventIds = events.map((e) => e.eventId);
+    frames.push(events.map((e) => e.dataId));
+    // A server of another protocol version, say, that cannot read the first write.
+    if (!refusedOnce && events.some((e) => e.dataId === 'poison')) {
+      refusedOnce = true;
+      sendTo(socket, { type: 'error', code: 'invalid_message', message: 'event.operation: unknown', eventIds });
+    } else sendTo(socket, { type: 'ack', eventIds, repositories: { todos: eventIds } });
+  });
+  const c = await cores.open(server.url);
+  await c.api.upsert('todos', { id: 'poison', title: 'refused', done: false });
+  await c.api.start();
+  await waitFor(async () => (await c.api.status()).lastError?.code === 'invalid_message', 'the refusal');
+  await c.api.upsert('todos', { id: 'after', title: 'fine', done: false });
+  await settled(c, 'the later write to be acknowledged');
+
+  assert.deepEqual(frames, [['poison'], ['after']], 'the refused write was not sent again');
+  assert.match((await c.api.status()).lastError?.message ?? '', /refused a write .*will not sync/);
+  assert.deepEqual((await dumpDatabase(c.databaseName))['outbox'], []);
+  assert.equal((await c.api.get('todos', 'poison'))?.['title'], 'refused', 'the local copy stays');
+  assert.equal(server.connections.length, 1, 'no reconnect was needed');
+});

@@ -520,6 +520,14 @@ export class SyncEngine {
           void this.authFailed(message.message);
           return;
         }
+        if (message.eventIds) {
+          const keys = this.outbox.refused(message.eventIds);
+          if (keys) {
+            await this.setAside(keys, message.code ?? 'invalid_message', `the server refused ${message.eventIds.length === 1 ? 'a write' : `${message.eventIds.length} writes`} (${message.message})`);
+            if (!this.catchUp) this.drainOutbox();
+            return;
+          }
+        }
         this.options.log.warn(`server error ${message.code ?? ''}: ${message.message}`);
         this.options.status.error(message.code ?? 'server_error', message.message);
         if (message.code === 'rate_limited' || message.code === 'internal') this.restartSession();
@@ -631,21 +639,29 @@ export class SyncEngine {
   }
 
   /** A write this server will never take (larger than its frame cap, which is lower than the
-   *  one it was written under): out of the outbox, so that it holds up neither the writes after
-   *  it nor the stall watchdog; said loudly. The local record keeps it. */
+   *  one it was written under). */
   private async dropUnsendable(entry: OutboxEntry, maxBatchBytes: number): Promise<void> {
     const { repository, event } = entry;
-    const message = `${repository} record ${event.dataId} (event ${event.eventId}) is larger than this server takes (${maxBatchBytes} bytes of events per frame): it will not sync; the local copy stays`;
+    await this.setAside([entry.key], 'too_large', `${repository} record ${event.dataId} (event ${event.eventId}) is larger than this server takes (${maxBatchBytes} bytes of events per frame)`);
+  }
+
+  /**
+   * Writes the server will refuse again as they are: out of the outbox, so that they hold up
+   * neither the writes after them nor the stall watchdog, and said loudly. The local records
+   * keep them.
+   */
+  private async setAside(keys: readonly number[], code: string, why: string): Promise<void> {
+    const message = `${why}: ${keys.length === 1 ? 'it' : `these ${keys.length} writes`} will not sync; the local copy stays`;
     const { log } = this.options;
     (log.error ?? log.warn).call(log, message);
-    this.options.status.error('too_large', message);
+    this.options.status.error(code, message);
     try {
-      await this.options.storage.removeOutbox([entry.key]);
-      this.pending = Math.max(0, this.pending - 1);
+      await this.options.storage.removeOutbox(keys);
+      this.pending = Math.max(0, this.pending - keys.length);
       this.options.status.update({ pending: this.pending });
     } catch (error) {
-      // Still in the outbox: the next session finds it again, and tries again.
-      this.options.log.warn(`could not take the unsendable write out of the outbox: ${describe(error)}`);
+      // Still in the outbox: the next session finds them again, and tries again.
+      this.options.log.warn(`could not take the refused writes out of the outbox: ${describe(error)}`);
     }
   }
 

@@ -107,6 +107,16 @@ export class OutboxSender {
     return this.draining;
   }
 
+  /** The server refused a frame for what it holds (`error.eventIds`): it is no longer in flight.
+   *  Returns its entries' keys, or undefined when no frame of this session has those events. */
+  refused(eventIds: readonly string[]): number[] | undefined {
+    const [first] = eventIds;
+    const keys = first === undefined ? undefined : this.inFlight.get(first);
+    if (!first || !keys || keys.length !== eventIds.length) return undefined;
+    this.inFlight.delete(first);
+    return keys;
+  }
+
   /** Removes an acknowledged frame's entries, in one transaction; returns how many. */
   async acknowledge(eventIds: readonly string[]): Promise<number> {
     const [first] = eventIds;
