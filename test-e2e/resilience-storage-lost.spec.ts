@@ -4,7 +4,7 @@
  * database, re-syncs every repository from the start and says so; writes go on, nothing twice.
  */
 import { allTodos, expect, openApp, status, test, upsert, waitConnected, waitSynced, watched, watchTodos, type Todo } from './fixtures';
-import { diagnostics, openDemo, serverJson, storedTodos, workerUrl } from './lifecycle';
+import { diagnostics, openDemo, pushFromAnotherDevice, serverJson, storedTodos, workerUrl } from './lifecycle';
 
 const RECORDS = 30;
 
@@ -96,5 +96,40 @@ test('a write still waiting for the server when IndexedDB is cleared is re-queue
   } finally {
     await profileA.close();
     await profileB.close();
+  }
+});
+
+test('a catch-up cut short by the clear starts over in the fresh database and ends with every record, up to the last sequence', async ({ browser, server }) => {
+  test.setTimeout(120_000);
+  const SEEDED = 12_000;
+  for (let start = 0; start < SEEDED; start += 500) {
+    const batch = Array.from({ length: 500 }, (_, i) => ({ id: `s${String(start + i).padStart(5, '0')}`, title: `seeded ${start + i}`, done: false }));
+    await pushFromAnotherDevice(server, 'todos', batch);
+  }
+  const fresh = await browser.newContext();
+  try {
+    const page = await openApp(fresh, server);
+    await watchTodos(page);
+    // Mid-catch-up: some pages stored, far from all of them.
+    await expect.poll(async () => {
+      const { syncing, progress } = await status(page);
+      return syncing === true && (progress?.received ?? 0) > 0;
+    }, { intervals: [20] }).toBe(true);
+    const before = await status(page);
+    await (await fresh.newCDPSession(page)).send('Storage.clearDataForOrigin', { origin: server.url, storageTypes: 'indexeddb' });
+    expect(before.progress?.received ?? 0, 'the clear came during the catch-up').toBeLessThan(SEEDED);
+
+    await expect.poll(async () => (await diagnostics(page)).storage.losses).toBe(1);
+    const [todosOnServer] = (await serverJson<{ name: string; maxSequence: number }[]>(server, '/api/repositories')).filter((r) => r.name === 'todos');
+    await expect.poll(async () => {
+      const { repositories, storage } = await diagnostics(page);
+      return { records: repositories['todos']?.records, cursor: repositories['todos']?.cursor, mode: storage.mode };
+    }, { timeout: 60_000 }).toEqual({ records: SEEDED, cursor: todosOnServer?.maxSequence, mode: 'indexeddb' });
+    const ids = (await watched(page))?.map((todo) => todo.id) ?? [];
+    expect(ids.length).toBe(SEEDED);
+    expect(new Set(ids).size).toBe(SEEDED);
+    expect((await allTodos(page)).length).toBe(SEEDED);
+  } finally {
+    await fresh.close();
   }
 });
