@@ -8,7 +8,7 @@ import * as esbuild from 'esbuild';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve as absolute } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -154,6 +154,7 @@ const call = <K extends keyof Bench>(page: Page, name: K, ...params: Parameters<
 
 async function main() {
   const started = Date.now();
+  const loadAtStart = loadavg()[0] ?? NaN;
   const dir = mkdtempSync(join(tmpdir(), 'tabsync-bench-'));
   const sizes = await build(dir).catch((error: unknown) => {
     rmSync(dir, { recursive: true, force: true });
@@ -251,12 +252,14 @@ async function main() {
       initialSync: { records: N.initial, ms: round(initial.ms, 0), floorMs: round(floorOf(initialFloor), 0), records100k: N.initial100k, ms100k: round(initial100k.ms, 0), longestStallMs100k: round(initial100k.longestStallMs, 0) },
       writes: { sequentialPerSec: round(writes.sequentialPerSec, 0), concurrentPerSec: round(writes.concurrentPerSec, 0) },
       connectionsPerProfile, tabs: TABS,
+      // The floors say how busy the machine was; so does this (1-minute load average, start and end).
+      machine: { cpus: cpus().length, loadAverage: [round(loadAtStart), round(loadavg()[0] ?? NaN)] },
       facadeGzipBytes: sizes.facadeGzipBytes, workerGzipBytes: sizes.workerGzipBytes,
     };
     if (initial.held < N.initial || initial100k.held < N.initial100k) throw new Error(`initial sync incomplete: ${initial.held}, ${initial100k.held}`);
     printTable(results);
     if (outFile) writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
-    console.log(`\nbench finished in ${round((Date.now() - started) / 1000, 1)} s${outFile ? `; figures written to ${outFile}` : ''}`);
+    console.log(`\nbench finished in ${round((Date.now() - started) / 1000, 1)} s on ${results.machine.cpus} cores, load average ${results.machine.loadAverage.join(' → ')}${outFile ? `; figures written to ${outFile}` : ''}`);
   } finally {
     clearTimeout(watchdog);
     await browser?.close();
@@ -271,7 +274,7 @@ function printTable(r: {
   remote: { p50Ms: number; p99Ms: number; floorP50Ms: number; n: number };
   initialSync: { records: number; ms: number; floorMs: number; records100k: number; ms100k: number; longestStallMs100k: number };
   writes: { sequentialPerSec: number; concurrentPerSec: number };
-  connectionsPerProfile: number; tabs: number; facadeGzipBytes: number; workerGzipBytes: number;
+  connectionsPerProfile: number; tabs: number; machine: { cpus: number; loadAverage: number[] }; facadeGzipBytes: number; workerGzipBytes: number;
 }) {
   const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(1)}×` : '–');
   const rows: [string, string, string, string, string][] = [
