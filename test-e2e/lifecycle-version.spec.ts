@@ -91,3 +91,37 @@ test('without an onVersionChange callback, an old tab reloads once it is hidden'
   await reloaded;
   expect(await old.evaluate(() => window.beforeReload)).toBeUndefined();
 });
+
+test('two deployments on one schema version share the database: one connection, every write of both reaches the server once, also across a takeover', async ({ browser, server }) => {
+  const context = await browser.newContext();
+  try {
+    // Another script URL is another SharedWorker: the older deployment's and the newer one's.
+    const older = await openDemo(context, server.url);
+    await waitConnected(older);
+    await upsert(older, { id: 'a1', title: 'older deployment', done: false });
+    await waitSynced(older);
+    const newer = await openDemo(context, server.url, { worker: workerUrl({ reconnectDelay: 100 }) });
+    await waitConnected(newer);
+    expect((await diagnostics(newer)).worker.id).not.toBe((await diagnostics(older)).worker.id);
+
+    // The newer worker does not hold the connection: its writes go out through the older one.
+    for (const id of ['b1', 'b2', 'b3']) await upsert(newer, { id, title: 'newer deployment', done: false });
+    await upsert(older, { id: 'a2', title: 'older deployment', done: false });
+    await upsert(newer, { id: 'b4', title: 'newer deployment', done: false });
+    await expect.poll(async () => (await storedTodos(server)).dataIds.sort()).toEqual(['a1', 'a2', 'b1', 'b2', 'b3', 'b4']);
+    expect((await server.health()).activeConnections).toBe(1);
+    expect((await diagnostics(newer)).connection.connectionId, 'the newer worker holds no socket').toBeUndefined();
+
+    // The older deployment's last tab goes, and its worker with it; the newer worker takes over
+    // the connection and sends what was written meanwhile.
+    await older.close();
+    await upsert(newer, { id: 'b5', title: 'written during the takeover', done: false });
+    await waitSynced(newer);
+    await expect.poll(async () => (await diagnostics(newer)).connection.connectionId, 'the newer worker took the connection').toBeDefined();
+    await expect.poll(async () => (await storedTodos(server)).dataIds.sort()).toEqual(['a1', 'a2', 'b1', 'b2', 'b3', 'b4', 'b5']);
+    expect((await storedTodos(server)).logged, 'each write stored once').toBe(7);
+    expect(await allTodos(newer)).toHaveLength(7);
+  } finally {
+    await context.close();
+  }
+});
