@@ -48,6 +48,18 @@ export interface SyncStatus {
 
 export type StorageMode = 'indexeddb' | 'memory';
 
+/** A local write the server will never take as it is: its record, its event, and why. */
+export interface SetAsideWrite {
+  repository: string;
+  id: string;
+  eventId: string;
+  /** The server's error code, or `too_large`. */
+  code: string;
+  reason: string;
+  /** When it was set aside (ISO-8601). */
+  at: string;
+}
+
 /** A warning or error of the worker, forwarded to tabs that asked (`onLog`). */
 export interface LogEntry {
   level: 'warn' | 'error';
@@ -123,6 +135,10 @@ export interface Diagnostics {
     pending: number;
     /** How long the oldest of them has waited since it was written (ms); null when none waits. */
     oldestAgeMs: number | null;
+    /** Writes this worker took out of the outbox because the server will never take them as
+     *  they are (it refused what they hold, or they are larger than its frames), newest last, at
+     *  most 20. The local records keep them. Held in memory: a new worker starts with none. */
+    setAside: SetAsideWrite[];
   };
   storage: {
     mode: StorageMode;

@@ -69,6 +69,7 @@ function sections(d: Diagnostics): [string, Row[]][] {
     ['Outbox', [
       ['outbox.pending', 'waiting to sync', String(outbox.pending)],
       ['outbox.oldestAgeMs', 'oldest waiting', outbox.oldestAgeMs === null ? '—' : `${(outbox.oldestAgeMs / 1000).toFixed(1)} s`],
+      ['outbox.setAside', 'refused by the server', outbox.setAside.length === 0 ? 'none' : outbox.setAside.map((write) => `${write.repository}/${write.id} (${write.code}, ${time(write.at)})`).join('; ')],
     ]],
     ['Storage', [
       ['storage.mode', 'mode', storage.mode === 'memory' ? 'memory only (nothing is kept)' : 'IndexedDB'],

@@ -73,7 +73,7 @@ test('two tabs see the same diagnostics: one worker, the outbox waiting while of
   expect(picture.worker).toMatchObject({ mode: 'shared', version });
   expect(Date.parse(picture.worker.startedAt)).not.toBeNaN();
   expect(picture.connection.state).toBe('connected');
-  expect(picture.outbox).toEqual({ pending: 0, oldestAgeMs: null });
+  expect(picture.outbox).toEqual({ pending: 0, oldestAgeMs: null, setAside: [] });
   const [onServer] = (await serverJson<{ name: string; maxSequence: number }[]>(server, '/api/repositories')).filter((r) => r.name === 'todos');
   expect(picture.repositories['todos']).toMatchObject({ records: 3, cursor: onServer?.maxSequence });
   expect(Date.parse(picture.repositories['todos']?.lastSyncAt ?? '')).not.toBeNaN();
@@ -95,6 +95,6 @@ test('two tabs see the same diagnostics: one worker, the outbox waiting while of
 
   await server.restart();
   await waitSynced(first);
-  await expect.poll(async () => (await diagnostics(second)).outbox).toEqual({ pending: 0, oldestAgeMs: null });
+  await expect.poll(async () => (await diagnostics(second)).outbox).toEqual({ pending: 0, oldestAgeMs: null, setAside: [] });
   expect((await diagnostics(first)).connection.reconnects).toBeGreaterThanOrEqual(1);
 });

@@ -243,6 +243,10 @@ test('a server that takes smaller frames: pushes fit in them, and a write none o
   assert.ok(c.logger.warnings.some((w) => w.includes('larger than this server takes')));
   assert.deepEqual((await dumpDatabase(c.databaseName))['outbox'], []);
   assert.equal((await c.api.get('todos', big.id))?.['title'], big.title, 'the local copy stays');
+  const [setAside, ...more] = (await c.api.diagnostics()).outbox.setAside;
+  assert.deepEqual(more, []);
+  assert.deepEqual({ ...setAside, reason: undefined, at: undefined }, { repository: 'todos', id: big.id, eventId: setAside?.eventId, code: 'too_large', reason: undefined, at: undefined });
+  assert.match(setAside?.reason ?? '', /larger than this server takes/);
 
   // Now that the server's limit is known, such a write is refused when it is made.
   await assert.rejects(c.api.upsert('todos', { ...big, id: 'big-2' }), (error: { code?: string; message?: string }) =>
@@ -275,5 +279,8 @@ test('a push the server refuses for what it holds (error with eventIds) is set a
   assert.match((await c.api.status()).lastError?.message ?? '', /refused a write .*will not sync/);
   assert.deepEqual((await dumpDatabase(c.databaseName))['outbox'], []);
   assert.equal((await c.api.get('todos', 'poison'))?.['title'], 'refused', 'the local copy stays');
+  assert.deepEqual((await c.api.diagnostics()).outbox.setAside.map(({ repository, id, code }) => ({ repository, id, code })), [
+    { repository: 'todos', id: 'poison', code: 'invalid_message' },
+  ]);
   assert.equal(server.connections.length, 1, 'no reconnect was needed');
 });

@@ -38,7 +38,7 @@ test('diagnostics: every field, the outbox age while a write waits, repositories
   const empty = await c.api.diagnostics();
   assert.equal(empty.worker.version, RUNTIME_VERSION);
   assert.equal(empty.worker.mode, 'shared');
-  assert.deepEqual(empty.outbox, { pending: 0, oldestAgeMs: null });
+  assert.deepEqual(empty.outbox, { pending: 0, oldestAgeMs: null, setAside: [] });
   // Node has no navigator.storage: nothing persisted, no estimate.
   assert.deepEqual(empty.storage, { mode: 'indexeddb', persisted: false, losses: 0 });
   assert.deepEqual(empty.repositories, { todos: { records: 0, cursor: 0 } });
@@ -55,7 +55,7 @@ test('diagnostics: every field, the outbox age while a write waits, repositories
   await c.api.start();
   await settled(c);
   const synced = await c.api.diagnostics();
-  assert.deepEqual(synced.outbox, { pending: 0, oldestAgeMs: null });
+  assert.deepEqual(synced.outbox, { pending: 0, oldestAgeMs: null, setAside: [] });
   const todos = synced.repositories['todos'];
   assert.equal(todos?.records, 2, 'x and local; the deleted y is not counted');
   assert.equal(todos?.cursor, 3, 'x, y and its delete');

@@ -333,7 +333,11 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
         worker: { ...worker, mode: scope === 'shared' ? 'shared' : role.isLeader ? 'leader' : 'follower', schemaVersion },
         connection: engine.connectionInfo(),
         // The outbox is the database's: a follower counts it as the leader does.
-        outbox: { pending: status.get().pending, oldestAgeMs: oldestAt === undefined ? null : Math.max(0, Date.now() - oldestAt) },
+        outbox: {
+          pending: status.get().pending,
+          oldestAgeMs: oldestAt === undefined ? null : Math.max(0, Date.now() - oldestAt),
+          setAside: [...engine.setAsideLately()],
+        },
         storage: { mode, ...(mode === 'memory' ? { persisted: false } : browser), losses },
         repositories: Object.fromEntries(perRepository),
         tabs: hub.describe(),

@@ -6,7 +6,7 @@
 import { decodeFrame } from '../protocol/frame';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES } from '../protocol/limits';
 import { ServerMessageSchema, type ClientMessage, type MessageOf, type ServerMessage, type SyncEvent } from '../protocol/messages';
-import type { ConnectionState, Credentials, Diagnostics } from '../protocol/tab-api';
+import type { ConnectionState, Credentials, Diagnostics, SetAsideWrite } from '../protocol/tab-api';
 import { reconnectDelay } from './backoff';
 import type { Logger } from './config';
 import { describe, storageFailure } from './errors';
@@ -58,6 +58,9 @@ type Handled = Exclude<ServerMessage['type'], 'ping' | 'pong'>;
 const MAX_JOINED_EVENTS = 5000;
 const MAX_JOINED_CHARS = 16 * 1024 * 1024;
 
+/** Set-aside writes that diagnostics remember. */
+const SET_ASIDE_KEPT = 20;
+
 /** How long closing waits for the socket's close handshake before it lets go anyway. */
 const CLOSE_WAIT_MS = 2000;
 
@@ -89,6 +92,7 @@ export class SyncEngine {
   /** Settles once the last socket let go (its close handshake ended, or it was given up on). */
   private socketReleased: Promise<void> = Promise.resolve();
   private inbox: Promise<void> = Promise.resolve();
+  private readonly setAsideWrites: SetAsideWrite[] = [];
   /** The `events` frames last queued in the inbox, not yet handled: the next such frame joins them. */
   private joinableEvents: { socket: SocketLike; frames: MessageOf<ServerMessage, 'events'>[]; events: number; chars: number } | undefined;
   private readonly outbox: OutboxSender;
@@ -169,6 +173,11 @@ export class SyncEngine {
       ...(this.socket ? this.session : {}),
       ...(lastError ? { lastError } : {}),
     };
+  }
+
+  /** The writes this runtime took out of the outbox as unsendable, newest last. */
+  setAsideLately(): readonly SetAsideWrite[] {
+    return this.setAsideWrites;
   }
 
   /** When each repository last finished a catch-up, if it did since the storage opened. */
@@ -521,9 +530,9 @@ export class SyncEngine {
           return;
         }
         if (message.eventIds) {
-          const keys = this.outbox.refused(message.eventIds);
-          if (keys) {
-            await this.setAside(keys, message.code ?? 'invalid_message', `the server refused ${message.eventIds.length === 1 ? 'a write' : `${message.eventIds.length} writes`} (${message.message})`);
+          const refused = this.outbox.refused(message.eventIds);
+          if (refused) {
+            await this.setAside(refused, message.code ?? 'invalid_message', `the server refused ${message.eventIds.length === 1 ? 'a write' : `${message.eventIds.length} writes`} (${message.message})`);
             if (!this.catchUp) this.drainOutbox();
             return;
           }
@@ -642,7 +651,7 @@ export class SyncEngine {
    *  one it was written under). */
   private async dropUnsendable(entry: OutboxEntry, maxBatchBytes: number): Promise<void> {
     const { repository, event } = entry;
-    await this.setAside([entry.key], 'too_large', `${repository} record ${event.dataId} (event ${event.eventId}) is larger than this server takes (${maxBatchBytes} bytes of events per frame)`);
+    await this.setAside([entry], 'too_large', `${repository} record ${event.dataId} (event ${event.eventId}) is larger than this server takes (${maxBatchBytes} bytes of events per frame)`);
   }
 
   /**
@@ -650,14 +659,17 @@ export class SyncEngine {
    * neither the writes after them nor the stall watchdog, and said loudly. The local records
    * keep them.
    */
-  private async setAside(keys: readonly number[], code: string, why: string): Promise<void> {
-    const message = `${why}: ${keys.length === 1 ? 'it' : `these ${keys.length} writes`} will not sync; the local copy stays`;
+  private async setAside(entries: readonly OutboxEntry[], code: string, why: string): Promise<void> {
+    const message = `${why}: ${entries.length === 1 ? 'it' : `these ${entries.length} writes`} will not sync; the local copy stays`;
     const { log } = this.options;
     (log.error ?? log.warn).call(log, message);
     this.options.status.error(code, message);
+    const at = new Date().toISOString();
+    for (const { repository, event } of entries) this.setAsideWrites.push({ repository, id: event.dataId, eventId: event.eventId, code, reason: why, at });
+    this.setAsideWrites.splice(0, this.setAsideWrites.length - SET_ASIDE_KEPT);
     try {
-      await this.options.storage.removeOutbox(keys);
-      this.pending = Math.max(0, this.pending - keys.length);
+      await this.options.storage.removeOutbox(entries.map((entry) => entry.key));
+      this.pending = Math.max(0, this.pending - entries.length);
       this.options.status.update({ pending: this.pending });
     } catch (error) {
       // Still in the outbox: the next session finds them again, and tries again.

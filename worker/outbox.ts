@@ -49,7 +49,7 @@ export class OutboxSender {
   /** Highest outbox key sent in the current session. */
   private sentThrough = 0;
   /** Frames awaiting their ack, by their first eventId (an ack lists the frame's eventIds). */
-  private readonly inFlight = new Map<string, number[]>();
+  private readonly inFlight = new Map<string, OutboxEntry[]>();
   /** Bumped per session, so that a drain of an older one stops. */
   private session = 0;
   private draining: Promise<void> | null = null;
@@ -108,23 +108,23 @@ export class OutboxSender {
   }
 
   /** The server refused a frame for what it holds (`error.eventIds`): it is no longer in flight.
-   *  Returns its entries' keys, or undefined when no frame of this session has those events. */
-  refused(eventIds: readonly string[]): number[] | undefined {
+   *  Returns its entries, or undefined when no frame of this session has those events. */
+  refused(eventIds: readonly string[]): OutboxEntry[] | undefined {
     const [first] = eventIds;
-    const keys = first === undefined ? undefined : this.inFlight.get(first);
-    if (!first || !keys || keys.length !== eventIds.length) return undefined;
+    const entries = first === undefined ? undefined : this.inFlight.get(first);
+    if (!first || !entries || entries.length !== eventIds.length) return undefined;
     this.inFlight.delete(first);
-    return keys;
+    return entries;
   }
 
   /** Removes an acknowledged frame's entries, in one transaction; returns how many. */
   async acknowledge(eventIds: readonly string[]): Promise<number> {
     const [first] = eventIds;
-    const keys = first === undefined ? undefined : this.inFlight.get(first);
-    if (first === undefined || !keys) return 0;
+    const entries = first === undefined ? undefined : this.inFlight.get(first);
+    if (first === undefined || !entries) return 0;
     this.inFlight.delete(first);
-    await this.storage.removeOutbox(keys);
-    return keys.length;
+    await this.storage.removeOutbox(entries.map((entry) => entry.key));
+    return entries.length;
   }
 
   private async sendWhileNeeded(): Promise<void> {
@@ -162,7 +162,7 @@ export class OutboxSender {
         const events = batch.entries.map((entry) => entry.event);
         const first = events[0];
         if (!first || !this.send(pushMessage(batch.repository, events))) return;
-        this.inFlight.set(first.eventId, batch.entries.map((entry) => entry.key));
+        this.inFlight.set(first.eventId, batch.entries);
         this.sentThrough = batch.entries.at(-1)?.key ?? this.sentThrough;
       }
       // Fewer than asked for, and all of them sent: there is no more until something is queued
