@@ -100,6 +100,24 @@ const bench = {
     return Array.isArray(result) ? summary(result as number[]) : { ms: result as number };
   },
 
+  /** Floor of the parallel writes: `n` writes posted at once to a bare worker that commits them
+   *  in groups and answers each; writes per second. */
+  async floorWrites(n: number): Promise<number> {
+    const worker = new Worker('/bench/floor-worker.js');
+    let written = 0;
+    const all = new Promise<void>((resolve) => {
+      worker.onmessage = (e: MessageEvent<{ written?: number }>) => {
+        if (e.data.written !== undefined && ++written === n) resolve();
+      };
+    });
+    const t0 = now();
+    for (let i = 0; i < n; i++) worker.postMessage({ kind: 'write', i, record: { id: `floor-${i}`, title: 'parallel', done: false } });
+    await all;
+    const perSecond = n / ((now() - t0) / 1000);
+    worker.terminate();
+    return perSecond;
+  },
+
   /** A fresh profile opens the page: time from navigation start until the watch holds them all. */
   async initialSync(authToken: string, records: number) {
     const { result, longestStallMs } = await measureLongestStall(async () => {
