@@ -52,6 +52,8 @@ export interface SyncCoreOptions extends SyncWorkerConfig {
 export interface SyncCore {
   /** What tabs call (through comlink in a worker). */
   readonly api: SyncWorkerApi;
+  /** This runtime's id, as `attach` and `diagnostics` report it. */
+  readonly workerId: string;
   /** Where the data lives now: `memory` when IndexedDB failed to open. */
   storageMode(): StorageMode;
   /** The global `online` event. */
@@ -347,6 +349,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
 
   return {
     api,
+    workerId: worker.id,
     storageMode: () => mode,
     networkOnline: () => engine.networkOnline(),
     lead: () => role.lead(),

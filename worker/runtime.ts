@@ -36,7 +36,7 @@ export async function openWorkerRuntime(config: SyncWorkerConfig, scope: 'shared
   if (scope === 'dedicated' && opened.storageMode() === 'memory') void opened.lead();
   else resign = elect(databaseName, scope === 'dedicated', () => void opened.lead());
   // Taken before any tab is answered, so a tab that watches it never finds it free too early.
-  if (locks) await holdWorkerLock(locks, (await opened.api.diagnostics()).worker.id);
+  if (locks) await holdWorkerLock(locks, opened.workerId);
   return {
     ...opened,
     async close() {
