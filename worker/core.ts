@@ -151,7 +151,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     connectTimeout: options.connectTimeout ?? DEFAULTS.connectTimeout,
     stallAfter: options.stallAfter ?? DEFAULTS.stallAfter,
     sharedOutbox: options.peers !== undefined && !alone,
-    serverTakes: (maxMessageBytes) => repositories.serverTakes(maxMessageBytes),
+    serverTakes: (frameBytes) => repositories.serverTakes(frameBytes),
     repositories: repositories.names,
     storage,
     status,

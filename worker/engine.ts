@@ -34,11 +34,11 @@ export interface EngineOptions {
   sharedOutbox?: boolean;
   status: StatusStore;
   remote: RemoteApplier;
-  /** The server said how large a frame it takes (on every authentication). */
-  serverTakes?(maxMessageBytes: number): void;
+  /** The largest frame the server takes, as this client honours it (on every authentication). */
+  serverTakes?(frameBytes: number): void;
   /** Asks the tabs for credentials after the server refused the current ones. */
   askForCredentials(): Promise<Credentials | null>;
-  log: Logger;
+  log: Required<Logger>;
 }
 
 /** One catch-up: repositories are requested one after the other from their stored cursor. */
@@ -521,8 +521,7 @@ export class SyncEngine {
     switch (message.type) {
       case 'auth_success':
         this.session = { connectionId: message.connectionId, principal: message.principal };
-        this.outbox.serverTakes(message.maxMessageBytes);
-        this.options.serverTakes?.(message.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+        this.serverTakes(message.maxMessageBytes);
         return this.authSucceeded();
       case 'error':
         if (message.code === 'auth_failed') {
@@ -647,6 +646,15 @@ export class SyncEngine {
     await this.requestNextRepository(catchUp);
   }
 
+  /** What the server said it takes (`auth_success.maxMessageBytes`, the default when it names
+   *  none), never above the default: what is written offline stays sendable to any server with
+   *  default limits. */
+  private serverTakes(maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): void {
+    const frameBytes = Math.min(DEFAULT_MAX_MESSAGE_BYTES, maxMessageBytes);
+    this.outbox.serverTakes(frameBytes);
+    this.options.serverTakes?.(frameBytes);
+  }
+
   /** A write this server will never take (larger than its frame cap, which is lower than the
    *  one it was written under). */
   private async dropUnsendable(entry: OutboxEntry, maxBatchBytes: number): Promise<void> {
@@ -661,8 +669,7 @@ export class SyncEngine {
    */
   private async setAside(entries: readonly OutboxEntry[], code: string, why: string): Promise<void> {
     const message = `${why}: ${entries.length === 1 ? 'it' : `these ${entries.length} writes`} will not sync; the local copy stays`;
-    const { log } = this.options;
-    (log.error ?? log.warn).call(log, message);
+    this.options.log.error(message);
     this.options.status.error(code, message);
     const at = new Date().toISOString();
     for (const { repository, event } of entries) this.setAsideWrites.push({ repository, id: event.dataId, eventId: event.eventId, code, reason: why, at });

@@ -75,10 +75,9 @@ export class OutboxSender {
     private readonly unsendable: (entry: OutboxEntry, maxBatchBytes: number) => void = () => {},
   ) {}
 
-  /** The server's frame cap (`auth_success.maxMessageBytes`, the default when it names none);
-   *  never above the default, as for what a local write may hold. */
-  serverTakes(maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): void {
-    this.maxBatchBytes = Math.min(DEFAULT_MAX_MESSAGE_BYTES, maxMessageBytes) - PUSH_FRAME_ENVELOPE_BYTES;
+  /** The largest frame the server takes: batches stay within it, less the envelope. */
+  serverTakes(frameBytes: number): void {
+    this.maxBatchBytes = frameBytes - PUSH_FRAME_ENVELOPE_BYTES;
   }
 
   /** A new session: nothing is in flight in it yet, so everything unacknowledged goes again. */
@@ -111,20 +110,24 @@ export class OutboxSender {
    *  Returns its entries, or undefined when no frame of this session has those events. */
   refused(eventIds: readonly string[]): OutboxEntry[] | undefined {
     const [first] = eventIds;
-    const entries = first === undefined ? undefined : this.inFlight.get(first);
-    if (!first || !entries || entries.length !== eventIds.length) return undefined;
-    this.inFlight.delete(first);
-    return entries;
+    if (first === undefined || this.inFlight.get(first)?.length !== eventIds.length) return undefined;
+    return this.landed(eventIds);
   }
 
   /** Removes an acknowledged frame's entries, in one transaction; returns how many. */
   async acknowledge(eventIds: readonly string[]): Promise<number> {
-    const [first] = eventIds;
-    const entries = first === undefined ? undefined : this.inFlight.get(first);
-    if (first === undefined || !entries) return 0;
-    this.inFlight.delete(first);
+    const entries = this.landed(eventIds);
+    if (!entries) return 0;
     await this.storage.removeOutbox(entries.map((entry) => entry.key));
     return entries.length;
+  }
+
+  /** The frame in flight that an answer names (by its first eventId), no longer in flight. */
+  private landed(eventIds: readonly string[]): OutboxEntry[] | undefined {
+    const [first] = eventIds;
+    const entries = first === undefined ? undefined : this.inFlight.get(first);
+    if (first !== undefined) this.inFlight.delete(first);
+    return entries;
   }
 
   private async sendWhileNeeded(): Promise<void> {

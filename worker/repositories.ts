@@ -23,10 +23,9 @@ export class Repositories {
     }
   }
 
-  /** What the server said it takes (`auth_success.maxMessageBytes`); never above the default, so
-   *  that what is written offline stays sendable to any server with default limits. */
-  serverTakes(maxMessageBytes: number): void {
-    this.serverFrameBytes = Math.min(DEFAULT_MAX_MESSAGE_BYTES, maxMessageBytes);
+  /** The largest frame the server takes (the engine's reading of `auth_success`). */
+  serverTakes(frameBytes: number): void {
+    this.serverFrameBytes = frameBytes;
   }
 
   has(repository: string): boolean {
