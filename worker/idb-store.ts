@@ -74,7 +74,6 @@ function repositoryRange(repository: string): IDBKeyRange {
   return IDBKeyRange.bound([repository], [repository, []]);
 }
 
-
 class IdbStorage implements SyncStorage {
   /** What this runtime queued lately, so the drain need not read back what it just wrote. */
   private readonly tail = new OutboxTail();

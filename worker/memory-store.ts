@@ -7,7 +7,6 @@
 import type { SyncEvent } from '../protocol/messages';
 import { recordKey, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
-
 export class MemoryStorage implements SyncStorage {
   private readonly records = new Map<string, RecordRow>();
   /** In key order: keys only grow, and a Map iterates in insertion order. */

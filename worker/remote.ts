@@ -4,7 +4,7 @@ import type { Logger } from './config';
 import { describe } from './errors';
 import { incomingWins, type ConflictResolver } from './merge';
 import type { Repositories } from './repositories';
-import type { RecordChange, RecordRow, SyncStorage } from './storage';
+import { rowOf, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 /** One frame's events for a repository, and where its cursor may move once they are stored. */
 export interface RemotePage {
@@ -38,11 +38,8 @@ export class RemoteApplier {
           this.log.warn(`dropped ${repository} event ${event.eventId}: ${parsed.reason}`);
           continue;
         }
-        const { eventId, createdAt, dataId: id } = event;
-        const incoming: RecordRow = parsed.data
-          ? { repository, id, data: parsed.data, deleted: false, createdAt, eventId }
-          : { repository, id, deleted: true, createdAt, eventId };
-        changes.push({ repository, id, decide: (current) => (this.wins(current, incoming) ? { row: incoming } : undefined) });
+        const incoming = rowOf(repository, parsed.data, event);
+        changes.push({ repository, id: event.dataId, decide: (current) => (this.wins(current, incoming) ? { row: incoming } : undefined) });
       }
       if (cursor !== undefined) cursors.set(repository, Math.max(cursor, cursors.get(repository) ?? 0));
     }

@@ -14,7 +14,7 @@ import { compareEvents } from '../protocol/order';
 import type { StoredRecord } from '../protocol/tab-api';
 import { syncError } from './errors';
 import { incomingWins } from './merge';
-import type { OutboxEntry, RecordChange, RecordRow, SyncStorage } from './storage';
+import { rowOf, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 /** Beyond this many unacknowledged events (a long time offline) the oldest are forgotten here:
  *  a loss then reports them as lost. */
@@ -78,9 +78,7 @@ export class ReplaceableStorage implements SyncStorage {
   async requeue(events: readonly QueuedEvent[]): Promise<number> {
     if (events.length === 0) return 0;
     const changes = events.map(({ repository, event }): RecordChange => {
-      const row: RecordRow = event.data
-        ? { repository, id: event.dataId, data: event.data as StoredRecord, deleted: false, createdAt: event.createdAt, eventId: event.eventId }
-        : { repository, id: event.dataId, deleted: true, createdAt: event.createdAt, eventId: event.eventId };
+      const row = rowOf(repository, event.data as StoredRecord | undefined, event);
       return { repository, id: event.dataId, decide: (current) => ({ row: incomingWins(current, row) ? row : current!, push: event }) };
     });
     await this.commit(changes);

@@ -69,5 +69,11 @@ export interface SyncStorage {
   isGone?(): boolean;
 }
 
+/** The row a record's event leaves: its data, or for a delete a tombstone without data. */
+export function rowOf(repository: string, data: StoredRecord | undefined, event: Pick<SyncEvent, 'dataId' | 'createdAt' | 'eventId'>): RecordRow {
+  const { dataId: id, createdAt, eventId } = event;
+  return data ? { repository, id, data, deleted: false, createdAt, eventId } : { repository, id, deleted: true, createdAt, eventId };
+}
+
 /** One string per record across repositories, for maps of rows (repository names have no '/'). */
 export const recordKey = (repository: string, id: string): string => `${repository}/${id}`;

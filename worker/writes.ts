@@ -8,7 +8,7 @@ import { Operation, type SyncEvent } from '../protocol/messages';
 import { nextTimestamp } from '../protocol/order';
 import type { StoredRecord } from '../protocol/tab-api';
 import { storageFailure } from './errors';
-import type { RecordChange, RecordRow, SyncStorage } from './storage';
+import { rowOf, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 interface PendingWrite {
   repository: string;
@@ -89,10 +89,7 @@ export class WriteQueue {
         const event: SyncEvent = data
           ? { eventId, dataId: id, operation: live ? Operation.update : Operation.insert, createdAt, data }
           : { eventId, dataId: id, operation: Operation.delete, createdAt };
-        const row = data
-          ? { repository, id, data, deleted: false, createdAt, eventId }
-          : { repository, id, deleted: true, createdAt, eventId };
-        return { row, push: event };
+        return { row: rowOf(repository, data, event), push: event };
       },
     };
   }
