@@ -27,6 +27,8 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 const EventId = v.pipe(v.string(), v.regex(EVENT_ID, 'eventId must be 1-64 URL-safe characters'));
+/** The events of one push, by id: what `error.eventIds` names. */
+export const PushedEventIdsSchema = v.pipe(v.array(EventId), v.maxLength(MAX_BATCH_EVENTS));
 
 const timestamp = v.pipe(
   v.string(),
@@ -110,7 +112,7 @@ export const ServerMessageSchema = v.variant('type', [
     message: v.string(),
     code: v.optional(v.string()),
     /** A push refused for what it holds (it will be refused again, as sent): its events' ids. */
-    eventIds: v.optional(v.pipe(v.array(EventId), v.maxLength(MAX_BATCH_EVENTS))),
+    eventIds: v.optional(PushedEventIdsSchema),
   }),
   v.object({ type: v.literal('ping') }),
   v.object({ type: v.literal('pong') }),

@@ -130,11 +130,6 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
 }
 
 /**
- * Browsers always send Origin, so checking it stops other sites' pages from using a visitor's
- * browser; clients without one (not browsers) are allowed, as they could send any Origin anyway.
- * Unset list: same origin only.
- */
-/**
  * A development server (every connection accepted) on a loopback address answers only requests
  * that name a loopback host. Otherwise a page of another site whose name a DNS rebinding pointed
  * at this machine would be same-origin with it (its Origin names its own Host) and could read and
@@ -154,6 +149,11 @@ function isLoopback(hostname: string): boolean {
   return name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
+/**
+ * Browsers always send Origin, so checking it stops other sites' pages from using a visitor's
+ * browser; clients without one (not browsers) are allowed, as they could send any Origin anyway.
+ * Unset list: same origin only.
+ */
 function originAllowed(request: IncomingMessage, allowed: readonly string[] | undefined): boolean {
   const origin = request.headers.origin;
   if (origin === undefined || allowed?.includes('*')) return true;

@@ -4,12 +4,12 @@
  * else runs in arrival order, one message at a time, so replies keep the order of requests.
  */
 import { randomUUID } from 'node:crypto';
+import * as v from 'valibot';
 import WebSocket, { type RawData } from 'ws';
 import {
   ClientMessageSchema,
   decodeFrame,
-  EVENT_ID,
-  MAX_BATCH_EVENTS,
+  PushedEventIdsSchema,
   type ClientMessage,
   type ErrorCode,
   type MessageOf,
@@ -308,6 +308,6 @@ function refusedEventIds(parsed: unknown): string[] | undefined {
   const { type, event, events } = parsed as { type?: unknown; event?: unknown; events?: unknown };
   const pushed = type === 'push_event' ? [event] : type === 'push_events_batch' && Array.isArray(events) ? events : [];
   const ids = pushed.map((e: unknown) => (typeof e === 'object' && e !== null ? (e as { eventId?: unknown }).eventId : undefined));
-  const named = ids.filter((id): id is string => typeof id === 'string' && EVENT_ID.test(id));
-  return named.length > 0 && named.length === pushed.length && named.length <= MAX_BATCH_EVENTS && new Set(named).size === named.length ? named : undefined;
+  // What the client's own decoder accepts as `error.eventIds`, each event named once.
+  return ids.length > 0 && v.is(PushedEventIdsSchema, ids) && new Set(ids).size === ids.length ? ids : undefined;
 }
