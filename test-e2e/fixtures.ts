@@ -82,6 +82,14 @@ export async function watchTodos(page: Page): Promise<void> {
   });
 }
 
+/** Each page connected, and watching its todos (`watched`, `watchCalls`). */
+export async function connectAndWatch(...pages: Page[]): Promise<void> {
+  for (const page of pages) {
+    await waitConnected(page);
+    await watchTodos(page);
+  }
+}
+
 export function watchCalls(page: Page): Promise<number | undefined> {
   return page.evaluate(() => window.watchCalls);
 }

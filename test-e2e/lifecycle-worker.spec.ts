@@ -4,7 +4,7 @@
  * and credentials, and a write in flight is retried without being applied twice.
  */
 import type { Browser, BrowserContext, Page } from '@playwright/test';
-import { upsert, waitConnected, waitSynced, watched, watchTodos, type Todo } from './fixtures';
+import { connectAndWatch, upsert, waitSynced, watched, type Todo } from './fixtures';
 import { diagnostics, expect, openDemo, storedTodos, test } from './lifecycle';
 
 declare global {
@@ -35,10 +35,7 @@ async function openProfiles(browser: Browser, context: BrowserContext, origin: s
   const [first, second] = [await openDemo(context, origin, knobs), await openDemo(context, origin, knobs)];
   const elsewhere = await browser.newContext();
   const other = await openDemo(elsewhere, origin, knobs);
-  for (const page of [first, second, other]) {
-    await waitConnected(page);
-    await watchTodos(page);
-  }
+  await connectAndWatch(first, second, other);
   return { first, second, other, elsewhere };
 }
 

@@ -3,7 +3,7 @@
  * `indexedDB.open` never answer (`idb=hang`) or throw (`idb=throw`). The runtime falls back to
  * memory, says so in status, diagnostics and the demo, and keeps syncing both ways.
  */
-import { expect, openApp, status, test, upsert, waitConnected, waitSynced, watched, watchTodos, type Todo } from './fixtures';
+import { connectAndWatch, expect, openApp, status, test, upsert, waitSynced, watched, type Todo } from './fixtures';
 import { diagnostics, openDemo, workerUrl } from './lifecycle';
 
 for (const idb of ['hang', 'throw'] as const) {
@@ -22,10 +22,7 @@ for (const idb of ['hang', 'throw'] as const) {
       expect((await status(other)).storage).toBe('indexeddb');
       await expect(other.locator('#storage-notice')).toBeHidden();
 
-      for (const tab of [page, other]) {
-        await waitConnected(tab);
-        await watchTodos(tab);
-      }
+      await connectAndWatch(page, other);
       const fromMemory: Todo = { id: 'a', title: 'written in memory mode', done: false };
       await upsert(page, fromMemory);
       await waitSynced(page);

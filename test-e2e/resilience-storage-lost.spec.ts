@@ -3,7 +3,7 @@
  * protocol, as when the user clears site data or the browser evicts it. The worker opens a fresh
  * database, re-syncs every repository from the start and says so; writes go on, nothing twice.
  */
-import { allTodos, expect, openApp, status, test, upsert, waitConnected, waitSynced, watched, watchTodos, type Todo } from './fixtures';
+import { allTodos, connectAndWatch, expect, openApp, status, test, upsert, waitSynced, watched, watchTodos, type Todo } from './fixtures';
 import { diagnostics, openDemo, pushFromAnotherDevice, serverJson, storedTodos, workerUrl } from './lifecycle';
 
 const RECORDS = 30;
@@ -13,10 +13,7 @@ test('a cleared IndexedDB is re-synced from the server; a new write reaches the 
   try {
     const reader = await openApp(profileA, server);
     const writer = await openApp(profileB, server);
-    for (const page of [reader, writer]) {
-      await waitConnected(page);
-      await watchTodos(page);
-    }
+    await connectAndWatch(reader, writer);
     const records: Todo[] = Array.from({ length: RECORDS }, (_, i) => ({ id: `r${String(i).padStart(2, '0')}`, title: `record ${i}`, done: i % 3 === 0 }));
     await writer.evaluate(async (todos) => {
       for (const todo of todos) await window.todos.upsert(todo);
@@ -67,10 +64,7 @@ test('a write still waiting for the server when IndexedDB is cleared is re-queue
   try {
     const writer = await openDemo(profileA, server.url, knobs);
     const reader = await openDemo(profileB, server.url, knobs);
-    for (const page of [writer, reader]) {
-      await waitConnected(page);
-      await watchTodos(page);
-    }
+    await connectAndWatch(writer, reader);
     const synced: Todo = { id: 'a', title: 'synced before', done: false };
     await upsert(writer, synced);
     await waitSynced(writer);
