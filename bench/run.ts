@@ -19,14 +19,17 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const outIndex = args.indexOf('--out');
 const outFile = outIndex >= 0 ? args[outIndex + 1] : undefined;
-const onlyIndex = args.indexOf('--only');
+/** The scenarios a `--flag a,b` names, undefined without the flag. */
+const scenariosOf = (flag: string) => {
+  const index = args.indexOf(flag);
+  return index >= 0 ? new Set((args[index + 1] ?? '').split(',')) : undefined;
+};
 /** `--only remote,initialSync` runs just those scenarios: for A/B comparisons of one path. */
-const only = onlyIndex >= 0 ? new Set((args[onlyIndex + 1] ?? '').split(',')) : undefined;
+const only = scenariosOf('--only');
 const runs = (scenario: 'crossTab' | 'remote' | 'writes' | 'initialSync') => !only || only.has(scenario);
-const profileIndex = args.indexOf('--profile');
 /** `--profile crossTab,writes,initialSync`: the shared workers' CPU profile during those
  *  scenarios (an unminified build, so function names are readable). */
-const profiled = profileIndex >= 0 ? new Set((args[profileIndex + 1] ?? '').split(',')) : undefined;
+const profiled = scenariosOf('--profile');
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const TABS = 8;
 const N = { crossTab: quick ? 100 : 500, remote: quick ? 60 : 300, initial: 10_000, initial100k: quick ? 20_000 : 100_000, writes: quick ? 2_000 : 10_000 };

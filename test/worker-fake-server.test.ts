@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import type WebSocket from 'ws';
-import type { ClientMessage, SyncEvent } from '../protocol/messages';
+import type { ClientMessage, ServerMessage, SyncEvent } from '../protocol/messages';
 import { dumpDatabase, type FakeServer, RecordingTab, sendTo, settled, sleep, startFakeServer, TestCores, waitFor } from './helpers/worker';
 
 const fakes: FakeServer[] = [];
@@ -18,6 +18,20 @@ async function fake(onMessage: (socket: WebSocket, message: ClientMessage) => vo
   });
   fakes.push(started);
   return started;
+}
+
+type Push = Extract<ClientMessage, { type: 'push_event' | 'push_events_batch' }>;
+
+/** A scripted server with nothing to catch up on that acknowledges each push, unless `answer`
+ *  returns another reply for it. */
+function pushServer(answer: (events: SyncEvent[], push: Push) => ServerMessage | undefined, limits: { maxMessageBytes?: number } = {}): Promise<FakeServer> {
+  return fake((socket, message) => {
+    if (message.type === 'request_events') sendTo(socket, { type: 'sync_complete', repository: message.repository });
+    if (message.type !== 'push_event' && message.type !== 'push_events_batch') return;
+    const events = message.type === 'push_event' ? [message.event] : message.events;
+    const eventIds = events.map((e) => e.eventId);
+    sendTo(socket, answer(events, message) ?? { type: 'ack', eventIds, repositories: { todos: eventIds } });
+  }, limits);
 }
 
 afterEach(async () => {
@@ -196,14 +210,9 @@ test("the server's ping is answered with pong", async () => {
 
 test('a push the server drops (rate_limited) is sent again on a new session and acknowledged once', async () => {
   const pushes: string[][] = [];
-  const server = await fake((socket, message) => {
-    if (message.type === 'request_events') sendTo(socket, { type: 'sync_complete', repository: message.repository });
-    if (message.type !== 'push_event' && message.type !== 'push_events_batch') return;
-    const events = message.type === 'push_event' ? [message.event] : message.events;
-    const eventIds = events.map((e) => e.eventId);
-    pushes.push(eventIds);
-    if (pushes.length === 1) sendTo(socket, { type: 'error', code: 'rate_limited', message: 'slow down' });
-    else sendTo(socket, { type: 'ack', eventIds, repositories: { todos: eventIds } });
+  const server = await pushServer((events) => {
+    pushes.push(events.map((e) => e.eventId));
+    return pushes.length === 1 ? { type: 'error', code: 'rate_limited', message: 'slow down' } : undefined;
   });
   const c = await cores.open(server.url);
   await c.api.upsert('todos', { id: 'a', title: 'a', done: false });
@@ -217,13 +226,9 @@ test('a push the server drops (rate_limited) is sent again on a new session and 
 
 test('a server that takes smaller frames: pushes fit in them, and a write none of them can carry is taken out of the outbox, loudly, instead of holding up the rest', async () => {
   const frames: { chars: number; ids: string[] }[] = [];
-  const server = await fake((socket, message) => {
-    if (message.type === 'request_events') sendTo(socket, { type: 'sync_complete', repository: message.repository });
-    if (message.type !== 'push_event' && message.type !== 'push_events_batch') return;
-    const events = message.type === 'push_event' ? [message.event] : message.events;
-    frames.push({ chars: JSON.stringify(message).length, ids: events.map((e) => e.dataId) });
-    const eventIds = events.map((e) => e.eventId);
-    sendTo(socket, { type: 'ack', eventIds, repositories: { todos: eventIds } });
+  const server = await pushServer((events, push) => {
+    frames.push({ chars: JSON.stringify(push).length, ids: events.map((e) => e.dataId) });
+    return undefined;
   }, { maxMessageBytes: 1024 });
   const c = await cores.open(server.url);
   // Written offline, under the default limits (this server's are not known yet): its event is
@@ -256,17 +261,12 @@ test('a server that takes smaller frames: pushes fit in them, and a write none o
 test('a push the server refuses for what it holds (error with eventIds) is set aside, loudly, and the writes after it go', async () => {
   const frames: string[][] = [];
   let refusedOnce = false;
-  const server = await fake((socket, message) => {
-    if (message.type === 'request_events') sendTo(socket, { type: 'sync_complete', repository: message.repository });
-    if (message.type !== 'push_event' && message.type !== 'push_events_batch') return;
-    const events = message.type === 'push_event' ? [message.event] : message.events;
-    const eventIds = events.map((e) => e.eventId);
+  const server = await pushServer((events) => {
     frames.push(events.map((e) => e.dataId));
     // A server of another protocol version, say, that cannot read the first write.
-    if (!refusedOnce && events.some((e) => e.dataId === 'poison')) {
-      refusedOnce = true;
-      sendTo(socket, { type: 'error', code: 'invalid_message', message: 'event.operation: unknown', eventIds });
-    } else sendTo(socket, { type: 'ack', eventIds, repositories: { todos: eventIds } });
+    if (refusedOnce || !events.some((e) => e.dataId === 'poison')) return undefined;
+    refusedOnce = true;
+    return { type: 'error', code: 'invalid_message', message: 'event.operation: unknown', eventIds: events.map((e) => e.eventId) };
   });
   const c = await cores.open(server.url);
   await c.api.upsert('todos', { id: 'poison', title: 'refused', done: false });
