@@ -559,7 +559,29 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
           frame: `{"type":"push_event","repository":"todos","event":${JSON.stringify(valid).replace('"data":{', '"data":{"__proto__":{"admin":true},')}}`,
           code: 'invalid_message',
           message: /__proto__/,
+          eventIds: [valid.eventId],
         },
+        {
+          name: 'an array as data',
+          frame: JSON.stringify({ type: 'push_event', repository: 'todos', event: { ...valid, data: ['a', 'b'] } }),
+          code: 'invalid_message',
+          message: /data must be a JSON object/,
+          eventIds: [valid.eventId],
+        },
+        ...['1e400', '-1e400', '1' + '0'.repeat(400)].map((number) => ({
+          name: `a number out of range (${number.slice(0, 8)})`,
+          frame: JSON.stringify({ type: 'push_events_batch', repository: 'todos', events: [other, { ...valid, data: { n: 0, deep: [1] } }] }).replace('[1]', `[${number}]`),
+          code: 'invalid_message',
+          message: /not finite/,
+          eventIds: [other.eventId, valid.eventId],
+        })),
+        ...['2026-02-31T00:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-01-01T24:00:00.000Z', '2026-01-01T23:60:00.000Z', '+010000-01-01T00:00:00.000Z', '10000-01-01T00:00:00.000Z'].map((createdAt) => ({
+          name: `a createdAt that is no real instant or past 9999 (${createdAt})`,
+          frame: JSON.stringify({ type: 'push_event', repository: 'todos', event: { ...valid, createdAt } }),
+          code: 'invalid_message',
+          message: /createdAt/,
+          eventIds: [valid.eventId],
+        })),
         { name: 'a binary frame', frame: Buffer.from(JSON.stringify({ type: 'ping' })), binary: true, code: 'invalid_message', message: /binary/ },
       ];
       for (const { name, frame, binary, code, message, eventIds } of cases) {
@@ -577,6 +599,30 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
           assert.equal((Object.prototype as Record<string, unknown>)['admin'], undefined, 'no prototype was polluted');
         });
       }
+
+      it('stores data exactly as pushed: constructor and prototype keys, nested values, edge numbers and strings come back equal', async () => {
+        const server = await start();
+        const writer = await login(server);
+        const reader = await login(server);
+        const data: Record<string, unknown> = {
+          constructor: 'kept',
+          prototype: { constructor: { prototype: 1 } },
+          toString: 'not a function',
+          hasOwnProperty: null,
+          list: [0, -1, 0.1, 1e21, 5e-324, 1.7976931348623157e308, Number.MAX_SAFE_INTEGER + 2, [], {}, [[]], true, false, null],
+          text: 'é e\u0301 \u{1F600} \ufffd "quoted" \\ \n\t \u2028',
+          empty: '',
+          nested: { constructor: [{ prototype: 'deep' }] },
+        };
+        const event = makeEvent('exact', 1, { data });
+        assert.deepEqual((await push(writer, 'todos', [event])).eventIds, [event.eventId]);
+        const [broadcast] = (await reader.next('events')).events;
+        assert.deepStrictEqual(broadcast?.data, data, 'the broadcast carries it exactly');
+        const [stored] = await allEvents(reader, 'todos');
+        assert.deepStrictEqual(stored?.data, data, 'catch-up gives back exactly what was acked');
+        const rest = (await api(server, '/api/events/todos')).body as { events: SequencedEvent[] };
+        assert.deepStrictEqual(rest.events[0]?.data, data, 'and so does REST');
+      });
 
       it('answers an oversize frame with too_large and closes 1009; a far larger one is cut by the socket', async () => {
         const maxMessageBytes = 2048;
