@@ -4,7 +4,7 @@
  * pollute a prototype, or carry a string that no UTF-8 store keeps as it was sent.
  */
 import * as v from 'valibot';
-import { MAX_JSON_DEPTH } from './limits';
+import { MAX_IDENTIFIER_LENGTH, MAX_JSON_DEPTH } from './limits';
 import { describeIssues } from './messages';
 
 export type Decoded<T> =
@@ -45,6 +45,16 @@ export function unstorableText(text: string): string | undefined {
 /** Why a parsed frame holds what no store keeps as sent (a `__proto__` key, an unstorable
  *  string), or undefined. The key is left out of the result, so that the refusal can still name
  *  the frame's events (the rest of it parsed) with nothing of it reaching a prototype. */
+/** Why `value` cannot name a namespace or a principal, or undefined: like every other
+ *  identifier, a non-empty string of at most MAX_IDENTIFIER_LENGTH characters that every store
+ *  keeps as it is (on PostgreSQL, lone surrogates all became U+FFFD: one namespace). */
+export function identifierProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return `must be a string, not ${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`}`;
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > MAX_IDENTIFIER_LENGTH) return `must be at most ${MAX_IDENTIFIER_LENGTH} characters`;
+  return unstorableText(value);
+}
+
 function parseChecked(text: string): { value: unknown; problem?: string } {
   let problem: string | undefined;
   const value: unknown = JSON.parse(text, (key, item: unknown) => {

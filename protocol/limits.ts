@@ -27,6 +27,8 @@ export const REPOSITORY_NAME = /^(?!(?:__proto__|constructor|prototype)$)[A-Za-z
 /** Event ids are nanoids or UUIDs: URL-safe characters only. */
 export const EVENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_DATA_ID_LENGTH = 256;
+/** Longest namespace or principal (a JWT's claims, AUTH_TOKENS): like a dataId. */
+export const MAX_IDENTIFIER_LENGTH = MAX_DATA_ID_LENGTH;
 /** The one `createdAt` form every replica writes, so that string order is time order. */
 export const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** The latest `createdAt` any replica may write: a clock must clamp to it, never pass it. */

@@ -176,6 +176,46 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
         assert.match((await client.next('error')).message, /expired/);
       });
 
+      it('refuses JWT claims that are no identifier: a sub or namespace that is a number, object, array, empty, or holds a lone surrogate or U+0000', async () => {
+        const server = await start({ jwtSecret: JWT_SECRET, maxConnectionsPerPrincipal: 2 });
+        const client = await connect(server);
+        const claims: Record<string, unknown>[] = [
+          ...[7, { id: 'alice' }, ['alice'], true, null, '', 'a\ud800', '\udfff', 'a\u0000b', 'x'.repeat(257)].map((sub) => ({ namespace: 'team-a', sub })),
+          ...[7, { ns: 'team-a' }, ['team-a'], '\ud800', '\udfff', 'team\u0000a'].map((namespace) => ({ namespace, sub: 'alice' })),
+        ];
+        for (const claim of claims) {
+          client.send({ type: 'auth', token: await jwt(claim) });
+          const reply = await client.next();
+          assert.equal(reply.type === 'error' && reply.code, 'auth_failed', `claims ${JSON.stringify(claim)} refused`);
+        }
+        // A numeric sub used to get past the per-principal cap: none of these sockets authenticates.
+        const numeric = await jwt({ namespace: 'team-a', sub: 7 });
+        for (let i = 0; i < 3; i++) await assert.rejects(authed(server.syncUrl, numeric), /auth_failed/);
+        const token = await jwt({ namespace: 'team-a' }, { subject: 'alice' });
+        await login(server, token);
+        await login(server, token);
+        const third = await connect(server);
+        third.send({ type: 'auth', token });
+        assert.equal((await third.next('error')).code, 'rate_limited', 'the cap holds for a string sub');
+      });
+
+      it('keeps namespaces that differ by any code point apart, and refuses a static namespace that is no identifier', async () => {
+        const names = ['\ufffd', '\u00e9', 'e\u0301', '\u{1F600}', 'a b', 'A'];
+        const server = await start({ jwtSecret: JWT_SECRET });
+        for (const [i, namespace] of names.entries()) {
+          const client = await login(server, await jwt({ namespace }, { subject: `user${i}` }));
+          assert.equal(client.namespace, namespace);
+          await push(client, 'todos', [makeEvent(`only-${i}`, i)]);
+        }
+        for (const [i, namespace] of names.entries()) {
+          const client = await login(server, await jwt({ namespace }, { subject: `reader${i}` }));
+          assert.deepEqual((await allEvents(client, 'todos')).map((e) => e.dataId), [`only-${i}`], `namespace ${JSON.stringify(namespace)} holds its own event only`);
+        }
+        for (const namespace of ['\ud800', 'a\u0000']) {
+          await assert.rejects(start({ authTokens: new Map([['token', namespace]]) }), /AUTH_TOKENS: a namespace/);
+        }
+      });
+
       it('drops the authentication of a connection when its JWT expires', async () => {
         const server = await start({ jwtSecret: JWT_SECRET });
         // exp has one-second resolution: +2 s leaves at least one second to log in.
