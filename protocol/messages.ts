@@ -23,6 +23,8 @@ export const ErrorCode = {
   invalidMessage: 'invalid_message',
   tooLarge: 'too_large',
   rateLimited: 'rate_limited',
+  /** A push that would take its namespace past NAMESPACE_QUOTA_BYTES; it names its events. */
+  quotaExceeded: 'quota_exceeded',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

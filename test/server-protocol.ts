@@ -11,6 +11,7 @@ import { SignJWT } from 'jose';
 import { DEFAULT_PAGE_EVENTS, MAX_JSON_DEPTH, Operation, type SequencedEvent, type SyncEvent } from '../protocol';
 import type { StartOptions } from '../server/app';
 import type { ServerConfig } from '../server/config';
+import { storedBytes } from '../server/store/event-store';
 import { authed, TestClient, type ConnectOptions } from './helpers/client';
 import { startTestServer, type TestServer } from './helpers/server';
 import { makeEvent } from './store-contract';
@@ -664,6 +665,88 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
         assert.deepStrictEqual(rest.events[0]?.data, data, 'and so does REST');
       });
 
+      it('refuses a push naming an eventId already stored in another repository: no ack, the push named, nothing of it stored', async () => {
+        const server = await start();
+        const client = await login(server);
+        const event = makeEvent('a', 1);
+        await push(client, 'todos', [event]);
+        const fresh = makeEvent('b', 2);
+        client.send({ type: 'push_events_batch', repository: 'notes', events: [fresh, event] });
+        const error = await client.next('error');
+        assert.equal(error.code, 'invalid_message');
+        assert.match(error.message, /already stored in repository todos/);
+        assert.deepEqual(error.eventIds, [fresh.eventId, event.eventId]);
+        await client.nothing('ack', 100);
+        assert.deepEqual(await allEvents(client, 'notes'), []);
+        assert.deepEqual((await allEvents(client, 'todos')).map((e) => e.eventId), [event.eventId]);
+        assert.deepEqual((await push(client, 'todos', [event])).eventIds, [event.eventId], 'a duplicate in its own repository is acked as before');
+      });
+
+      it('refuses a push that would pass the namespace quota with quota_exceeded naming its events, exact to the byte and across a restart', async () => {
+        const sizeOf = (events: SyncEvent[]) => events.reduce((sum, e) => sum + storedBytes('todos', e, JSON.stringify(e.data)), 0);
+        const kept = [makeEvent('a', 1, { data: { text: 'x'.repeat(300) } }), makeEvent('b', 2)];
+        const refused = [makeEvent('c', 3), makeEvent('d', 4, { data: { text: 'y'.repeat(300) } })];
+        const namespaceQuotaBytes = sizeOf(kept) + sizeOf(refused) - 1;
+        const db = await database();
+        cleanups.push(() => db.drop());
+        const first = await startTestServer({ databaseUrl: db.url, namespaceQuotaBytes });
+        cleanups.push(() => first.stop());
+        const client = await authed(first.syncUrl);
+        await push(client, 'todos', kept);
+        client.send({ type: 'push_events_batch', repository: 'todos', events: refused });
+        const error = await client.next('error');
+        assert.equal(error.code, 'quota_exceeded');
+        assert.match(error.message, new RegExp(`quota of ${namespaceQuotaBytes} bytes`));
+        assert.deepEqual(error.eventIds, refused.map((e) => e.eventId));
+        assert.deepEqual((await allEvents(client, 'todos')).map((e) => e.dataId), ['a', 'b'], 'nothing of the refused push was stored');
+        await client.close();
+        await first.stop();
+
+        // The same database, restarted: the usage was kept, to the byte.
+        const again = await startTestServer({ databaseUrl: db.url, namespaceQuotaBytes });
+        cleanups.push(() => again.stop());
+        const later = await authed(again.syncUrl);
+        cleanups.push(() => later.close());
+        later.send({ type: 'push_events_batch', repository: 'todos', events: refused });
+        assert.equal((await later.next('error')).code, 'quota_exceeded');
+        await again.stop();
+        const roomier = await startTestServer({ databaseUrl: db.url, namespaceQuotaBytes: namespaceQuotaBytes + 1 });
+        cleanups.push(() => roomier.stop());
+        const last = await authed(roomier.syncUrl);
+        cleanups.push(() => last.close());
+        assert.deepEqual((await push(last, 'todos', refused)).eventIds, refused.map((e) => e.eventId), 'one more byte of quota takes it');
+      });
+
+      it('limits the bytes a connection sends: frames past its budget are dropped with rate_limited, only acked ones stored', async () => {
+        // No refill to speak of (1 byte/s): exactly the frames that fit in the burst pass, whatever the machine's speed.
+        const events = sameSizeEvents(8);
+        const frameBytes = Buffer.byteLength(JSON.stringify({ type: 'push_event', repository: 'todos', event: events[0] }));
+        const server = await start({ connectionByteRate: { perSecond: 1, burst: frameBytes * 3 + frameBytes / 2 } });
+        const client = await login(server);
+        const replies = await pushEach(client, events);
+        assert.deepEqual(replies, ['ack', 'ack', 'ack', 'rate_limited', 'rate_limited', 'rate_limited', 'rate_limited', 'rate_limited']);
+        assert.equal(await server.store.maxSequence('default'), 3, 'the dropped frames stored nothing');
+        const fresh = await login(server);
+        assert.deepEqual(await pushEach(fresh, events.slice(3, 4)), ['ack'], 'another connection has its own budget');
+      });
+
+      it('limits the bytes a principal sends over all its connections together', async () => {
+        const events = sameSizeEvents(8);
+        const frameBytes = Buffer.byteLength(JSON.stringify({ type: 'push_event', repository: 'todos', event: events[0] }));
+        const server = await start({ authTokens: TOKENS, principalByteRate: { perSecond: 1, burst: frameBytes * 4 + frameBytes / 2 } });
+        const first = await login(server, 'token-alpha');
+        const second = await login(server, 'token-alpha');
+        const replies = [...(await pushEach(first, events.slice(0, 3))), ...(await pushEach(second, events.slice(3, 6)))];
+        assert.deepEqual(replies, ['ack', 'ack', 'ack', 'ack', 'rate_limited', 'rate_limited']);
+        await first.close();
+        await second.close();
+        const reconnected = await login(server, 'token-alpha');
+        assert.deepEqual(await pushEach(reconnected, events.slice(6, 7)), ['rate_limited'], 'reconnecting hands out no fresh budget');
+        const beta = await login(server, 'token-beta');
+        assert.deepEqual(await pushEach(beta, events.slice(7)), ['ack'], 'another principal has its own');
+        assert.equal(await server.store.maxSequence('alpha'), 4);
+      });
+
       it('answers an oversize frame with too_large and closes 1009; a far larger one is cut by the socket', async () => {
         const maxMessageBytes = 2048;
         const server = await start({ maxMessageBytes });
@@ -743,6 +826,32 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
       });
     });
   });
+}
+
+/** Events whose push frames all have the same size. */
+function sameSizeEvents(count: number): SyncEvent[] {
+  return Array.from({ length: count }, (_, i) => ({ ...makeEvent('r', 1), eventId: `sized-${String(i).padStart(4, '0')}`, dataId: `r${String(i).padStart(4, '0')}` }));
+}
+
+/**
+ * Pushes each event in its own frame, at once; for each, in order, `ack` or the refusal's code.
+ * Refusals before storing come back before acks after it: an ack is matched by its eventId, a
+ * rate_limited error names none (the frames it stands for are the ones not acked). Broadcasts of
+ * a peer's pushes are passed over.
+ */
+async function pushEach(client: TestClient, events: SyncEvent[]): Promise<string[]> {
+  for (const event of events) client.send({ type: 'push_event', repository: 'todos', event });
+  const replies: (string | undefined)[] = events.map(() => undefined);
+  const acked = new Set<string>();
+  let limited = 0;
+  while (acked.size + limited < events.length) {
+    const reply = await client.next();
+    if (reply.type === 'ack') reply.eventIds.forEach((id) => acked.add(id));
+    else if (reply.type === 'error' && reply.code === 'rate_limited') limited++;
+    else if (reply.type !== 'events') assert.fail(`unexpected ${JSON.stringify(reply)}`);
+  }
+  events.forEach((event, i) => (replies[i] = acked.has(event.eventId) ? 'ack' : 'rate_limited'));
+  return replies as string[];
 }
 
 function nested(depth: number): Record<string, unknown> {

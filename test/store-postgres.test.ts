@@ -71,7 +71,7 @@ describe('postgres store: several instances over one database', () => {
 
   test('instances starting at once migrate the schema once', async () => {
     const versions = await admin(database.url, (c) => c.query<{ version: number }>('SELECT version FROM schema_version'));
-    assert.deepEqual(versions.rows, [{ version: 1 }]);
+    assert.deepEqual(versions.rows, [{ version: 2 }]);
   });
 
   test('the same eventId appended through two instances at once is stored once', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { AppendRefused, storedBytes } from '../server/store/event-store';
 import { openSqliteStore, READ_COMPACTED } from '../server/store/sqlite';
 import { makeEvent, runStoreContract } from './store-contract';
 
@@ -49,4 +50,33 @@ describe('sqlite store: the file', () => {
       assert.ok(!plan.some((d) => /TEMP B-TREE|SCAN/.test(d)), `no sort, no full scan:\n${plan.join('\n')}`);
     });
   }
+});
+
+describe('sqlite store: a file written before the namespace quota', () => {
+  it('counts what each namespace holds once, exactly, when opened', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tabsync-store-'));
+    try {
+      const file = join(dir, 'sync.db');
+      const events = [makeEvent('a', 1, { data: { title: 'é\u{1F600}' } }), makeEvent('b', 2)];
+      const size = events.reduce((sum, e) => sum + storedBytes('todos', e, JSON.stringify(e.data)), 0);
+      const store = openSqliteStore(file);
+      await store.append('ns', 'todos', events);
+      await store.close();
+      const db = new Database(file);
+      db.exec('ALTER TABLE namespaces DROP COLUMN bytes'); // the schema before the quota
+      db.close();
+
+      const reopened = openSqliteStore(file);
+      try {
+        const next = makeEvent('c', 3);
+        const nextSize = storedBytes('todos', next, JSON.stringify(next.data));
+        await assert.rejects(reopened.append('ns', 'todos', [next], { quotaBytes: size + nextSize - 1 }), AppendRefused);
+        await reopened.append('ns', 'todos', [next], { quotaBytes: size + nextSize });
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
