@@ -25,6 +25,8 @@ export const ErrorCode = {
   rateLimited: 'rate_limited',
   /** A push that would take its namespace past NAMESPACE_QUOTA_BYTES; it names its events. */
   quotaExceeded: 'quota_exceeded',
+  /** A push naming an eventId the namespace holds under another repository; it names its events. */
+  eventIdConflict: 'event_id_conflict',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -35,7 +35,7 @@ export interface ConnectionContext {
   >;
   /** Authenticated connections per principal, shared by every connection of the server. */
   principals: Map<string, number>;
-  /** The bytes each principal may still send, shared by its connections (PRINCIPAL byte rate). */
+  /** The bytes each principal may still send (RATE_LIMIT_PRINCIPAL_BYTES), shared by its connections. */
   principalBytes: SharedBuckets;
 }
 

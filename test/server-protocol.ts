@@ -673,7 +673,7 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
         const fresh = makeEvent('b', 2);
         client.send({ type: 'push_events_batch', repository: 'notes', events: [fresh, event] });
         const error = await client.next('error');
-        assert.equal(error.code, 'invalid_message');
+        assert.equal(error.code, 'event_id_conflict');
         assert.match(error.message, /already stored in repository todos/);
         assert.deepEqual(error.eventIds, [fresh.eventId, event.eventId]);
         await client.nothing('ack', 100);

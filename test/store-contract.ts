@@ -274,7 +274,7 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
       const fresh = makeEvent('b', 2);
       await assert.rejects(store.append('ns', 'notes', [fresh, { ...event, data: { other: true } }]), (error: unknown) => {
         assert.ok(error instanceof AppendRefused);
-        assert.equal(error.code, 'invalid_message');
+        assert.equal(error.code, 'event_id_conflict');
         assert.match(error.message, new RegExp(`${event.eventId} is already stored in repository todos`));
         return true;
       });

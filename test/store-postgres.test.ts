@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { SyncEvent } from '../protocol';
-import type { EventStore } from '../server/store/event-store';
+import { AppendRefused, storedBytes, type EventStore } from '../server/store/event-store';
 import { openPostgresStore } from '../server/store/postgres';
 import { READ_COMPACTED } from '../server/store/postgres-queries';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres';
@@ -51,6 +51,38 @@ async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): P
     await client.end();
   }
 }
+
+describe('postgres store: a database of schema version 1 (before the namespace quota)', () => {
+  test('is migrated with each namespace\'s usage counted, at least the exact count, and the quota holds from then on', async () => {
+    const database = await createTestDatabase();
+    try {
+      const events = [event('v1-a'), event('v1-b')];
+      const exact = events.reduce((sum, e) => sum + storedBytes('todos', e, JSON.stringify(e.data)), 0);
+      const store = await openPostgresStore(database.url, { poolSize: 2 });
+      await store.append('ns', 'todos', events);
+      await store.close();
+      await admin(database.url, (c) =>
+        c.query('DROP FUNCTION tabsync_append_within; ALTER TABLE namespaces DROP COLUMN bytes; UPDATE schema_version SET version = 1'),
+      );
+
+      const migrated = await openPostgresStore(database.url, { poolSize: 2 });
+      try {
+        const { rows } = await admin(database.url, (c) => c.query<{ bytes: string }>("SELECT bytes FROM namespaces WHERE namespace = 'ns'"));
+        const counted = Number(rows[0]?.bytes);
+        // jsonb prints `{"title": "v1-a"}`: a space more per key than JSON.stringify.
+        assert.ok(counted >= exact && counted <= exact + 16, `counted ${counted}, exact ${exact}`);
+        const next = event('v1-c');
+        const nextSize = storedBytes('todos', next, JSON.stringify(next.data));
+        await assert.rejects(migrated.append('ns', 'todos', [next], { quotaBytes: counted + nextSize - 1 }), AppendRefused);
+        await migrated.append('ns', 'todos', [next], { quotaBytes: counted + nextSize });
+      } finally {
+        await migrated.close();
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+});
 
 describe('postgres store: several instances over one database', () => {
   let database: TestDatabase;

@@ -24,7 +24,7 @@ export interface AppendOptions {
  */
 export class AppendRefused extends Error {
   constructor(
-    readonly code: 'quota_exceeded' | 'invalid_message',
+    readonly code: 'quota_exceeded' | 'event_id_conflict',
     message: string,
   ) {
     super(message);
@@ -37,7 +37,7 @@ export function quotaExceeded(quotaBytes: number): AppendRefused {
 }
 
 export function storedInAnotherRepository(eventId: string, repository: string): AppendRefused {
-  return new AppendRefused('invalid_message', `eventId ${eventId} is already stored in repository ${repository}: an eventId names one event`);
+  return new AppendRefused('event_id_conflict', `eventId ${eventId} is already stored in repository ${repository}: an eventId names one event`);
 }
 
 /** What a stored event holds beside its data and identifiers (createdAt, operation, sequence, keys). */
