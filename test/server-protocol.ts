@@ -11,10 +11,9 @@ import { SignJWT } from 'jose';
 import { DEFAULT_PAGE_EVENTS, MAX_JSON_DEPTH, Operation, type SequencedEvent, type SyncEvent } from '../protocol';
 import type { StartOptions } from '../server/app';
 import type { ServerConfig } from '../server/config';
-import { storedBytes } from '../server/store/event-store';
 import { authed, TestClient, type ConnectOptions } from './helpers/client';
 import { startTestServer, type TestServer } from './helpers/server';
-import { makeEvent } from './store-contract';
+import { makeEvent, sizeOf } from './store-contract';
 
 export interface TestDatabaseFactory {
   (): Promise<{ url: string; drop(): Promise<void> }>;
@@ -683,10 +682,9 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
       });
 
       it('refuses a push that would pass the namespace quota with quota_exceeded naming its events, exact to the byte and across a restart', async () => {
-        const sizeOf = (events: SyncEvent[]) => events.reduce((sum, e) => sum + storedBytes('todos', e, JSON.stringify(e.data)), 0);
         const kept = [makeEvent('a', 1, { data: { text: 'x'.repeat(300) } }), makeEvent('b', 2)];
         const refused = [makeEvent('c', 3), makeEvent('d', 4, { data: { text: 'y'.repeat(300) } })];
-        const namespaceQuotaBytes = sizeOf(kept) + sizeOf(refused) - 1;
+        const namespaceQuotaBytes = sizeOf('todos', kept) + sizeOf('todos', refused) - 1;
         const db = await database();
         cleanups.push(() => db.drop());
         const first = await startTestServer({ databaseUrl: db.url, namespaceQuotaBytes });

@@ -24,6 +24,20 @@ export function makeEvent(dataId: string, second: number, fields: Partial<SyncEv
 
 const withoutSequence = ({ serverSequence: _, ...event }: SequencedEvent): SyncEvent => event;
 
+/** What `events` count against a namespace's quota when stored in `repository`. */
+export function sizeOf(repository: string, events: readonly SyncEvent[]): number {
+  return events.reduce((sum, e) => sum + storedBytes(repository, e, e.data === undefined ? null : JSON.stringify(e.data)), 0);
+}
+
+/** Proves that `namespace` holds exactly `used` bytes: a next event is refused by a quota of
+ *  `used` + its size - 1 and stored under `used` + its size. */
+export async function assertUsage(store: EventStore, namespace: string, used: number): Promise<void> {
+  const next = makeEvent('next', 99);
+  const room = used + sizeOf('todos', [next]);
+  await assert.rejects(store.append(namespace, 'todos', [next], { quotaBytes: room - 1 }), AppendRefused, 'one byte short is refused');
+  await store.append(namespace, 'todos', [next], { quotaBytes: room });
+}
+
 export function runStoreContract(label: string, open: () => Promise<OpenedStore>): void {
   describe(`EventStore contract: ${label}`, () => {
     let opened: OpenedStore;
@@ -289,8 +303,6 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
     });
 
     it('keeps a namespace within its quota: exact to the byte, whole pushes refused, duplicates free, other namespaces apart', async () => {
-      const sizeOf = (repository: string, events: SyncEvent[]) =>
-        events.reduce((sum, e) => sum + storedBytes(repository, e, e.data === undefined ? null : JSON.stringify(e.data)), 0);
       const first = [makeEvent('a', 1, { data: { title: 'é\u{1F600}' } }), makeEvent('b', 2, { operation: Operation.delete, data: undefined })];
       const second = [makeEvent('c', 3)];
       const quotaBytes = sizeOf('todos', first) + sizeOf('todos', second);
@@ -307,9 +319,7 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
 
       await store.close();
       store = await opened.reopen();
-      await assert.rejects(store.append('ns', 'todos', one, { quotaBytes: quotaBytes + sizeOf('todos', one) - 1 }), AppendRefused);
-      await store.append('ns', 'todos', one, { quotaBytes: quotaBytes + sizeOf('todos', one) });
-      assert.deepEqual((await compacted('ns', 'todos')).map((e) => e.dataId), ['a', 'b', 'c', 'd'], 'the usage was kept exactly across the reopen');
+      await assertUsage(store, 'ns', quotaBytes);
     });
 
     it('keeps events and sequences when the store is opened again', async () => {

@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { AppendRefused, storedBytes } from '../server/store/event-store';
 import { openSqliteStore, READ_COMPACTED } from '../server/store/sqlite';
-import { makeEvent, runStoreContract } from './store-contract';
+import { assertUsage, makeEvent, runStoreContract, sizeOf } from './store-contract';
 
 runStoreContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tabsync-store-'));
@@ -58,7 +57,6 @@ describe('sqlite store: a file written before the namespace quota', () => {
     try {
       const file = join(dir, 'sync.db');
       const events = [makeEvent('a', 1, { data: { title: 'é\u{1F600}' } }), makeEvent('b', 2)];
-      const size = events.reduce((sum, e) => sum + storedBytes('todos', e, JSON.stringify(e.data)), 0);
       const store = openSqliteStore(file);
       await store.append('ns', 'todos', events);
       await store.close();
@@ -68,10 +66,7 @@ describe('sqlite store: a file written before the namespace quota', () => {
 
       const reopened = openSqliteStore(file);
       try {
-        const next = makeEvent('c', 3);
-        const nextSize = storedBytes('todos', next, JSON.stringify(next.data));
-        await assert.rejects(reopened.append('ns', 'todos', [next], { quotaBytes: size + nextSize - 1 }), AppendRefused);
-        await reopened.append('ns', 'todos', [next], { quotaBytes: size + nextSize });
+        await assertUsage(reopened, 'ns', sizeOf('todos', events));
       } finally {
         await reopened.close();
       }

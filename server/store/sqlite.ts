@@ -103,27 +103,9 @@ export function openSqliteStore(path: string): EventStore {
   db.exec(SCHEMA);
   addUsageColumn(db);
 
+  const appendInTransaction = prepareAppend(db);
   const statements = {
-    findEvent: db.prepare<[string, string], EventRow>(
-      'SELECT sequence, repository, event_id, data_id, operation, created_at, data FROM events WHERE namespace = ? AND event_id = ?',
-    ),
     lastSequence: db.prepare<[string], { last_sequence: number }>('SELECT last_sequence FROM namespaces WHERE namespace = ?'),
-    counters: db.prepare<[string], { last_sequence: number; bytes: number }>('SELECT last_sequence, bytes FROM namespaces WHERE namespace = ?'),
-    setCounters: db.prepare<[string, number, number]>(
-      `INSERT INTO namespaces (namespace, last_sequence, bytes) VALUES (?, ?, ?)
-       ON CONFLICT (namespace) DO UPDATE SET last_sequence = excluded.last_sequence, bytes = excluded.bytes`,
-    ),
-    insertEvent: db.prepare<[string, number, string, string, string, number, string, string | null]>(
-      'INSERT INTO events (namespace, sequence, repository, event_id, data_id, operation, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
-    winner: db.prepare<[string, string, string], WinnerRow>(
-      'SELECT winner_created_at, winner_event_id FROM records WHERE namespace = ? AND repository = ? AND data_id = ?',
-    ),
-    setWinner: db.prepare<[string, string, string, number, string, string]>(
-      `INSERT INTO records (namespace, repository, data_id, winner_sequence, winner_created_at, winner_event_id) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (namespace, repository, data_id) DO UPDATE SET
-         winner_sequence = excluded.winner_sequence, winner_created_at = excluded.winner_created_at, winner_event_id = excluded.winner_event_id`,
-    ),
     compacted: db.prepare<[CompactedParameters], EventRow>(READ_COMPACTED),
     log: db.prepare<[string, number, number], EventRow>(
       `SELECT sequence, repository, event_id, data_id, operation, created_at, data
@@ -134,42 +116,6 @@ export function openSqliteStore(path: string): EventStore {
        FROM events WHERE namespace = ? GROUP BY repository ORDER BY repository`,
     ),
   };
-
-  /** Stores one event unless its eventId is stored already; returns how many bytes it took. */
-  const appendOne = (namespace: string, repository: string, event: SyncEvent, sequence: number): AppendResult & { bytes: number } => {
-    const existing = statements.findEvent.get(namespace, event.eventId);
-    if (existing) {
-      if (existing.repository !== repository) throw storedInAnotherRepository(event.eventId, existing.repository);
-      return { event: toEvent(existing), repository, duplicate: true, bytes: 0 };
-    }
-    const data = event.data === undefined ? null : JSON.stringify(event.data);
-    statements.insertEvent.run(namespace, sequence, repository, event.eventId, event.dataId, event.operation, event.createdAt, data);
-    const current = statements.winner.get(namespace, repository, event.dataId);
-    if (!current || compareEvents(event, { createdAt: current.winner_created_at, eventId: current.winner_event_id }) > 0) {
-      statements.setWinner.run(namespace, repository, event.dataId, sequence, event.createdAt, event.eventId);
-    }
-    return { event: sequenced(event, sequence), repository, duplicate: false, bytes: storedBytes(repository, event, data) };
-  };
-
-  // A refusal throws, which rolls back the whole transaction; the queue then commits each request alone.
-  const appendInTransaction = db.transaction((namespace: string, requests: readonly AppendRequest<SyncEvent>[]) => {
-    const counters = statements.counters.get(namespace);
-    let sequence = counters?.last_sequence ?? 0;
-    let bytes = counters?.bytes ?? 0;
-    const results = requests.map(({ repository, events, quotaBytes }) => {
-      const stored = events.map((event) => {
-        const { bytes: added, ...result } = appendOne(namespace, repository, event, sequence + 1);
-        if (!result.duplicate) sequence++;
-        bytes += added;
-        return result;
-      });
-      if (quotaBytes !== undefined && bytes > quotaBytes) throw quotaExceeded(quotaBytes);
-      return stored;
-    });
-    const stored = sequence > (counters?.last_sequence ?? 0);
-    if (stored) statements.setCounters.run(namespace, sequence, bytes);
-    return { results, sequence, stored };
-  });
 
   const listeners = new Set<AppendedListener>();
   const queue = new AppendQueue<SyncEvent>(async (namespace, requests) => {
@@ -218,6 +164,70 @@ export function openSqliteStore(path: string): EventStore {
       if (db.open) db.close();
     },
   };
+}
+
+/**
+ * The append transaction: assigns sequences, stores the events, moves each record's winner and
+ * keeps the namespace's counters (last sequence, bytes held). A refusal throws, which rolls back
+ * the whole transaction; the queue then commits each request alone.
+ */
+function prepareAppend(db: Database.Database) {
+  const statements = {
+    findEvent: db.prepare<[string, string], EventRow>(
+      'SELECT sequence, repository, event_id, data_id, operation, created_at, data FROM events WHERE namespace = ? AND event_id = ?',
+    ),
+    counters: db.prepare<[string], { last_sequence: number; bytes: number }>('SELECT last_sequence, bytes FROM namespaces WHERE namespace = ?'),
+    setCounters: db.prepare<[string, number, number]>(
+      `INSERT INTO namespaces (namespace, last_sequence, bytes) VALUES (?, ?, ?)
+       ON CONFLICT (namespace) DO UPDATE SET last_sequence = excluded.last_sequence, bytes = excluded.bytes`,
+    ),
+    insertEvent: db.prepare<[string, number, string, string, string, number, string, string | null]>(
+      'INSERT INTO events (namespace, sequence, repository, event_id, data_id, operation, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    winner: db.prepare<[string, string, string], WinnerRow>(
+      'SELECT winner_created_at, winner_event_id FROM records WHERE namespace = ? AND repository = ? AND data_id = ?',
+    ),
+    setWinner: db.prepare<[string, string, string, number, string, string]>(
+      `INSERT INTO records (namespace, repository, data_id, winner_sequence, winner_created_at, winner_event_id) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (namespace, repository, data_id) DO UPDATE SET
+         winner_sequence = excluded.winner_sequence, winner_created_at = excluded.winner_created_at, winner_event_id = excluded.winner_event_id`,
+    ),
+  };
+
+  /** Stores one event unless its eventId is stored already; with the bytes it took. */
+  const appendOne = (namespace: string, repository: string, event: SyncEvent, sequence: number): AppendResult & { bytes: number } => {
+    const existing = statements.findEvent.get(namespace, event.eventId);
+    if (existing) {
+      if (existing.repository !== repository) throw storedInAnotherRepository(event.eventId, existing.repository);
+      return { event: toEvent(existing), repository, duplicate: true, bytes: 0 };
+    }
+    const data = event.data === undefined ? null : JSON.stringify(event.data);
+    statements.insertEvent.run(namespace, sequence, repository, event.eventId, event.dataId, event.operation, event.createdAt, data);
+    const current = statements.winner.get(namespace, repository, event.dataId);
+    if (!current || compareEvents(event, { createdAt: current.winner_created_at, eventId: current.winner_event_id }) > 0) {
+      statements.setWinner.run(namespace, repository, event.dataId, sequence, event.createdAt, event.eventId);
+    }
+    return { event: sequenced(event, sequence), repository, duplicate: false, bytes: storedBytes(repository, event, data) };
+  };
+
+  return db.transaction((namespace: string, requests: readonly AppendRequest<SyncEvent>[]) => {
+    const counters = statements.counters.get(namespace);
+    let sequence = counters?.last_sequence ?? 0;
+    let bytes = counters?.bytes ?? 0;
+    const results = requests.map(({ repository, events, quotaBytes }) => {
+      const stored = events.map((event) => {
+        const { bytes: added, ...result } = appendOne(namespace, repository, event, sequence + 1);
+        if (!result.duplicate) sequence++;
+        bytes += added;
+        return result;
+      });
+      if (quotaBytes !== undefined && bytes > quotaBytes) throw quotaExceeded(quotaBytes);
+      return stored;
+    });
+    const stored = sequence > (counters?.last_sequence ?? 0);
+    if (stored) statements.setCounters.run(namespace, sequence, bytes);
+    return { results, sequence, stored };
+  });
 }
 
 /** The bytes each namespace holds (storedBytes), counted once for a database written before the
