@@ -97,7 +97,7 @@ async function startServer(dir: string): Promise<{ url: string; process: ChildPr
   const port = await freePort();
   const child = spawn(process.execPath, [join(dir, 'dist/server/main.js')], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'sync.db'), LOG_LEVEL: 'silent', PUBLIC_DIR: join(dir, 'dist/public'),
-      AUTH_TOKENS: 'live=live,seed10k=seed10k,seed100k=seed100k', RATE_LIMIT: '100000' },
+      AUTH_TOKENS: 'live=live,seed10k=seed10k,seed100k=seed100k', RATE_LIMIT: '100000', RATE_LIMIT_BYTES: String(2 ** 40) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

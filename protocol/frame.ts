@@ -4,7 +4,7 @@
  * pollute a prototype, or carry a string that no UTF-8 store keeps as it was sent.
  */
 import * as v from 'valibot';
-import { MAX_JSON_DEPTH } from './limits';
+import { MAX_IDENTIFIER_LENGTH, MAX_JSON_DEPTH } from './limits';
 import { describeIssues } from './messages';
 
 export type Decoded<T> =
@@ -42,11 +42,30 @@ export function unstorableText(text: string): string | undefined {
   return undefined;
 }
 
-function rejectUnsafeValues(key: string, value: unknown): unknown {
-  if (key === '__proto__') throw new Error('__proto__ keys are not allowed');
-  const reason = unstorableText(key) ?? (typeof value === 'string' ? unstorableText(value) : undefined);
-  if (reason) throw new Error(reason);
-  return value;
+/** Why a parsed frame holds what no store keeps as sent (a `__proto__` key, an unstorable
+ *  string), or undefined. The key is left out of the result, so that the refusal can still name
+ *  the frame's events (the rest of it parsed) with nothing of it reaching a prototype. */
+/** Why `value` cannot name a namespace or a principal, or undefined: like every other
+ *  identifier, a non-empty string of at most MAX_IDENTIFIER_LENGTH characters that every store
+ *  keeps as it is (on PostgreSQL, lone surrogates all became U+FFFD: one namespace). */
+export function identifierProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return `must be a string, not ${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`}`;
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > MAX_IDENTIFIER_LENGTH) return `must be at most ${MAX_IDENTIFIER_LENGTH} characters`;
+  return unstorableText(value);
+}
+
+function parseChecked(text: string): { value: unknown; problem?: string } {
+  let problem: string | undefined;
+  const value: unknown = JSON.parse(text, (key, item: unknown) => {
+    if (key === '__proto__') {
+      problem ??= '__proto__ keys are not allowed: no store could keep one';
+      return undefined;
+    }
+    problem ??= unstorableText(key) ?? (typeof item === 'string' ? unstorableText(item) : undefined);
+    return item;
+  });
+  return problem === undefined ? { value } : { value, problem };
 }
 
 /** Parses and validates one frame against `schema`; never throws. */
@@ -65,7 +84,9 @@ export function decodeFrame<S extends v.GenericSchema>(
   try {
     // In text decoded from UTF-8, only an escape (\u…) spells a lone surrogate, or `__proto__` other than literally.
     const suspect = text.includes('"__proto__"') || text.includes('\\u');
-    raw = suspect ? JSON.parse(text, rejectUnsafeValues) : JSON.parse(text);
+    const checked = suspect ? parseChecked(text) : { value: JSON.parse(text) as unknown };
+    if (checked.problem !== undefined) return { ok: false, code: 'invalid_message', error: checked.problem, parsed: checked.value };
+    raw = checked.value;
   } catch (e) {
     // The parser quotes the input (maybe cut inside a surrogate pair, maybe with U+0000): keep the
     // error decodable by the peer's own decoder.

@@ -27,5 +27,17 @@ export const REPOSITORY_NAME = /^(?!(?:__proto__|constructor|prototype)$)[A-Za-z
 /** Event ids are nanoids or UUIDs: URL-safe characters only. */
 export const EVENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_DATA_ID_LENGTH = 256;
+/** Longest namespace or principal (a JWT's claims, AUTH_TOKENS): like a dataId. */
+export const MAX_IDENTIFIER_LENGTH = MAX_DATA_ID_LENGTH;
 /** The one `createdAt` form every replica writes, so that string order is time order. */
 export const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** The latest `createdAt` any replica may write: a clock must clamp to it, never pass it. */
+export const MAX_TIMESTAMP = '9999-12-31T23:59:59.999Z';
+
+/** A `createdAt` in the canonical form that names a real instant: `2026-02-31` or `24:00` are
+ *  not (Date would roll them over to another day), and the four-digit year ends at 9999. */
+export function isCanonicalTimestamp(text: string): boolean {
+  if (!CANONICAL_TIMESTAMP.test(text)) return false;
+  const time = Date.parse(text);
+  return !Number.isNaN(time) && new Date(time).toISOString() === text;
+}

@@ -6,6 +6,7 @@ import * as v from 'valibot';
 import {
   CANONICAL_TIMESTAMP,
   EVENT_ID,
+  isCanonicalTimestamp,
   MAX_BATCH_EVENTS,
   MAX_DATA_DEPTH,
   MAX_DATA_ID_LENGTH,
@@ -22,6 +23,10 @@ export const ErrorCode = {
   invalidMessage: 'invalid_message',
   tooLarge: 'too_large',
   rateLimited: 'rate_limited',
+  /** A push that would take its namespace past NAMESPACE_QUOTA_BYTES; it names its events. */
+  quotaExceeded: 'quota_exceeded',
+  /** A push naming an eventId the namespace holds under another repository; it names its events. */
+  eventIdConflict: 'event_id_conflict',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -33,7 +38,7 @@ export const PushedEventIdsSchema = v.pipe(v.array(EventId), v.maxLength(MAX_BAT
 const timestamp = v.pipe(
   v.string(),
   v.regex(CANONICAL_TIMESTAMP, 'createdAt must be ISO-8601 UTC with milliseconds (YYYY-MM-DDTHH:mm:ss.sssZ)'),
-  v.check((s) => !Number.isNaN(Date.parse(s)), 'createdAt is not a real date'),
+  v.check(isCanonicalTimestamp, 'createdAt is not a real date (a day the month does not have, or an hour past 23)'),
 );
 const sequence = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
 
@@ -42,18 +47,27 @@ export const RepositoryName = v.pipe(
   v.regex(REPOSITORY_NAME, 'repository must match ^[A-Za-z0-9_-]{1,64}$ and not be __proto__, constructor or prototype'),
 );
 
+/**
+ * A record's data: a JSON object, kept as it was parsed. Not `v.record`, which copies the object
+ * and leaves out its `constructor` and `prototype` keys, and takes an array for an object: what
+ * the server acknowledged would not be what it stored.
+ */
+const RecordData = v.pipe(
+  v.custom<Record<string, unknown>>(isPlainObject, 'data must be a JSON object (a record), not an array or a value'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = dataProblem(dataset.value);
+    if (problem) addIssue({ message: problem });
+  }),
+);
+
 export const SyncEventSchema = v.pipe(
   v.object({
     eventId: EventId,
     dataId: v.pipe(v.string(), v.minLength(1, 'dataId is empty'), v.maxLength(MAX_DATA_ID_LENGTH, 'dataId is too long')),
     operation: v.picklist([Operation.insert, Operation.update, Operation.delete], 'operation must be 0, 1 or 2'),
     createdAt: timestamp,
-    data: v.optional(
-      v.pipe(
-        v.record(v.string(), v.unknown()),
-        v.check((data) => depthOf(data) <= MAX_DATA_DEPTH, `data is nested deeper than ${MAX_DATA_DEPTH} levels`),
-      ),
-    ),
+    data: v.optional(RecordData),
     serverSequence: v.optional(sequence),
   }),
   v.check((e) => e.operation === Operation.delete || e.data !== undefined, 'insert and update events need data'),
@@ -62,12 +76,25 @@ export type SyncEvent = v.InferOutput<typeof SyncEventSchema>;
 /** An event as the server stores and sends it: it always carries its sequence. */
 export type SequencedEvent = SyncEvent & { serverSequence: number };
 
-/** Nesting of objects and arrays in a parsed value, counted as `jsonDepth` counts its text. */
-function depthOf(value: unknown): number {
-  if (typeof value !== 'object' || value === null) return 0;
-  let deepest = 0;
-  for (const item of Object.values(value)) deepest = Math.max(deepest, depthOf(item));
-  return deepest + 1;
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Why `data` cannot be stored as it is, or undefined: nested deeper than a page can carry, or a
+ *  number JSON cannot spell (`1e400` parses to Infinity, which JSON.stringify writes as null). */
+function dataProblem(data: Record<string, unknown>): string | undefined {
+  let nonFinite = false;
+  const depthOf = (value: unknown): number => {
+    if (typeof value === 'number' && !Number.isFinite(value)) nonFinite = true;
+    if (typeof value !== 'object' || value === null) return 0;
+    let deepest = 0;
+    for (const item of Object.values(value)) deepest = Math.max(deepest, depthOf(item));
+    return deepest + 1;
+  };
+  // Counted as `jsonDepth` counts a frame's text.
+  if (depthOf(data) > MAX_DATA_DEPTH) return `data is nested deeper than ${MAX_DATA_DEPTH} levels`;
+  if (nonFinite) return 'data holds a number out of range (not finite)';
+  return undefined;
 }
 
 const credentials = {

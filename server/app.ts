@@ -9,6 +9,7 @@ import { createAuthenticator } from './auth';
 import { Hub } from './broadcast';
 import type { ServerConfig } from './config';
 import { CloseCode, Connection, type ConnectionContext } from './connection';
+import { SharedBuckets } from './rate-limit';
 import { createRequestHandler } from './http-routes';
 import { createLogger } from './log';
 import type { EventStore } from './store/event-store';
@@ -44,7 +45,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize });
   const hub = new Hub(store, log, config.maxPageBytes);
   const sockets = new Map<WebSocket, Connection>();
-  const context: ConnectionContext = { store, hub, authenticator, log, config, principals: new Map() };
+  const principalBytes = new SharedBuckets(config.principalByteRate.perSecond, config.principalByteRate.burst);
+  const context: ConnectionContext = { store, hub, authenticator, log, config, principals: new Map(), principalBytes };
 
   const handleRequest = createRequestHandler({
     store,

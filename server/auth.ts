@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
+import { identifierProblem } from '../protocol';
 import type { ServerConfig } from './config';
 
 export interface Identity {
@@ -25,6 +26,11 @@ const DEV_IDENTITY: Identity = { principal: 'dev', namespace: 'default' };
 
 export function createAuthenticator(config: Pick<ServerConfig, 'authTokens' | 'jwtSecret'>): Authenticator {
   const { authTokens } = config;
+  for (const namespace of authTokens.values()) {
+    const problem = identifierProblem(namespace);
+    // The message names the problem, never the token: configs end up in logs.
+    if (problem) throw new Error(`AUTH_TOKENS: a namespace ${problem}`);
+  }
   const jwtKey = config.jwtSecret ? new TextEncoder().encode(config.jwtSecret) : undefined;
   const mode = authTokens.size > 0 && jwtKey ? 'tokens+jwt' : authTokens.size > 0 ? 'tokens' : jwtKey ? 'jwt' : 'dev';
 
@@ -45,14 +51,22 @@ async function verifyJwt(token: string, key: Uint8Array): Promise<AuthResult> {
   try {
     const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'] });
     const namespace = payload['namespace'] ?? payload['ns'];
-    if (typeof namespace !== 'string' || !namespace) return { ok: false, reason: 'token has no namespace claim' };
-    if (!payload.sub) return { ok: false, reason: 'token has no sub claim' };
+    if (namespace === undefined || namespace === '') return { ok: false, reason: 'token has no namespace claim' };
+    if (payload.sub === undefined || payload.sub === '') return { ok: false, reason: 'token has no sub claim' };
+    // Claims are any JSON: a number or an object must not become a principal or a namespace.
+    const problem = claimProblem('namespace', namespace) ?? claimProblem('sub', payload.sub);
+    if (problem !== undefined || typeof namespace !== 'string' || typeof payload.sub !== 'string') return { ok: false, reason: problem ?? 'invalid claims' };
     const identity: Identity = { principal: payload.sub, namespace };
     if (payload.exp !== undefined) identity.expiresAt = payload.exp * 1000;
     return { ok: true, identity };
   } catch (error) {
     return { ok: false, reason: error instanceof joseErrors.JWTExpired ? 'token expired' : 'invalid token' };
   }
+}
+
+function claimProblem(claim: string, value: unknown): string | undefined {
+  const problem = identifierProblem(value);
+  return problem === undefined ? undefined : `token's ${claim} claim ${problem}`;
 }
 
 /** A static token's principal: a fingerprint, so logs and limits can name it without revealing it. */

@@ -23,6 +23,14 @@ export interface ServerConfig {
   /** Messages per second per connection (token bucket refill rate) and the bucket size. */
   rateLimit: { perSecond: number; burst: number };
   maxConnectionsPerPrincipal: number;
+  // --- Budgets and exact storage (issue 14): bytes in, bytes kept. ---
+  /** Bytes per second one connection may send (every frame counts its size), and its burst. */
+  connectionByteRate: { perSecond: number; burst: number };
+  /** Bytes per second one principal may send over all its connections together, and its burst. */
+  principalByteRate: { perSecond: number; burst: number };
+  /** Most bytes a namespace may store (event-store.ts storedBytes); undefined = no quota. */
+  namespaceQuotaBytes: number | undefined;
+  // --- end of budgets ---
   authTimeoutMs: number;
   heartbeatIntervalMs: number;
   publicDir: string;
@@ -49,6 +57,7 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
   if (!isLogLevel(logLevel)) throw new Error(`LOG_LEVEL must be debug, info, warn, error or silent, got "${logLevel}"`);
   const perSecond = integer('RATE_LIMIT', 500, 1);
   const origins = text('ALLOWED_ORIGINS');
+  const maxMessageBytes = integer('MAX_MESSAGE_BYTES', DEFAULT_MAX_MESSAGE_BYTES, 1024);
 
   return {
     port: integer('PORT', 8080, 0),
@@ -58,14 +67,37 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     authTokens: parseAuthTokens(text('AUTH_TOKENS')),
     jwtSecret: text('JWT_SECRET'),
     allowedOrigins: origins?.split(',').map((o) => o.trim()).filter(Boolean),
-    maxMessageBytes: integer('MAX_MESSAGE_BYTES', DEFAULT_MAX_MESSAGE_BYTES, 1024),
+    maxMessageBytes,
     maxPageBytes: Math.min(integer('MAX_PAGE_BYTES', MAX_PAGE_BYTES, 1024), MAX_SERVER_FRAME_BYTES),
     rateLimit: { perSecond, burst: integer('RATE_LIMIT_BURST', perSecond * 2, 1) },
     maxConnectionsPerPrincipal: integer('MAX_CONNECTIONS_PER_PRINCIPAL', 200, 1),
+    ...budgets(integer, maxMessageBytes),
     authTimeoutMs: integer('AUTH_TIMEOUT_MS', 10_000, 1),
     heartbeatIntervalMs: integer('HEARTBEAT_INTERVAL_MS', 30_000, 1),
     publicDir: text('PUBLIC_DIR') ?? 'dist/public',
     logLevel,
+  };
+}
+
+export const DEFAULT_CONNECTION_BYTES_PER_SECOND = 4 * 1024 * 1024;
+export const DEFAULT_PRINCIPAL_BYTES_PER_SECOND = 16 * 1024 * 1024;
+export const DEFAULT_NAMESPACE_QUOTA_BYTES = 1024 * 1024 * 1024;
+
+type IntegerOf = (name: string, fallback: number, min: number) => number;
+
+/** The byte budgets. A burst is twice the rate, and never less than one frame of the largest
+ *  size the server takes (a smaller one would refuse that frame forever). */
+function budgets(integer: IntegerOf, maxMessageBytes: number): Pick<ServerConfig, 'connectionByteRate' | 'principalByteRate' | 'namespaceQuotaBytes'> {
+  const rate = (name: string, fallback: number) => {
+    const perSecond = integer(name, fallback, 1024);
+    return { perSecond, burst: Math.max(integer(`${name}_BURST`, perSecond * 2, 1024), maxMessageBytes) };
+  };
+  const quota = integer('NAMESPACE_QUOTA_BYTES', DEFAULT_NAMESPACE_QUOTA_BYTES, 0);
+  return {
+    connectionByteRate: rate('RATE_LIMIT_BYTES', DEFAULT_CONNECTION_BYTES_PER_SECOND),
+    principalByteRate: rate('RATE_LIMIT_PRINCIPAL_BYTES', DEFAULT_PRINCIPAL_BYTES_PER_SECOND),
+    // 0 turns the quota off.
+    namespaceQuotaBytes: quota === 0 ? undefined : quota,
   };
 }
 

@@ -21,17 +21,22 @@ import type { Hub, Subscriber } from './broadcast';
 import { answerRequestAllEvents, answerRequestEvents } from './catch-up';
 import type { ServerConfig } from './config';
 import type { Logger } from './log';
-import { TokenBucket } from './rate-limit';
-import type { EventStore } from './store/event-store';
+import { SharedBuckets, takeFromAll, TokenBucket } from './rate-limit';
+import { AppendRefused, type EventStore } from './store/event-store';
 
 export interface ConnectionContext {
   store: EventStore;
   hub: Hub;
   authenticator: Authenticator;
   log: Logger;
-  config: Pick<ServerConfig, 'maxMessageBytes' | 'maxPageBytes' | 'rateLimit' | 'authTimeoutMs' | 'maxConnectionsPerPrincipal'>;
+  config: Pick<
+    ServerConfig,
+    'maxMessageBytes' | 'maxPageBytes' | 'rateLimit' | 'authTimeoutMs' | 'maxConnectionsPerPrincipal' | 'connectionByteRate' | 'namespaceQuotaBytes'
+  >;
   /** Authenticated connections per principal, shared by every connection of the server. */
   principals: Map<string, number>;
+  /** The bytes each principal may still send (RATE_LIMIT_PRINCIPAL_BYTES), shared by its connections. */
+  principalBytes: SharedBuckets;
 }
 
 /** Close codes (RFC 6455 and its registry). */
@@ -50,6 +55,9 @@ export class Connection implements Subscriber {
   readonly id = randomUUID();
   private identity?: Identity;
   private readonly bucket: TokenBucket;
+  private readonly bytes: TokenBucket;
+  /** The principal's shared byte bucket, while authenticated. */
+  private principalBytes?: TokenBucket;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private heardFrom = true;
@@ -66,6 +74,7 @@ export class Connection implements Subscriber {
     private readonly remoteAddress: string | undefined,
   ) {
     this.bucket = new TokenBucket(context.config.rateLimit.perSecond, context.config.rateLimit.burst);
+    this.bytes = new TokenBucket(context.config.connectionByteRate.perSecond, context.config.connectionByteRate.burst);
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
     socket.on('close', (code) => this.closedWith(code));
     socket.on('error', (error) => context.log.warn('socket error', { connectionId: this.id, error }));
@@ -143,6 +152,11 @@ export class Connection implements Subscriber {
     }
     const { maxMessageBytes } = this.context.config;
     const frame = data as Buffer; // binaryType is ws's default, 'nodebuffer'
+    // Counted before parsing, so that a dropped frame costs no more than its bytes.
+    if (frame.byteLength <= maxMessageBytes && !takeFromAll([this.bytes, this.principalBytes], frame.byteLength)) {
+      this.sendError('rate_limited', 'too many bytes: this frame was dropped, slow down and send it again');
+      return;
+    }
     const decoded =
       frame.byteLength > maxMessageBytes
         ? ({ ok: false, code: 'too_large', error: `frame exceeds ${maxMessageBytes} bytes` } as const)
@@ -198,10 +212,14 @@ export class Connection implements Subscriber {
     hub.markOrigin(namespace, eventIds, this.id);
     let results;
     try {
-      results = await store.append(namespace, repository, events);
+      results = await store.append(namespace, repository, events, { quotaBytes: this.context.config.namespaceQuotaBytes });
     } catch (error) {
       hub.forgetOrigin(namespace, eventIds);
-      throw error;
+      if (!(error instanceof AppendRefused)) throw error;
+      // Refused whole for what it holds: named, so that the client sets these writes aside.
+      this.context.log.info('push refused', { connectionId: this.id, namespace, code: error.code, reason: error.message });
+      this.sendError(error.code, error.message, eventIds);
+      return;
     }
     hub.forgetOrigin(namespace, results.filter((r) => r.duplicate).map((r) => r.event.eventId));
     this.send({ type: 'ack', eventIds, repositories: { [repository]: eventIds } });
@@ -232,6 +250,7 @@ export class Connection implements Subscriber {
     if (previous?.principal !== identity.principal) {
       if (previous) this.releasePrincipal(previous.principal);
       principals.set(identity.principal, (principals.get(identity.principal) ?? 0) + 1);
+      this.principalBytes = this.context.principalBytes.acquire(identity.principal);
     }
     // Staying in the same namespace keeps the subscription, so no broadcast slips past meanwhile.
     if (previous?.namespace !== identity.namespace) {
@@ -261,6 +280,8 @@ export class Connection implements Subscriber {
 
   private releasePrincipal(principal: string): void {
     const { principals } = this.context;
+    this.context.principalBytes.release(principal);
+    this.principalBytes = undefined;
     const count = (principals.get(principal) ?? 1) - 1;
     if (count > 0) principals.set(principal, count);
     else principals.delete(principal);

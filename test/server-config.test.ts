@@ -17,6 +17,9 @@ describe('server configuration', () => {
       maxPageBytes: 8 * 1024 * 1024,
       rateLimit: { perSecond: 500, burst: 1000 },
       maxConnectionsPerPrincipal: 200,
+      connectionByteRate: { perSecond: 4 * 1024 * 1024, burst: 8 * 1024 * 1024 },
+      principalByteRate: { perSecond: 16 * 1024 * 1024, burst: 32 * 1024 * 1024 },
+      namespaceQuotaBytes: 1024 * 1024 * 1024,
       authTimeoutMs: 10_000,
       heartbeatIntervalMs: 30_000,
       publicDir: 'dist/public',
@@ -45,6 +48,18 @@ describe('server configuration', () => {
     assert.equal(config.jwtSecret, 'shh');
     assert.deepEqual(config.allowedOrigins, ['https://a.example', 'https://b.example']);
     assert.deepEqual(config.rateLimit, { perSecond: 50, burst: 100 });
+  });
+
+  it('reads the byte budgets: a burst never below the largest frame, a quota of 0 is none', () => {
+    const config = loadConfig(
+      { RATE_LIMIT_BYTES: '2048', RATE_LIMIT_PRINCIPAL_BYTES: '4096', RATE_LIMIT_PRINCIPAL_BYTES_BURST: '1048576', MAX_MESSAGE_BYTES: '65536', NAMESPACE_QUOTA_BYTES: '0' },
+      [],
+    );
+    assert.deepEqual(config.connectionByteRate, { perSecond: 2048, burst: 65536 }, 'twice the rate would refuse a full-size frame forever');
+    assert.deepEqual(config.principalByteRate, { perSecond: 4096, burst: 1048576 });
+    assert.equal(config.namespaceQuotaBytes, undefined);
+    assert.equal(loadConfig({ NAMESPACE_QUOTA_BYTES: '5000' }, []).namespaceQuotaBytes, 5000);
+    assert.throws(() => loadConfig({ RATE_LIMIT_BYTES: '10' }, []), /RATE_LIMIT_BYTES must be an integer >= 1024/);
   });
 
   it('refuses invalid values with the variable\'s name, never echoing a token', () => {

@@ -13,7 +13,7 @@ import type { StartOptions } from '../server/app';
 import type { ServerConfig } from '../server/config';
 import { authed, TestClient, type ConnectOptions } from './helpers/client';
 import { startTestServer, type TestServer } from './helpers/server';
-import { makeEvent } from './store-contract';
+import { makeEvent, sizeOf } from './store-contract';
 
 export interface TestDatabaseFactory {
   (): Promise<{ url: string; drop(): Promise<void> }>;
@@ -174,6 +174,46 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
         }
         client.send({ type: 'auth', token: refused[1] });
         assert.match((await client.next('error')).message, /expired/);
+      });
+
+      it('refuses JWT claims that are no identifier: a sub or namespace that is a number, object, array, empty, or holds a lone surrogate or U+0000', async () => {
+        const server = await start({ jwtSecret: JWT_SECRET, maxConnectionsPerPrincipal: 2 });
+        const client = await connect(server);
+        const claims: Record<string, unknown>[] = [
+          ...[7, { id: 'alice' }, ['alice'], true, null, '', 'a\ud800', '\udfff', 'a\u0000b', 'x'.repeat(257)].map((sub) => ({ namespace: 'team-a', sub })),
+          ...[7, { ns: 'team-a' }, ['team-a'], '\ud800', '\udfff', 'team\u0000a'].map((namespace) => ({ namespace, sub: 'alice' })),
+        ];
+        for (const claim of claims) {
+          client.send({ type: 'auth', token: await jwt(claim) });
+          const reply = await client.next();
+          assert.equal(reply.type === 'error' && reply.code, 'auth_failed', `claims ${JSON.stringify(claim)} refused`);
+        }
+        // A numeric sub used to get past the per-principal cap: none of these sockets authenticates.
+        const numeric = await jwt({ namespace: 'team-a', sub: 7 });
+        for (let i = 0; i < 3; i++) await assert.rejects(authed(server.syncUrl, numeric), /auth_failed/);
+        const token = await jwt({ namespace: 'team-a' }, { subject: 'alice' });
+        await login(server, token);
+        await login(server, token);
+        const third = await connect(server);
+        third.send({ type: 'auth', token });
+        assert.equal((await third.next('error')).code, 'rate_limited', 'the cap holds for a string sub');
+      });
+
+      it('keeps namespaces that differ by any code point apart, and refuses a static namespace that is no identifier', async () => {
+        const names = ['\ufffd', '\u00e9', 'e\u0301', '\u{1F600}', 'a b', 'A'];
+        const server = await start({ jwtSecret: JWT_SECRET });
+        for (const [i, namespace] of names.entries()) {
+          const client = await login(server, await jwt({ namespace }, { subject: `user${i}` }));
+          assert.equal(client.namespace, namespace);
+          await push(client, 'todos', [makeEvent(`only-${i}`, i)]);
+        }
+        for (const [i, namespace] of names.entries()) {
+          const client = await login(server, await jwt({ namespace }, { subject: `reader${i}` }));
+          assert.deepEqual((await allEvents(client, 'todos')).map((e) => e.dataId), [`only-${i}`], `namespace ${JSON.stringify(namespace)} holds its own event only`);
+        }
+        for (const namespace of ['\ud800', 'a\u0000']) {
+          await assert.rejects(start({ authTokens: new Map([['token', namespace]]) }), /AUTH_TOKENS: a namespace/);
+        }
       });
 
       it('drops the authentication of a connection when its JWT expires', async () => {
@@ -559,7 +599,29 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
           frame: `{"type":"push_event","repository":"todos","event":${JSON.stringify(valid).replace('"data":{', '"data":{"__proto__":{"admin":true},')}}`,
           code: 'invalid_message',
           message: /__proto__/,
+          eventIds: [valid.eventId],
         },
+        {
+          name: 'an array as data',
+          frame: JSON.stringify({ type: 'push_event', repository: 'todos', event: { ...valid, data: ['a', 'b'] } }),
+          code: 'invalid_message',
+          message: /data must be a JSON object/,
+          eventIds: [valid.eventId],
+        },
+        ...['1e400', '-1e400', '1' + '0'.repeat(400)].map((number) => ({
+          name: `a number out of range (${number.slice(0, 8)})`,
+          frame: JSON.stringify({ type: 'push_events_batch', repository: 'todos', events: [other, { ...valid, data: { n: 0, deep: [1] } }] }).replace('[1]', `[${number}]`),
+          code: 'invalid_message',
+          message: /not finite/,
+          eventIds: [other.eventId, valid.eventId],
+        })),
+        ...['2026-02-31T00:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-01-01T24:00:00.000Z', '2026-01-01T23:60:00.000Z', '+010000-01-01T00:00:00.000Z', '10000-01-01T00:00:00.000Z'].map((createdAt) => ({
+          name: `a createdAt that is no real instant or past 9999 (${createdAt})`,
+          frame: JSON.stringify({ type: 'push_event', repository: 'todos', event: { ...valid, createdAt } }),
+          code: 'invalid_message',
+          message: /createdAt/,
+          eventIds: [valid.eventId],
+        })),
         { name: 'a binary frame', frame: Buffer.from(JSON.stringify({ type: 'ping' })), binary: true, code: 'invalid_message', message: /binary/ },
       ];
       for (const { name, frame, binary, code, message, eventIds } of cases) {
@@ -577,6 +639,111 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
           assert.equal((Object.prototype as Record<string, unknown>)['admin'], undefined, 'no prototype was polluted');
         });
       }
+
+      it('stores data exactly as pushed: constructor and prototype keys, nested values, edge numbers and strings come back equal', async () => {
+        const server = await start();
+        const writer = await login(server);
+        const reader = await login(server);
+        const data: Record<string, unknown> = {
+          constructor: 'kept',
+          prototype: { constructor: { prototype: 1 } },
+          toString: 'not a function',
+          hasOwnProperty: null,
+          list: [0, -1, 0.1, 1e21, 5e-324, 1.7976931348623157e308, Number.MAX_SAFE_INTEGER + 2, [], {}, [[]], true, false, null],
+          text: 'é e\u0301 \u{1F600} \ufffd "quoted" \\ \n\t \u2028',
+          empty: '',
+          nested: { constructor: [{ prototype: 'deep' }] },
+        };
+        const event = makeEvent('exact', 1, { data });
+        assert.deepEqual((await push(writer, 'todos', [event])).eventIds, [event.eventId]);
+        const [broadcast] = (await reader.next('events')).events;
+        assert.deepStrictEqual(broadcast?.data, data, 'the broadcast carries it exactly');
+        const [stored] = await allEvents(reader, 'todos');
+        assert.deepStrictEqual(stored?.data, data, 'catch-up gives back exactly what was acked');
+        const rest = (await api(server, '/api/events/todos')).body as { events: SequencedEvent[] };
+        assert.deepStrictEqual(rest.events[0]?.data, data, 'and so does REST');
+      });
+
+      it('refuses a push naming an eventId already stored in another repository: no ack, the push named, nothing of it stored', async () => {
+        const server = await start();
+        const client = await login(server);
+        const event = makeEvent('a', 1);
+        await push(client, 'todos', [event]);
+        const fresh = makeEvent('b', 2);
+        client.send({ type: 'push_events_batch', repository: 'notes', events: [fresh, event] });
+        const error = await client.next('error');
+        assert.equal(error.code, 'event_id_conflict');
+        assert.match(error.message, /already stored in repository todos/);
+        assert.deepEqual(error.eventIds, [fresh.eventId, event.eventId]);
+        await client.nothing('ack', 100);
+        assert.deepEqual(await allEvents(client, 'notes'), []);
+        assert.deepEqual((await allEvents(client, 'todos')).map((e) => e.eventId), [event.eventId]);
+        assert.deepEqual((await push(client, 'todos', [event])).eventIds, [event.eventId], 'a duplicate in its own repository is acked as before');
+      });
+
+      it('refuses a push that would pass the namespace quota with quota_exceeded naming its events, exact to the byte and across a restart', async () => {
+        const kept = [makeEvent('a', 1, { data: { text: 'x'.repeat(300) } }), makeEvent('b', 2)];
+        const refused = [makeEvent('c', 3), makeEvent('d', 4, { data: { text: 'y'.repeat(300) } })];
+        const namespaceQuotaBytes = sizeOf('todos', kept) + sizeOf('todos', refused) - 1;
+        const db = await database();
+        cleanups.push(() => db.drop());
+        const first = await startTestServer({ databaseUrl: db.url, namespaceQuotaBytes });
+        cleanups.push(() => first.stop());
+        const client = await authed(first.syncUrl);
+        await push(client, 'todos', kept);
+        client.send({ type: 'push_events_batch', repository: 'todos', events: refused });
+        const error = await client.next('error');
+        assert.equal(error.code, 'quota_exceeded');
+        assert.match(error.message, new RegExp(`quota of ${namespaceQuotaBytes} bytes`));
+        assert.deepEqual(error.eventIds, refused.map((e) => e.eventId));
+        assert.deepEqual((await allEvents(client, 'todos')).map((e) => e.dataId), ['a', 'b'], 'nothing of the refused push was stored');
+        await client.close();
+        await first.stop();
+
+        // The same database, restarted: the usage was kept, to the byte.
+        const again = await startTestServer({ databaseUrl: db.url, namespaceQuotaBytes });
+        cleanups.push(() => again.stop());
+        const later = await authed(again.syncUrl);
+        cleanups.push(() => later.close());
+        later.send({ type: 'push_events_batch', repository: 'todos', events: refused });
+        assert.equal((await later.next('error')).code, 'quota_exceeded');
+        await again.stop();
+        const roomier = await startTestServer({ databaseUrl: db.url, namespaceQuotaBytes: namespaceQuotaBytes + 1 });
+        cleanups.push(() => roomier.stop());
+        const last = await authed(roomier.syncUrl);
+        cleanups.push(() => last.close());
+        assert.deepEqual((await push(last, 'todos', refused)).eventIds, refused.map((e) => e.eventId), 'one more byte of quota takes it');
+      });
+
+      it('limits the bytes a connection sends: frames past its budget are dropped with rate_limited, only acked ones stored', async () => {
+        // No refill to speak of (1 byte/s): exactly the frames that fit in the burst pass, whatever the machine's speed.
+        const events = sameSizeEvents(8);
+        const frameBytes = Buffer.byteLength(JSON.stringify({ type: 'push_event', repository: 'todos', event: events[0] }));
+        const server = await start({ connectionByteRate: { perSecond: 1, burst: frameBytes * 3 + frameBytes / 2 } });
+        const client = await login(server);
+        const replies = await pushEach(client, events);
+        assert.deepEqual(replies, ['ack', 'ack', 'ack', 'rate_limited', 'rate_limited', 'rate_limited', 'rate_limited', 'rate_limited']);
+        assert.equal(await server.store.maxSequence('default'), 3, 'the dropped frames stored nothing');
+        const fresh = await login(server);
+        assert.deepEqual(await pushEach(fresh, events.slice(3, 4)), ['ack'], 'another connection has its own budget');
+      });
+
+      it('limits the bytes a principal sends over all its connections together', async () => {
+        const events = sameSizeEvents(8);
+        const frameBytes = Buffer.byteLength(JSON.stringify({ type: 'push_event', repository: 'todos', event: events[0] }));
+        const server = await start({ authTokens: TOKENS, principalByteRate: { perSecond: 1, burst: frameBytes * 4 + frameBytes / 2 } });
+        const first = await login(server, 'token-alpha');
+        const second = await login(server, 'token-alpha');
+        const replies = [...(await pushEach(first, events.slice(0, 3))), ...(await pushEach(second, events.slice(3, 6)))];
+        assert.deepEqual(replies, ['ack', 'ack', 'ack', 'ack', 'rate_limited', 'rate_limited']);
+        await first.close();
+        await second.close();
+        const reconnected = await login(server, 'token-alpha');
+        assert.deepEqual(await pushEach(reconnected, events.slice(6, 7)), ['rate_limited'], 'reconnecting hands out no fresh budget');
+        const beta = await login(server, 'token-beta');
+        assert.deepEqual(await pushEach(beta, events.slice(7)), ['ack'], 'another principal has its own');
+        assert.equal(await server.store.maxSequence('alpha'), 4);
+      });
 
       it('answers an oversize frame with too_large and closes 1009; a far larger one is cut by the socket', async () => {
         const maxMessageBytes = 2048;
@@ -657,6 +824,32 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
       });
     });
   });
+}
+
+/** Events whose push frames all have the same size. */
+function sameSizeEvents(count: number): SyncEvent[] {
+  return Array.from({ length: count }, (_, i) => ({ ...makeEvent('r', 1), eventId: `sized-${String(i).padStart(4, '0')}`, dataId: `r${String(i).padStart(4, '0')}` }));
+}
+
+/**
+ * Pushes each event in its own frame, at once; for each, in order, `ack` or the refusal's code.
+ * Refusals before storing come back before acks after it: an ack is matched by its eventId, a
+ * rate_limited error names none (the frames it stands for are the ones not acked). Broadcasts of
+ * a peer's pushes are passed over.
+ */
+async function pushEach(client: TestClient, events: SyncEvent[]): Promise<string[]> {
+  for (const event of events) client.send({ type: 'push_event', repository: 'todos', event });
+  const replies: (string | undefined)[] = events.map(() => undefined);
+  const acked = new Set<string>();
+  let limited = 0;
+  while (acked.size + limited < events.length) {
+    const reply = await client.next();
+    if (reply.type === 'ack') reply.eventIds.forEach((id) => acked.add(id));
+    else if (reply.type === 'error' && reply.code === 'rate_limited') limited++;
+    else if (reply.type !== 'events') assert.fail(`unexpected ${JSON.stringify(reply)}`);
+  }
+  events.forEach((event, i) => (replies[i] = acked.has(event.eventId) ? 'ack' : 'rate_limited'));
+  return replies as string[];
 }
 
 function nested(depth: number): Record<string, unknown> {

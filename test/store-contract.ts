@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { compareEvents, Operation, type SequencedEvent, type SyncEvent } from '../protocol';
-import type { EventStore, LoggedEvent } from '../server/store/event-store';
+import { AppendRefused, storedBytes, type EventStore, type LoggedEvent } from '../server/store/event-store';
 
 export interface OpenedStore {
   store: EventStore;
@@ -23,6 +23,20 @@ export function makeEvent(dataId: string, second: number, fields: Partial<SyncEv
 }
 
 const withoutSequence = ({ serverSequence: _, ...event }: SequencedEvent): SyncEvent => event;
+
+/** What `events` count against a namespace's quota when stored in `repository`. */
+export function sizeOf(repository: string, events: readonly SyncEvent[]): number {
+  return events.reduce((sum, e) => sum + storedBytes(repository, e, e.data === undefined ? null : JSON.stringify(e.data)), 0);
+}
+
+/** Proves that `namespace` holds exactly `used` bytes: a next event is refused by a quota of
+ *  `used` + its size - 1 and stored under `used` + its size. */
+export async function assertUsage(store: EventStore, namespace: string, used: number): Promise<void> {
+  const next = makeEvent('next', 99);
+  const room = used + sizeOf('todos', [next]);
+  await assert.rejects(store.append(namespace, 'todos', [next], { quotaBytes: room - 1 }), AppendRefused, 'one byte short is refused');
+  await store.append(namespace, 'todos', [next], { quotaBytes: room });
+}
 
 export function runStoreContract(label: string, open: () => Promise<OpenedStore>): void {
   describe(`EventStore contract: ${label}`, () => {
@@ -266,6 +280,46 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
         return committed;
       });
       assert.deepEqual(told, await store.readLog('ns', 0, 100), 'every stored event once, in order, equal to what the log reads back');
+    });
+
+    it('refuses, whole, a push naming an eventId stored under another repository', async () => {
+      const event = makeEvent('a', 1);
+      await store.append('ns', 'todos', [event]);
+      const fresh = makeEvent('b', 2);
+      await assert.rejects(store.append('ns', 'notes', [fresh, { ...event, data: { other: true } }]), (error: unknown) => {
+        assert.ok(error instanceof AppendRefused);
+        assert.equal(error.code, 'event_id_conflict');
+        assert.match(error.message, new RegExp(`${event.eventId} is already stored in repository todos`));
+        return true;
+      });
+      assert.deepEqual(await compacted('ns', 'notes'), [], 'nothing of the refused push was stored');
+      assert.equal(await store.maxSequence('ns'), 1);
+      // The same id in two repositories in one group commit: the first is stored, the second refused.
+      const twice = makeEvent('c', 3);
+      const outcomes = await Promise.allSettled([store.append('ns', 'todos', [twice]), store.append('ns', 'notes', [twice])]);
+      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected']);
+      assert.deepEqual((await compacted('ns', 'todos')).map((e) => e.dataId), ['a', 'c']);
+      assert.deepEqual(await compacted('ns', 'notes'), []);
+    });
+
+    it('keeps a namespace within its quota: exact to the byte, whole pushes refused, duplicates free, other namespaces apart', async () => {
+      const first = [makeEvent('a', 1, { data: { title: 'é\u{1F600}' } }), makeEvent('b', 2, { operation: Operation.delete, data: undefined })];
+      const second = [makeEvent('c', 3)];
+      const quotaBytes = sizeOf('todos', first) + sizeOf('todos', second);
+      await store.append('ns', 'todos', first, { quotaBytes });
+      await store.append('ns', 'todos', [first[0]!], { quotaBytes: sizeOf('todos', first) }); // a duplicate takes nothing
+      // Concurrent appends share a transaction; only the one that would pass the quota is refused.
+      const one = [makeEvent('d', 4)];
+      const outcomes = await Promise.allSettled([store.append('ns', 'todos', second, { quotaBytes }), store.append('ns', 'todos', one, { quotaBytes })]);
+      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected']);
+      const refusal = (outcomes[1] as PromiseRejectedResult).reason as unknown;
+      assert.ok(refusal instanceof AppendRefused && refusal.code === 'quota_exceeded', String(refusal));
+      assert.deepEqual((await compacted('ns', 'todos')).map((e) => e.dataId), ['a', 'b', 'c'], 'nothing of the refused push');
+      await store.append('other', 'todos', one, { quotaBytes: sizeOf('todos', one) });
+
+      await store.close();
+      store = await opened.reopen();
+      await assertUsage(store, 'ns', quotaBytes);
     });
 
     it('keeps events and sequences when the store is opened again', async () => {

@@ -10,7 +10,7 @@ import type { EventStore } from '../server/store/event-store';
 import { openPostgresStore } from '../server/store/postgres';
 import { READ_COMPACTED } from '../server/store/postgres-queries';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres';
-import { runStoreContract } from './store-contract';
+import { assertUsage, runStoreContract, sizeOf } from './store-contract';
 
 runStoreContract('postgres', async () => {
   const database = await createTestDatabase();
@@ -52,6 +52,35 @@ async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): P
   }
 }
 
+describe('postgres store: a database of schema version 1 (before the namespace quota)', () => {
+  test('is migrated with each namespace\'s usage counted, at least the exact count, and the quota holds from then on', async () => {
+    const database = await createTestDatabase();
+    try {
+      const events = [event('v1-a'), event('v1-b')];
+      const exact = sizeOf('todos', events);
+      const store = await openPostgresStore(database.url, { poolSize: 2 });
+      await store.append('ns', 'todos', events);
+      await store.close();
+      await admin(database.url, (c) =>
+        c.query('DROP FUNCTION tabsync_append_within; ALTER TABLE namespaces DROP COLUMN bytes; UPDATE schema_version SET version = 1'),
+      );
+
+      const migrated = await openPostgresStore(database.url, { poolSize: 2 });
+      try {
+        const { rows } = await admin(database.url, (c) => c.query<{ bytes: string }>("SELECT bytes FROM namespaces WHERE namespace = 'ns'"));
+        const counted = Number(rows[0]?.bytes);
+        // jsonb prints `{"title": "v1-a"}`: a space more per key than JSON.stringify.
+        assert.ok(counted >= exact && counted <= exact + 16, `counted ${counted}, exact ${exact}`);
+        await assertUsage(migrated, 'ns', counted);
+      } finally {
+        await migrated.close();
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+});
+
 describe('postgres store: several instances over one database', () => {
   let database: TestDatabase;
   let a: EventStore;
@@ -71,7 +100,7 @@ describe('postgres store: several instances over one database', () => {
 
   test('instances starting at once migrate the schema once', async () => {
     const versions = await admin(database.url, (c) => c.query<{ version: number }>('SELECT version FROM schema_version'));
-    assert.deepEqual(versions.rows, [{ version: 1 }]);
+    assert.deepEqual(versions.rows, [{ version: 2 }]);
   });
 
   test('the same eventId appended through two instances at once is stored once', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openSqliteStore, READ_COMPACTED } from '../server/store/sqlite';
-import { makeEvent, runStoreContract } from './store-contract';
+import { assertUsage, makeEvent, runStoreContract, sizeOf } from './store-contract';
 
 runStoreContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tabsync-store-'));
@@ -49,4 +49,29 @@ describe('sqlite store: the file', () => {
       assert.ok(!plan.some((d) => /TEMP B-TREE|SCAN/.test(d)), `no sort, no full scan:\n${plan.join('\n')}`);
     });
   }
+});
+
+describe('sqlite store: a file written before the namespace quota', () => {
+  it('counts what each namespace holds once, exactly, when opened', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tabsync-store-'));
+    try {
+      const file = join(dir, 'sync.db');
+      const events = [makeEvent('a', 1, { data: { title: 'é\u{1F600}' } }), makeEvent('b', 2)];
+      const store = openSqliteStore(file);
+      await store.append('ns', 'todos', events);
+      await store.close();
+      const db = new Database(file);
+      db.exec('ALTER TABLE namespaces DROP COLUMN bytes'); // the schema before the quota
+      db.close();
+
+      const reopened = openSqliteStore(file);
+      try {
+        await assertUsage(reopened, 'ns', sizeOf('todos', events));
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

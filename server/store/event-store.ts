@@ -12,6 +12,47 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+/** What one append may take. */
+export interface AppendOptions {
+  /** Most bytes the namespace may hold (`storedBytes` of every event stored); none when absent. */
+  quotaBytes?: number;
+}
+
+/**
+ * A push the store refuses for what it holds, whole: nothing of it is stored, and sending it again
+ * as it is will be refused again. `code` is the protocol's error code.
+ */
+export class AppendRefused extends Error {
+  constructor(
+    readonly code: 'quota_exceeded' | 'event_id_conflict',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AppendRefused';
+  }
+}
+
+export function quotaExceeded(quotaBytes: number): AppendRefused {
+  return new AppendRefused('quota_exceeded', `storing this would pass the namespace's quota of ${quotaBytes} bytes: nothing of it was stored`);
+}
+
+export function storedInAnotherRepository(eventId: string, repository: string): AppendRefused {
+  return new AppendRefused('event_id_conflict', `eventId ${eventId} is already stored in repository ${repository}: an eventId names one event`);
+}
+
+/** What a stored event holds beside its data and identifiers (createdAt, operation, sequence, keys). */
+export const EVENT_ROW_BYTES = 64;
+
+/**
+ * What an event counts against its namespace's quota: the UTF-8 bytes of its data as stored (its
+ * JSON), of its identifiers, and EVENT_ROW_BYTES. Both stores persist the sum per namespace, so
+ * the count is exact across restarts and costs nothing to read.
+ */
+export function storedBytes(repository: string, event: SyncEvent, dataText: string | null): number {
+  const text = (value: string) => Buffer.byteLength(value, 'utf8');
+  return (dataText === null ? 0 : text(dataText)) + text(event.eventId) + text(event.dataId) + text(repository) + EVENT_ROW_BYTES;
+}
+
 export interface Page {
   events: SequencedEvent[];
   hasMore: boolean;
@@ -43,8 +84,10 @@ export interface EventStore {
    * Appends events atomically and durably: when the promise resolves, every event is committed
    * (survives kill -9). Idempotent by (namespace, eventId). Sequences are strictly increasing per
    * namespace and become visible to readers in sequence order (no reader sees n+1 before n).
+   * Rejects with AppendRefused, storing none of `events`, when one of them is stored under
+   * another repository, or when storing them would pass `options.quotaBytes`.
    */
-  append(namespace: string, repository: string, events: readonly SyncEvent[]): Promise<AppendResult[]>;
+  append(namespace: string, repository: string, events: readonly SyncEvent[], options?: AppendOptions): Promise<AppendResult[]>;
   /**
    * The compacted view: for each record of the repository, its winning event by
    * `compareEvents` (last writer wins on createdAt, eventId) over ALL its events; only winners

@@ -4,11 +4,13 @@
  * one transaction of the namespace is in flight wait here and then go together in the next
  * transaction: one lock, one commit, for all of them. Under load, batches grow by themselves.
  */
-import type { AppendResult } from './event-store';
+import { AppendRefused, type AppendResult } from './event-store';
 
 export interface AppendRequest<E> {
   repository: string;
   events: readonly E[];
+  /** The namespace's quota this request must stay within (AppendOptions.quotaBytes). */
+  quotaBytes: number | undefined;
 }
 
 /** Commits requests in one transaction; returns each request's results, in request order. */
@@ -32,9 +34,9 @@ export class AppendQueue<E> {
     private readonly isRequestError: (error: unknown) => boolean,
   ) {}
 
-  append(namespace: string, repository: string, events: readonly E[]): Promise<AppendResult[]> {
+  append(namespace: string, repository: string, events: readonly E[], quotaBytes?: number): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
-      const request = { repository, events, resolve, reject };
+      const request = { repository, events, quotaBytes, resolve, reject };
       const queue = this.waiting.get(namespace);
       if (queue) {
         queue.push(request);
@@ -68,7 +70,7 @@ export class AppendQueue<E> {
       const results = await this.commit(namespace, batch);
       batch.forEach((request, i) => request.resolve(results[i]!));
     } catch (error) {
-      if (batch.length === 1 || !this.isRequestError(error)) {
+      if (batch.length === 1 || !(error instanceof AppendRefused || this.isRequestError(error))) {
         for (const request of batch) request.reject(error);
         return;
       }

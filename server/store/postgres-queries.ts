@@ -13,8 +13,8 @@ export interface EventRow {
 
 const EVENT_COLUMNS = 'sequence, repository, event_id, data_id, operation, created_at, data';
 
-/** See tabsync_append in postgres-schema.ts. */
-export const APPEND = 'SELECT * FROM tabsync_append($1, $2, $3, $4, $5, $6, $7)';
+/** See tabsync_append_within in postgres-schema.ts. */
+export const APPEND = 'SELECT * FROM tabsync_append_within($1, $2, $3, $4, $5, $6, $7, $8, $9)';
 
 /** A page of the compacted view: a range of records_by_winner, each winner joined to its event. */
 export const READ_COMPACTED = `

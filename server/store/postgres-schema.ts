@@ -6,6 +6,7 @@
  * byte order is the order of protocol/order.ts compareEvents, whatever the database's locale.
  */
 import type pg from 'pg';
+import { EVENT_ROW_BYTES } from './event-store';
 import { inTransaction } from './postgres-pool';
 
 /** Migration n (1-based) brings the schema from version n - 1 to n. Append only. */
@@ -121,6 +122,58 @@ const MIGRATIONS: readonly string[] = [
     SELECT s.*, false FROM stored s
     UNION ALL
     SELECT x.*, true FROM existing x;
+  END
+  $$;
+  `,
+  `
+  -- The bytes each namespace holds (storedBytes in event-store.ts), kept by every append. For the
+  -- events stored before, data is counted as jsonb prints it (a little more than its JSON as sent).
+  ALTER TABLE namespaces ADD COLUMN bytes bigint NOT NULL DEFAULT 0;
+  UPDATE namespaces n SET bytes = (
+    SELECT coalesce(sum(coalesce(octet_length(e.data::text), 0) + octet_length(e.event_id) + octet_length(e.data_id)
+                        + octet_length(e.repository) + ${EVENT_ROW_BYTES}), 0)
+    FROM events e WHERE e.namespace = n.namespace);
+
+  -- tabsync_append, refusing the whole call, before anything is stored, when an event's id is
+  -- stored under another repository (TS409, DETAIL its id and that repository as JSON) or when
+  -- the events not stored yet (p_sizes: their storedBytes) would take the namespace past p_quota
+  -- (TS413). It takes the namespace's lock first, so what it reads holds until its commit.
+  CREATE FUNCTION tabsync_append_within(
+    p_namespace text, p_repositories text[],
+    p_event_ids text[], p_data_ids text[], p_operations smallint[], p_created_ats text[], p_data jsonb[],
+    p_sizes bigint[], p_quota bigint
+  ) RETURNS TABLE (
+    sequence bigint, repository text, event_id text, data_id text, operation smallint,
+    created_at text, data jsonb, duplicate boolean
+  ) LANGUAGE plpgsql AS $$
+  #variable_conflict use_column
+  DECLARE
+    used bigint;
+    added bigint;
+    conflict text;
+  BEGIN
+    INSERT INTO namespaces AS n (namespace, sequence) VALUES (p_namespace, 0)
+    ON CONFLICT (namespace) DO UPDATE SET sequence = n.sequence
+    RETURNING n.bytes INTO used;
+
+    SELECT json_build_object('eventId', e.event_id, 'repository', e.repository)::text INTO conflict
+    FROM unnest(p_event_ids, p_repositories) AS i(event_id, repository)
+    JOIN events e ON e.namespace = p_namespace AND e.event_id = i.event_id
+    WHERE e.repository <> i.repository
+    LIMIT 1;
+    IF conflict IS NOT NULL THEN
+      RAISE EXCEPTION 'eventId stored in another repository' USING ERRCODE = 'TS409', DETAIL = conflict;
+    END IF;
+
+    SELECT coalesce(sum(i.size), 0) INTO added
+    FROM unnest(p_event_ids, p_sizes) AS i(event_id, size)
+    WHERE NOT EXISTS (SELECT FROM events e WHERE e.namespace = p_namespace AND e.event_id = i.event_id);
+    IF p_quota IS NOT NULL AND used + added > p_quota THEN
+      RAISE EXCEPTION 'namespace quota exceeded' USING ERRCODE = 'TS413';
+    END IF;
+
+    RETURN QUERY SELECT * FROM tabsync_append(p_namespace, p_repositories, p_event_ids, p_data_ids, p_operations, p_created_ats, p_data);
+    UPDATE namespaces n SET bytes = n.bytes + added WHERE n.namespace = p_namespace;
   END
   $$;
   `,

@@ -9,7 +9,20 @@
 import type pg from 'pg';
 import type { SequencedEvent, SyncEvent } from '../../protocol';
 import type { Logger } from '../log';
-import { storedEvents, type AppendedListener, type AppendResult, type EventStore, type LoggedEvent, type Page, type RepositoryInfo } from './event-store';
+import {
+  quotaExceeded,
+  storedBytes,
+  storedEvents,
+  storedInAnotherRepository,
+  type AppendOptions,
+  type AppendRefused,
+  type AppendedListener,
+  type AppendResult,
+  type EventStore,
+  type LoggedEvent,
+  type Page,
+  type RepositoryInfo,
+} from './event-store';
 import { AppendQueue, type AppendRequest } from './postgres-append-queue';
 import { Fanout } from './postgres-fanout';
 import { createPool } from './postgres-pool';
@@ -25,11 +38,16 @@ export interface PostgresStoreOptions {
 
 const DEFAULT_POOL_SIZE = 10;
 
-/** An event with its data serialized for the database. */
+/** An event with its data serialized for the database, and what it counts against the quota. */
 interface PreparedEvent {
   event: SyncEvent;
   data: string | null;
+  bytes: number;
 }
+
+/** The SQLSTATEs tabsync_append_within raises for a refused request. */
+const STORED_IN_ANOTHER_REPOSITORY = 'TS409';
+const QUOTA_EXCEEDED = 'TS413';
 
 /** SQLSTATE class 22, data exception: a value the database refuses (e.g. a NUL character). */
 function isDataError(error: unknown): boolean {
@@ -73,24 +91,20 @@ class PostgresStore implements EventStore {
     return this.fanout.start();
   }
 
-  async append(namespace: string, repository: string, events: readonly SyncEvent[]): Promise<AppendResult[]> {
+  async append(namespace: string, repository: string, events: readonly SyncEvent[], options?: AppendOptions): Promise<AppendResult[]> {
     if (events.length === 0) return [];
     this.knownNamespaces.add(namespace);
     // Serialized now, so an event that cannot be fails its own request before joining a batch.
-    const prepared = events.map((event) => ({ event, data: event.data === undefined ? null : JSON.stringify(event.data) }));
-    return this.queue.append(namespace, repository, prepared);
+    const prepared = events.map((event): PreparedEvent => {
+      const data = event.data === undefined ? null : JSON.stringify(event.data);
+      return { event, data, bytes: storedBytes(repository, event, data) };
+    });
+    return this.queue.append(namespace, repository, prepared, options?.quotaBytes);
   }
 
   /** One transaction for requests of one namespace (see AppendQueue); results per request. */
   private async commit(namespace: string, requests: readonly AppendRequest<PreparedEvent>[]): Promise<AppendResult[][]> {
-    // An eventId repeated in the batch is stored once, as its first copy.
-    const firstCopies = new Map<string, PreparedEvent & { repository: string }>();
-    for (const { repository, events } of requests) {
-      for (const prepared of events) {
-        if (!firstCopies.has(prepared.event.eventId)) firstCopies.set(prepared.event.eventId, { ...prepared, repository });
-      }
-    }
-    const batch = [...firstCopies.values()];
+    const batch = firstCopies(requests);
     const { rows } = await this.pool.query<EventRow & { duplicate: boolean }>(APPEND, [
       namespace,
       batch.map((p) => p.repository),
@@ -99,7 +113,11 @@ class PostgresStore implements EventStore {
       batch.map((p) => p.event.operation),
       batch.map((p) => p.event.createdAt),
       batch.map((p) => p.data),
-    ]);
+      batch.map((p) => p.bytes),
+      batchQuota(requests) ?? null,
+    ]).catch((error: unknown) => {
+      throw refusalOf(error, requests) ?? error;
+    });
     const byId = new Map(rows.map((row) => [row.event_id, row] as const));
     // Unreachable while every append takes the namespace lock; should it ever happen, fail
     // rather than acknowledge an event this store cannot describe.
@@ -192,6 +210,34 @@ class PostgresStore implements EventStore {
       this.log?.warn('could not re-read namespaces after the LISTEN connection came back', { error });
     }
   }
+}
+
+/** An eventId repeated in the batch is stored once, as its first copy; under another repository it is refused. */
+function firstCopies(requests: readonly AppendRequest<PreparedEvent>[]): (PreparedEvent & { repository: string })[] {
+  const copies = new Map<string, PreparedEvent & { repository: string }>();
+  for (const { repository, events } of requests) {
+    for (const prepared of events) {
+      const first = copies.get(prepared.event.eventId);
+      if (first && first.repository !== repository) throw storedInAnotherRepository(prepared.event.eventId, first.repository);
+      if (!first) copies.set(prepared.event.eventId, { ...prepared, repository });
+    }
+  }
+  return [...copies.values()];
+}
+
+/** The smallest quota of the batch: a batch within it leaves every request within its own. */
+function batchQuota(requests: readonly AppendRequest<PreparedEvent>[]): number | undefined {
+  const quotas = requests.flatMap((r) => (r.quotaBytes === undefined ? [] : [r.quotaBytes]));
+  return quotas.length === 0 ? undefined : Math.min(...quotas);
+}
+
+/** The refusal tabsync_append_within raised, as the store's AppendRefused. */
+function refusalOf(error: unknown, requests: readonly AppendRequest<PreparedEvent>[]): AppendRefused | undefined {
+  const { code, detail } = (error ?? {}) as { code?: unknown; detail?: unknown };
+  if (code === QUOTA_EXCEEDED) return quotaExceeded(batchQuota(requests) ?? 0);
+  if (code !== STORED_IN_ANOTHER_REPOSITORY || typeof detail !== 'string') return undefined;
+  const { eventId, repository } = JSON.parse(detail) as { eventId: string; repository: string };
+  return storedInAnotherRepository(eventId, repository);
 }
 
 function toEvent(row: EventRow): SequencedEvent {

@@ -9,13 +9,26 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { compareEvents, type SequencedEvent, type SyncEvent } from '../../protocol';
-import { storedEvents, type AppendedListener, type AppendResult, type EventStore, type LoggedEvent, type Page, type RepositoryInfo } from './event-store';
+import {
+  EVENT_ROW_BYTES,
+  quotaExceeded,
+  storedBytes,
+  storedEvents,
+  storedInAnotherRepository,
+  type AppendedListener,
+  type AppendResult,
+  type EventStore,
+  type LoggedEvent,
+  type Page,
+  type RepositoryInfo,
+} from './event-store';
 import { AppendQueue, type AppendRequest } from './postgres-append-queue';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS namespaces (
     namespace TEXT PRIMARY KEY,
-    last_sequence INTEGER NOT NULL
+    last_sequence INTEGER NOT NULL,
+    bytes INTEGER NOT NULL DEFAULT 0
   );
   CREATE TABLE IF NOT EXISTS events (
     namespace TEXT NOT NULL,
@@ -88,26 +101,11 @@ export function openSqliteStore(path: string): EventStore {
   // Several processes may share the file (a restart overlapping a shutdown): wait, don't fail.
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  addUsageColumn(db);
 
+  const appendInTransaction = prepareAppend(db);
   const statements = {
-    findEvent: db.prepare<[string, string], EventRow>(
-      'SELECT sequence, repository, event_id, data_id, operation, created_at, data FROM events WHERE namespace = ? AND event_id = ?',
-    ),
     lastSequence: db.prepare<[string], { last_sequence: number }>('SELECT last_sequence FROM namespaces WHERE namespace = ?'),
-    setLastSequence: db.prepare<[string, number]>(
-      'INSERT INTO namespaces (namespace, last_sequence) VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE SET last_sequence = excluded.last_sequence',
-    ),
-    insertEvent: db.prepare<[string, number, string, string, string, number, string, string | null]>(
-      'INSERT INTO events (namespace, sequence, repository, event_id, data_id, operation, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
-    winner: db.prepare<[string, string, string], WinnerRow>(
-      'SELECT winner_created_at, winner_event_id FROM records WHERE namespace = ? AND repository = ? AND data_id = ?',
-    ),
-    setWinner: db.prepare<[string, string, string, number, string, string]>(
-      `INSERT INTO records (namespace, repository, data_id, winner_sequence, winner_created_at, winner_event_id) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (namespace, repository, data_id) DO UPDATE SET
-         winner_sequence = excluded.winner_sequence, winner_created_at = excluded.winner_created_at, winner_event_id = excluded.winner_event_id`,
-    ),
     compacted: db.prepare<[CompactedParameters], EventRow>(READ_COMPACTED),
     log: db.prepare<[string, number, number], EventRow>(
       `SELECT sequence, repository, event_id, data_id, operation, created_at, data
@@ -118,26 +116,6 @@ export function openSqliteStore(path: string): EventStore {
        FROM events WHERE namespace = ? GROUP BY repository ORDER BY repository`,
     ),
   };
-
-  const appendInTransaction = db.transaction((namespace: string, requests: readonly AppendRequest<SyncEvent>[]) => {
-    let sequence = statements.lastSequence.get(namespace)?.last_sequence ?? 0;
-    let stored = false;
-    const results = requests.map(({ repository, events }) => events.map((event): AppendResult => {
-      const existing = statements.findEvent.get(namespace, event.eventId);
-      if (existing) return { event: toEvent(existing), repository: existing.repository, duplicate: true };
-      sequence++;
-      stored = true;
-      const data = event.data === undefined ? null : JSON.stringify(event.data);
-      statements.insertEvent.run(namespace, sequence, repository, event.eventId, event.dataId, event.operation, event.createdAt, data);
-      const current = statements.winner.get(namespace, repository, event.dataId);
-      if (!current || compareEvents(event, { createdAt: current.winner_created_at, eventId: current.winner_event_id }) > 0) {
-        statements.setWinner.run(namespace, repository, event.dataId, sequence, event.createdAt, event.eventId);
-      }
-      return { event: sequenced(event, sequence), repository, duplicate: false };
-    }));
-    statements.setLastSequence.run(namespace, sequence);
-    return { results, sequence, stored };
-  });
 
   const listeners = new Set<AppendedListener>();
   const queue = new AppendQueue<SyncEvent>(async (namespace, requests) => {
@@ -155,8 +133,8 @@ export function openSqliteStore(path: string): EventStore {
   return {
     kind: 'sqlite',
 
-    append(namespace, repository, events) {
-      return queue.append(namespace, repository, events);
+    append(namespace, repository, events, options) {
+      return queue.append(namespace, repository, events, options?.quotaBytes);
     },
 
     async readCompacted(namespace, repository, { afterSequence, since, limit }): Promise<Page> {
@@ -186,6 +164,86 @@ export function openSqliteStore(path: string): EventStore {
       if (db.open) db.close();
     },
   };
+}
+
+/**
+ * The append transaction: assigns sequences, stores the events, moves each record's winner and
+ * keeps the namespace's counters (last sequence, bytes held). A refusal throws, which rolls back
+ * the whole transaction; the queue then commits each request alone.
+ */
+function prepareAppend(db: Database.Database) {
+  const statements = {
+    findEvent: db.prepare<[string, string], EventRow>(
+      'SELECT sequence, repository, event_id, data_id, operation, created_at, data FROM events WHERE namespace = ? AND event_id = ?',
+    ),
+    counters: db.prepare<[string], { last_sequence: number; bytes: number }>('SELECT last_sequence, bytes FROM namespaces WHERE namespace = ?'),
+    setCounters: db.prepare<[string, number, number]>(
+      `INSERT INTO namespaces (namespace, last_sequence, bytes) VALUES (?, ?, ?)
+       ON CONFLICT (namespace) DO UPDATE SET last_sequence = excluded.last_sequence, bytes = excluded.bytes`,
+    ),
+    insertEvent: db.prepare<[string, number, string, string, string, number, string, string | null]>(
+      'INSERT INTO events (namespace, sequence, repository, event_id, data_id, operation, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    winner: db.prepare<[string, string, string], WinnerRow>(
+      'SELECT winner_created_at, winner_event_id FROM records WHERE namespace = ? AND repository = ? AND data_id = ?',
+    ),
+    setWinner: db.prepare<[string, string, string, number, string, string]>(
+      `INSERT INTO records (namespace, repository, data_id, winner_sequence, winner_created_at, winner_event_id) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (namespace, repository, data_id) DO UPDATE SET
+         winner_sequence = excluded.winner_sequence, winner_created_at = excluded.winner_created_at, winner_event_id = excluded.winner_event_id`,
+    ),
+  };
+
+  /** Stores one event unless its eventId is stored already; with the bytes it took. */
+  const appendOne = (namespace: string, repository: string, event: SyncEvent, sequence: number): AppendResult & { bytes: number } => {
+    const existing = statements.findEvent.get(namespace, event.eventId);
+    if (existing) {
+      if (existing.repository !== repository) throw storedInAnotherRepository(event.eventId, existing.repository);
+      return { event: toEvent(existing), repository, duplicate: true, bytes: 0 };
+    }
+    const data = event.data === undefined ? null : JSON.stringify(event.data);
+    statements.insertEvent.run(namespace, sequence, repository, event.eventId, event.dataId, event.operation, event.createdAt, data);
+    const current = statements.winner.get(namespace, repository, event.dataId);
+    if (!current || compareEvents(event, { createdAt: current.winner_created_at, eventId: current.winner_event_id }) > 0) {
+      statements.setWinner.run(namespace, repository, event.dataId, sequence, event.createdAt, event.eventId);
+    }
+    return { event: sequenced(event, sequence), repository, duplicate: false, bytes: storedBytes(repository, event, data) };
+  };
+
+  return db.transaction((namespace: string, requests: readonly AppendRequest<SyncEvent>[]) => {
+    const counters = statements.counters.get(namespace);
+    let sequence = counters?.last_sequence ?? 0;
+    let bytes = counters?.bytes ?? 0;
+    const results = requests.map(({ repository, events, quotaBytes }) => {
+      const stored = events.map((event) => {
+        const { bytes: added, ...result } = appendOne(namespace, repository, event, sequence + 1);
+        if (!result.duplicate) sequence++;
+        bytes += added;
+        return result;
+      });
+      if (quotaBytes !== undefined && bytes > quotaBytes) throw quotaExceeded(quotaBytes);
+      return stored;
+    });
+    const stored = sequence > (counters?.last_sequence ?? 0);
+    if (stored) statements.setCounters.run(namespace, sequence, bytes);
+    return { results, sequence, stored };
+  });
+}
+
+/** The bytes each namespace holds (storedBytes), counted once for a database written before the
+ *  quota existed; from then on every append keeps it. */
+function addUsageColumn(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(namespaces)').all();
+  if (columns.some((column) => column.name === 'bytes')) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE namespaces ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0');
+    db.prepare(
+      `UPDATE namespaces SET bytes = (
+         SELECT COALESCE(SUM(COALESCE(LENGTH(CAST(data AS BLOB)), 0) + LENGTH(CAST(event_id AS BLOB)) + LENGTH(CAST(data_id AS BLOB))
+                + LENGTH(CAST(repository AS BLOB)) + ?), 0)
+         FROM events WHERE events.namespace = namespaces.namespace)`,
+    ).run(EVENT_ROW_BYTES);
+  }).immediate();
 }
 
 /** A database that cannot write fails every request alike; anything else may be one request's

@@ -87,6 +87,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       MAX_MESSAGE_BYTES: String(options.maxMessageBytes),
       // Rate limiting has its own tests; here it would drop frames at random and blur the checks.
       RATE_LIMIT: '1000000',
+      RATE_LIMIT_BYTES: String(2 ** 40),
+      RATE_LIMIT_PRINCIPAL_BYTES: String(2 ** 40),
       AUTH_TIMEOUT_MS: String(AUTH_TIMEOUT_MS),
     });
     const spawned = server;

@@ -287,9 +287,21 @@ class Session {
     return { wrong: namespace === undefined ? 'expected auth_failed' : 'expected auth_success' };
   }
 
+  /** A push refused whole because one of its ids is stored under another repository: plausible
+   *  only when that id was pushed before, and the refusal names the whole push. */
+  private judgeConflict(eventIds: readonly string[], reply: MessageOf<ServerMessage, 'error'>): Verdict {
+    if (!isDeepStrictEqual(reply.eventIds, eventIds)) return { wrong: 'an event_id_conflict that does not name the whole push' };
+    const named = /eventId (\S+) is already stored/.exec(reply.message)?.[1];
+    if (named === undefined || !eventIds.includes(named) || !this.context.ledger.wasPushed(named)) {
+      return { wrong: 'an event_id_conflict for an eventId never pushed before' };
+    }
+    return 'done';
+  }
+
   private judgePush(push: Push, reply: ServerMessage): Verdict {
     const events = eventsOf(push);
     const eventIds = events.map((e) => e.eventId);
+    if (reply.type === 'error' && reply.code === 'event_id_conflict') return this.judgeConflict(eventIds, reply);
     if (reply.type !== 'ack') return { wrong: 'expected an ack' };
     if (!isDeepStrictEqual(reply.eventIds, eventIds)) return { wrong: `ack names ${reply.eventIds.length} events, the push had ${eventIds.length}` };
     if (!isDeepStrictEqual({ ...reply.repositories }, Object.fromEntries([[push.repository, eventIds]]))) {

@@ -34,6 +34,11 @@ export class Ledger {
     for (const event of events) addTo(this.versions, event.eventId, contentOf(event));
   }
 
+  /** Whether a connection that may have been authenticated pushed this eventId (in a valid push). */
+  wasPushed(eventId: string): boolean {
+    return this.versions.has(eventId);
+  }
+
   ackedIn(namespace: string, events: readonly SyncEvent[]): void {
     this.mayBeStored(events);
     for (const { eventId } of events) addTo(this.acked, eventId, namespace);
