@@ -181,8 +181,10 @@ export class TestCores {
   }
 }
 
-export function removeDatabase(name: string): Promise<void> {
-  return deleteDB(name);
+/** Removes the core's databases: the base one, every namespace's (`<name>#…`) and their registry. */
+export async function removeDatabase(name: string): Promise<void> {
+  const names = (await indexedDB.databases()).flatMap((info) => (info.name && (info.name === name || info.name.startsWith(`${name}#`) || info.name === `${name}-namespaces`) ? [info.name] : []));
+  for (const each of new Set([name, ...names])) await deleteDB(each);
 }
 
 export { sendTo, startFakeServer, type FakeServer } from './fake-server';
