@@ -12,7 +12,7 @@ import type { ClientMessage, SyncEvent } from '../protocol/messages';
 import { databaseOf, named } from '../worker/namespaces';
 import { authed, type AuthedClient } from './helpers/client';
 import { TestServers, type TestServer } from './helpers/server';
-import { dumpDatabase, type FakeServer, RecordingTab, sendTo, settled, startFakeServer, TestCores, waitFor } from './helpers/worker';
+import { dumpDatabase, type FakeServer, leaderAndFollower, RecordingTab, sendTo, settled, startFakeServer, TestCores, waitFor } from './helpers/worker';
 
 const servers = new TestServers();
 const cores = new TestCores();
@@ -212,4 +212,26 @@ test('clearLocalData removes the shown namespace\'s records, unsent writes and c
   await settled(core);
   assert.deepEqual(await core.api.getAll('todos'), []);
   assert.deepEqual(await storedIds(s, 'bob'), []);
+});
+
+test('without SharedWorker, the followers move with the leader: their tabs show the new namespace, their writes go into it', async () => {
+  const s = await twoNamespaces();
+  await pushAs(s, 'token-b', 'bob-1');
+  const { leader, follower } = await leaderAndFollower(cores, s.syncUrl);
+  const followerTab = new RecordingTab();
+  await follower.api.attach('follower-tab', followerTab, { authToken: 'token-a' });
+  await follower.api.watch('follower-tab', 'todos');
+  await leader.api.attach('leader-tab', new RecordingTab(), { authToken: 'token-a' });
+  await follower.api.start();
+  await settled(leader);
+  await follower.api.upsert('todos', todo('alice-1'));
+  await waitFor(async () => (await storedIds(s, 'alice')).includes('alice-1'), 'the leader to push the follower\'s write');
+
+  // Bob logs in from the follower's tab: the leader's session moves, and the follower with it.
+  await follower.api.updateCredentials({ authToken: 'token-b' });
+  await waitFor(async () => (await follower.api.diagnostics()).storage.namespace === 'bob' && lastList(followerTab).join() === 'bob-1', 'the follower to show bob\'s records');
+  await follower.api.upsert('todos', todo('bob-2'));
+  await waitFor(async () => (await storedIds(s, 'bob')).includes('bob-2'), 'the follower\'s write to reach bob\'s namespace');
+  assert.deepEqual(await storedIds(s, 'alice'), ['alice-1']);
+  assert.equal(follower.traffic.sockets, 0);
 });

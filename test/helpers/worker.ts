@@ -11,6 +11,7 @@ import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, Ta
 import { applyChange } from '../../src/records-view';
 import type { Logger } from '../../worker/config';
 import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/core';
+import { openPeers } from '../../worker/peers';
 import type { SocketLike } from '../../worker/socket';
 
 export const TodoSchema = v.object({ id: v.string(), title: v.pipe(v.string(), v.maxLength(500)), done: v.boolean() });
@@ -179,6 +180,17 @@ export class TestCores {
     }
     for (const name of names) await removeDatabase(name);
   }
+}
+
+/** Two runtimes on one database, as two tabs' dedicated workers where SharedWorker is missing:
+ *  the first one leads. */
+export async function leaderAndFollower(cores: TestCores, websocketUrl: string): Promise<{ leader: TestCore; follower: TestCore }> {
+  const databaseName = uniqueDatabaseName();
+  const peers = () => openPeers(databaseName, new RecordingLogger());
+  const leader = await cores.open(websocketUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  await leader.lead();
+  const follower = await cores.open(websocketUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  return { leader, follower };
 }
 
 /** Removes the core's databases: the base one, every namespace's (`<name>#…`) and their registry. */
