@@ -40,10 +40,11 @@ const KEY = 'namespaces';
 
 /** The registry in IndexedDB, as `<databaseName>-namespaces`; opened for each read or write
  *  (both are rare: at start, and when the namespace changes). */
-export function idbNamespaceRegistry(base: string, factory: IDBFactory = indexedDB): NamespaceRegistry {
+export function idbNamespaceRegistry(base: string, factory?: IDBFactory): NamespaceRegistry {
   const inStore = <T>(mode: IDBTransactionMode, use: (store: IDBObjectStore) => IDBRequest<T>) =>
     new Promise<T>((resolve, reject) => {
-      const opening = factory.open(`${base}-namespaces`, 1);
+      // Inside the executor: where there is no IndexedDB at all, this rejects instead of throwing.
+      const opening = (factory ?? indexedDB).open(`${base}-namespaces`, 1);
       opening.onupgradeneeded = () => opening.result.createObjectStore(STORE);
       opening.onerror = () => reject(opening.error);
       opening.onsuccess = () => {
