@@ -235,3 +235,21 @@ test('without SharedWorker, the followers move with the leader: their tabs show 
   assert.deepEqual(await storedIds(s, 'alice'), ['alice-1']);
   assert.equal(follower.traffic.sockets, 0);
 });
+
+test('data cleared through a follower: the leader\'s live session starts over from the start, so no event is skipped', async () => {
+  const s = await twoNamespaces();
+  const { leader, follower } = await leaderAndFollower(cores, s.syncUrl);
+  await follower.api.attach('follower-tab', new RecordingTab(), { authToken: 'token-a' });
+  await leader.api.attach('leader-tab', new RecordingTab(), { authToken: 'token-a' });
+  await follower.api.start();
+  await settled(leader);
+  await pushAs(s, 'token-a', 'before');
+  await waitFor(async () => (await leader.api.get('todos', 'before')) !== undefined, 'the leader to receive it');
+
+  await follower.api.clearLocalData();
+  // The leader's cursor went with the data: its session catches up again, and `before` comes back.
+  await waitFor(async () => (await follower.api.get('todos', 'before')) !== undefined, 'the re-sync after the clear');
+  await pushAs(s, 'token-a', 'after');
+  await waitFor(async () => (await follower.api.get('todos', 'after')) !== undefined, 'a later event');
+  assert.ok(leader.traffic.sockets >= 2, 'the leader started a new session');
+});

@@ -182,6 +182,16 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     liveCounts.reset();
     await hub.rewatchAll();
   };
+  /** Runs `change` of the shown data with the session stopped: a catch-up under way would write
+   *  cursors into the emptied database. The next session catches up from the start. */
+  const withSessionStopped = async <T>(change: () => Promise<T>): Promise<T> => {
+    engine.block('clearing');
+    try {
+      return await change();
+    } finally {
+      engine.unblock('clearing');
+    }
+  };
   const namespaces = new NamespaceSwitch(
     {
       base: databaseName,
@@ -204,7 +214,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       log,
       follow: {
         namespace: (namespace) => void namespaces.follow(namespace).catch((error: unknown) => log.warn(`could not follow the namespace another worker moved to: ${describe(error)}`)),
-        cleared: () => void dataReplaced(),
+        cleared: () => void withSessionStopped(dataReplaced),
       },
     },
     !options.standby || alone,
@@ -364,15 +374,11 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     async clearLocalData(namespace) {
       assertOpen();
       const shown = namespace === undefined || namespace === namespaces.active;
-      // The session stops while the shown data goes: a catch-up under way would write cursors
-      // into the emptied database. The next session catches up from the start.
-      if (shown) engine.block('clearing');
+      const clear = () => namespaces.clear(namespace);
       try {
-        if (await namespaces.clear(namespace)) role.cleared();
+        if (await (shown ? withSessionStopped(clear) : clear())) role.cleared();
       } catch (error) {
         throw storageFailure(error);
-      } finally {
-        if (shown) engine.unblock('clearing');
       }
     },
     async diagnostics(): Promise<Diagnostics> {
