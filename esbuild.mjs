@@ -1,7 +1,9 @@
 // Builds every bundle into dist/: the tab facade and the worker runtime as library entries, the
-// demo's page and worker, and the server. Prints the facade's gzip size against its budget.
+// demo's page and worker, and the server; and the test build of the demo (dist/e2e-public: the demo
+// plus /test/, whose page and worker take the browser tests' knobs from their URLs), which only the
+// test server serves. Prints the facade's gzip size against its budget.
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 
 const FACADE_BUDGET_BYTES = 3.5 * 1024;
@@ -16,13 +18,23 @@ mkdirSync('dist/public', { recursive: true });
 
 const browser = { bundle: true, format: 'esm', target: 'es2022', platform: 'browser', minify, sourcemap: true, logLevel: 'warning' };
 
+/** The demo's page and worker, into `outdir`; with `knobs`, they take test knobs from their URLs. */
+function demo(outdir, knobs) {
+  const define = { TEST_KNOBS: String(knobs) };
+  return [
+    { ...browser, define, entryPoints: { app: 'public/app.ts' }, outdir },
+    { ...browser, define, format: 'iife', entryPoints: { 'sync-worker': 'public/sync-worker.ts' }, outdir },
+  ];
+}
+
 const builds = [
   // Library entries an app imports: '<package>' (the facade) and '<package>/worker'.
   { ...browser, entryPoints: { index: 'src/index.ts', worker: 'worker/index.ts' }, outdir: 'dist/lib', external: ['comlink', 'idb', 'nanoid', 'valibot'] },
   // The demo: its page, and its worker bundle (one such bundle per app). The worker is a classic
   // script (iife) so `new SharedWorker(url)` works in every engine without `{ type: 'module' }`.
-  { ...browser, entryPoints: { app: 'public/app.ts' }, outdir: 'dist/public' },
-  { ...browser, format: 'iife', entryPoints: { 'sync-worker': 'public/sync-worker.ts' }, outdir: 'dist/public' },
+  ...demo('dist/public', false),
+  // The same with the tests' knobs, at /test/ of the test build.
+  ...demo('dist/e2e-public/test', true),
   // The server: Node, dependencies left to node_modules.
   { entryPoints: { main: 'server/main.ts' }, outdir: 'dist/server', bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' },
 ];
@@ -32,6 +44,9 @@ for (const options of builds) {
   else await esbuild.build(options);
 }
 cpSync('public', 'dist/public', { recursive: true, filter: (src) => !src.endsWith('.ts') && !src.endsWith('tsconfig.json') });
+// The test build serves the demo as it is at `/`, and its knobbed twin at /test/.
+cpSync('dist/public', 'dist/e2e-public', { recursive: true });
+writeFileSync('dist/e2e-public/test/index.html', readFileSync('public/index.html', 'utf8').replace('src="/app.js"', 'src="/test/app.js"'));
 
 // What an app's tab bundles for `connect` + a repository: the facade with comlink, minified.
 const facade = await esbuild.build({ ...browser, minify: true, entryPoints: ['src/index.ts'], write: false, sourcemap: false, metafile: false });

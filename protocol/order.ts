@@ -7,6 +7,9 @@ export interface Ordered {
   readonly eventId: string;
 }
 
+/** The latest instant a `createdAt` may name: its canonical form has a four-digit year. */
+export const LATEST_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** Negative when `a` loses to `b`, positive when it wins, 0 for the same event. */
 export function compareEvents(a: Ordered, b: Ordered): number {
   if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
@@ -15,8 +18,30 @@ export function compareEvents(a: Ordered, b: Ordered): number {
 }
 
 /** A timestamp for a new local event that is never older than the event it replaces, so a
- *  user's edit beats what they saw even when another device's clock runs ahead of theirs. */
+ *  user's edit beats what they saw even when another device's clock runs ahead of theirs. It
+ *  never passes LATEST_TIMESTAMP_MS: at that ceiling it ties with what it replaces, and
+ *  `eventIdAfter` breaks the tie. */
 export function nextTimestamp(now: number, replaces?: Ordered): string {
   const previous = replaces ? Date.parse(replaces.createdAt) : Number.NEGATIVE_INFINITY;
-  return new Date(Math.max(now, previous + 1)).toISOString();
+  return new Date(Math.min(LATEST_TIMESTAMP_MS, Math.max(now, previous + 1))).toISOString();
+}
+
+/** Event id characters (protocol/limits.ts EVENT_ID) in the order `<` compares them. */
+const ID_ALPHABET = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
+const MAX_EVENT_ID_LENGTH = 64;
+
+/**
+ * `own` when it sorts after `replaced`, else an id that does, still unique: the leading 'z's of
+ * `replaced`, its next character raised by one step, then as much of `own` as fits. Used when a
+ * new event's timestamp ties with the one it replaces (both at LATEST_TIMESTAMP_MS): the local
+ * write still wins the order everywhere. Each such edit of one record lengthens the raised prefix
+ * by at most one character per 63 edits, so `own`'s randomness survives thousands of them.
+ */
+export function eventIdAfter(replaced: string, own: string): string {
+  if (own > replaced) return own;
+  let i = 0;
+  while (i < replaced.length && replaced[i] === 'z') i++;
+  const raised = i < replaced.length ? ID_ALPHABET[ID_ALPHABET.indexOf(replaced[i]!) + 1] ?? 'z' : '';
+  const prefix = replaced.slice(0, i) + raised;
+  return (prefix + own).slice(0, MAX_EVENT_ID_LENGTH);
 }

@@ -125,9 +125,10 @@ export interface Diagnostics {
     since: string;
     /** Sockets this worker opened after its first one. */
     reconnects: number;
-    /** The server's id of the current connection, and who it authenticated as. */
+    /** The server's id of the current connection, and who it authenticated as, in which namespace. */
     connectionId?: string;
     principal?: string;
+    namespace?: string;
     lastError?: SyncErrorInfo;
   };
   outbox: {
@@ -149,6 +150,11 @@ export interface Diagnostics {
     quotaBytes?: number;
     /** How often the database was taken away while this worker ran (cleared, deleted, evicted). */
     losses: number;
+    /** Whose data is shown: the namespace the server last named for this profile (kept across
+     *  restarts), null before any server named one. */
+    namespace: string | null;
+    /** The IndexedDB database holding that namespace's data. */
+    database: string;
   };
   /** Per repository: live records stored here, the server sequence applied, the end of its last catch-up.
    *  Counting reads every row: a count is kept until the repository changes, and while it keeps
@@ -199,4 +205,8 @@ export interface SyncWorkerApi {
   /** Fields present replace the current ones; the live socket re-authenticates in place. */
   updateCredentials(credentials: Credentials): Promise<void>;
   diagnostics(): Promise<Diagnostics>;
+  /** Removes a namespace's local data (the shown one's by default): its records, its writes not
+   *  yet sent, its cursors. Clearing the shown one restarts the session, which then catches up
+   *  from the start: log out (stop, or switch credentials) first. */
+  clearLocalData(namespace?: string): Promise<void>;
 }

@@ -5,6 +5,7 @@
 import { connect, type Repository, type SyncClient, type SyncErrorInfo, type SyncStatus } from '../src';
 import { mountDiagnosticsPanel } from './diagnostics-panel';
 import { byId, element } from './dom';
+import { pageKnobs } from './test-knobs';
 
 interface Todo {
   id: string;
@@ -17,25 +18,24 @@ declare global {
   interface Window {
     lf: SyncClient<DemoSchemas>;
     todos: Repository<Todo>;
-    /** Asked for a new token when the server refuses the current one (a test knob). */
+    /** Asked for a new token when the server refuses the current one (a knob of the test build). */
     refreshToken?: () => Promise<string | null>;
   }
 }
 
-// Test and demo knobs: `?token=` the auth token, `?worker=` another worker script URL (e.g. with
-// its own knobs, see sync-worker.ts), `?mode=dedicated` a dedicated worker per tab, `?callTimeout=`
-// how long a call waits for the worker (ms).
-const params = new URLSearchParams(location.search);
-const lf = connect<DemoSchemas>({
-  worker: params.get('worker') ?? '/sync-worker.js',
-  mode: params.get('mode') === 'dedicated' ? 'dedicated' : 'shared',
-  authToken: params.get('token') ?? undefined,
-  callTimeout: params.has('callTimeout') ? Number(params.get('callTimeout')) : undefined,
-  onAuthenticationFailed: async () => {
-    const authToken = await window.refreshToken?.();
-    return authToken ? { authToken } : null;
-  },
-});
+// The demo at `/` takes nothing from its URL; the test build (test-knobs.ts) takes its knobs.
+const lf = connect<DemoSchemas>(
+  TEST_KNOBS
+    ? {
+        worker: '/test/sync-worker.js',
+        ...pageKnobs(new URLSearchParams(location.search)),
+        onAuthenticationFailed: async () => {
+          const authToken = await window.refreshToken?.();
+          return authToken ? { authToken } : null;
+        },
+      }
+    : { worker: '/sync-worker.js' },
+);
 const todos = lf.repository('todos');
 window.lf = lf;
 window.todos = todos;

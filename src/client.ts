@@ -42,6 +42,10 @@ export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>>
   onVersionChange(callback: () => void): () => void;
   /** What the worker tells about itself: worker, connection, outbox, storage, repositories, tabs. */
   diagnostics(): Promise<Diagnostics>;
+  /** Removes a namespace's data from this browser (the one shown by default, see
+   *  `diagnostics().storage.namespace`): its records, its writes not yet synced, its cursors. For a
+   *  logout: `stop()` or switch credentials first, or the live session downloads it again. */
+  clearLocalData(namespace?: string): Promise<void>;
   /** Called with the worker's warnings and errors (they also go to the worker's console). */
   onLog(callback: (entry: LogEntry) => void): () => void;
   /** Detaches this tab from the worker; every later call rejects with code `closed`. */
@@ -200,6 +204,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     stop: () => call((api) => ((started = false), api.stop())),
     onVersionChange: (callback) => subscribe(versionCallbacks, callback),
     diagnostics: () => call((api) => api.diagnostics()),
+    clearLocalData: (namespace) => call((api) => api.clearLocalData(namespace)),
     onLog: (callback) => subscribe(logCallbacks, callback),
     close: () =>
       (closing ??= call((api) => api.detach(tabId))

@@ -79,6 +79,8 @@ test('the diagnostics panel opens, shows the worker and its storage, and keeps u
   await expect(panel.locator('[data-field="worker.id"]')).toHaveText(worker.id);
   await expect(panel.locator('[data-field="worker.mode"]')).toHaveText('shared');
   await expect(panel.locator('[data-field="storage.mode"]')).toHaveText('IndexedDB');
+  // A development server puts everyone in namespace `default`.
+  await expect(panel.locator('[data-field="storage.namespace"]')).toHaveText('default');
   await expect(panel.locator('[data-field="connection.state"]')).toHaveText('connected');
   await expect(panel.locator('[data-field="outbox.pending"]')).toHaveText('0');
   await expect(panel.locator('[data-field="repositories.todos"]')).toContainText('0 records');

@@ -41,9 +41,12 @@ export async function openDemoAt(context: BrowserContext, url: string): Promise<
   return page;
 }
 
-/** Opens the demo served by `server` in a new tab of `context`. */
+/** The demo's test build (its knobs read from the URL), as the test server serves it. */
+export const TEST_PAGE = '/test/index.html';
+
+/** Opens the demo's test build served by `server` in a new tab of `context`. */
 export function openApp(context: BrowserContext, server: TestServer): Promise<Page> {
-  return openDemoAt(context, server.url);
+  return openDemoAt(context, server.url + TEST_PAGE);
 }
 
 export function status(page: Page): Promise<SyncStatus> {

@@ -1,13 +1,13 @@
 /**
  * Helpers of the lifecycle specs: a server with its own environment (AUTH_TOKENS, JWT_SECRET),
- * the demo opened with its test knobs (`?worker=`, `?token=`, `?mode=`), the worker's
+ * the demo's test build opened with its knobs (`?worker=`, `?token=`, `?mode=`), the worker's
  * diagnostics, the server's view of what it stored, and writes made by another device.
  */
 import type { BrowserContext, Page } from '@playwright/test';
 import { Operation } from '../protocol';
 import type { Diagnostics, SyncStatus } from '../src';
 import { authed } from '../test/helpers/client';
-import { test as base, openDemoAt } from './fixtures';
+import { test as base, openDemoAt, TEST_PAGE } from './fixtures';
 import { TestServer } from './server';
 
 declare global {
@@ -29,14 +29,14 @@ export const test = base.extend<{ serverEnv: Record<string, string> }>({
 });
 export { expect } from './fixtures';
 
-/** The demo worker's script URL with config overrides; another query is another worker. */
+/** The test build's worker script URL with config overrides; another query is another worker. */
 export function workerUrl(knobs: Record<string, number | string>): string {
-  return `/sync-worker.js?${new URLSearchParams(Object.entries(knobs).map(([name, value]) => [name, String(value)]))}`;
+  return `/test/sync-worker.js?${new URLSearchParams(Object.entries(knobs).map(([name, value]) => [name, String(value)]))}`;
 }
 
-/** Opens the demo at `origin` with page knobs and waits until its client is attached. */
+/** Opens the demo's test build at `origin` with page knobs and waits until its client is attached. */
 export function openDemo(context: BrowserContext, origin: string, knobs: Record<string, string> = {}): Promise<Page> {
-  return openDemoAt(context, `${origin}/?${new URLSearchParams(knobs)}`);
+  return openDemoAt(context, `${origin}${TEST_PAGE}?${new URLSearchParams(knobs)}`);
 }
 
 export function diagnostics(page: Page): Promise<Diagnostics> {

@@ -50,6 +50,8 @@ export class TestServer {
         HOST: '127.0.0.1',
         DATABASE_URL: this.databasePath,
         LOG_LEVEL: 'silent',
+        // The demo at `/`, and its test build with the tests' knobs at /test/ (esbuild.mjs).
+        PUBLIC_DIR: 'dist/e2e-public',
         ...this.env,
       },
       stdio: ['ignore', 'ignore', 'pipe'],

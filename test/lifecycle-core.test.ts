@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, test } from 'node:test';
-import { openPeers } from '../worker/peers';
 import { TestServers } from './helpers/server';
-import { RecordingLogger, RecordingTab, settled, TestCores, uniqueDatabaseName, waitFor } from './helpers/worker';
+import { leaderAndFollower, RecordingTab, settled, TestCores, uniqueDatabaseName, waitFor } from './helpers/worker';
 
 const servers = new TestServers();
 const cores = new TestCores();
@@ -67,11 +66,7 @@ test('after the last tab goes the socket closes once the grace period ends, and 
 
 test('a follower writes through the shared database, only the leader connects, and the follower leads once the leader closes', async () => {
   const s = await servers.start();
-  const databaseName = uniqueDatabaseName();
-  const peers = () => openPeers(databaseName, new RecordingLogger());
-  const leader = await cores.open(s.syncUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
-  await leader.lead();
-  const follower = await cores.open(s.syncUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  const { leader, follower } = await leaderAndFollower(cores, s.syncUrl);
   const followerTab = new RecordingTab();
   await follower.api.attach('follower-tab', followerTab);
   await leader.api.attach('leader-tab', new RecordingTab());

@@ -27,6 +27,10 @@ type Frame = string | Buffer;
 
 // ── generating frames ──
 
+/** The namespace the core authenticates into; a storm frame that names another moves the core's
+ *  data to that namespace's database until one names this one again. */
+const NAMESPACE = 'n';
+
 /** A valid todo event; sequences stay in the low range so that only invalid frames carry huge ones. */
 function validEvent(random: Random, sequence: number): SyncEvent {
   const id = random.pick(IDS);
@@ -47,7 +51,7 @@ function validMessage(random: Random, sequence: () => number): Record<string, un
     case 3:
       return { type: 'error', message: 'fuzz', code: random.pick(['invalid_message', 'too_large', 'whatever']) };
     default:
-      return { type: 'auth_success', principal: 'p', namespace: 'n', connectionId: `c${random.int(0, 9)}` };
+      return { type: 'auth_success', principal: 'p', namespace: NAMESPACE, connectionId: `c${random.int(0, 9)}` };
   }
 }
 
@@ -175,11 +179,16 @@ function hostileFrame(random: Random, sequence: () => number, hugeLeft: { count:
 interface Expected {
   records: Map<string, { eventId: string; createdAt: string; data?: Record<string, unknown> }>;
   highestSequence: number;
+  /** The namespace the last valid auth_success named: events land in that namespace's database. */
+  namespace: string;
 }
 
 function expectFrame(expected: Expected, frame: Frame): void {
   if (typeof frame !== 'string') return;
   const decoded = decodeFrame(frame, ServerMessageSchema, MAX_SERVER_FRAME_BYTES);
+  if (decoded.ok && decoded.message.type === 'auth_success') expected.namespace = decoded.message.namespace ?? expected.namespace;
+  // Only what lands in the namespace the test reads (its base database) is expected there.
+  if (expected.namespace !== NAMESPACE) return;
   if (!decoded.ok || decoded.message.type !== 'events' || decoded.message.repository !== 'todos') return;
   for (const event of decoded.message.events) {
     if (event.serverSequence !== undefined) expected.highestSequence = Math.max(expected.highestSequence, event.serverSequence);
@@ -219,7 +228,7 @@ test(`${FRAMES}+ hostile frames leave the core alive, its storage valid and its 
   const frames: Frame[] = [];
   const hugeLeft = { count: 3 };
   while (frames.length < FRAMES) frames.push(hostileFrame(random, sequence, hugeLeft));
-  const expected: Expected = { records: new Map(), highestSequence: 0 };
+  const expected: Expected = { records: new Map(), highestSequence: 0, namespace: NAMESPACE };
   for (const frame of frames) expectFrame(expected, frame);
   assert.ok(expected.records.size >= IDS.length / 2 && expected.highestSequence > 100, 'the storm carries valid events too');
   const finalEvent: SyncEvent = {
@@ -234,7 +243,7 @@ test(`${FRAMES}+ hostile frames leave the core alive, its storage valid and its 
   const pushed: string[] = [];
   let storming: Promise<void> | undefined;
   const server = await startFakeServer((socket, message) => {
-    if (message.type === 'auth') sendTo(socket, { type: 'auth_success', principal: 'p', namespace: 'n', connectionId: 'c' });
+    if (message.type === 'auth') sendTo(socket, { type: 'auth_success', principal: 'p', namespace: NAMESPACE, connectionId: 'c' });
     if (message.type === 'push_event') pushed.push(message.event.eventId);
     if (message.type === 'push_events_batch') pushed.push(...message.events.map((e) => e.eventId));
     if (message.type === 'request_events') storming ??= storm(socket, frames, finalEvent);
@@ -307,7 +316,7 @@ test(`${FRAMES}+ hostile frames leave the core alive, its storage valid and its 
   await waitFor(() => outboxIds.every((id) => pushed.includes(id)), 'the outbox pushed after the storm');
 });
 
-/** Sends every frame in order, then ends any catch-up and sends one valid event. */
+/** Sends every frame in order, then names the test's namespace again, ends any catch-up and sends one valid event. */
 async function storm(socket: WebSocket, frames: readonly Frame[], finalEvent: SyncEvent): Promise<void> {
   for (const [i, frame] of frames.entries()) {
     if (typeof frame === 'string') socket.send(frame);
@@ -315,6 +324,8 @@ async function storm(socket: WebSocket, frames: readonly Frame[], finalEvent: Sy
     // Let the socket drain now and then, so huge frames do not pile up in memory.
     if (i % 500 === 0) await sleep(0);
   }
+  // Back in the test's namespace, whichever one the storm's auth_success frames named last.
+  sendTo(socket, { type: 'auth_success', principal: 'p', namespace: NAMESPACE, connectionId: 'c' });
   sendTo(socket, { type: 'sync_complete', repository: 'todos' });
   sendTo(socket, { type: 'events', repository: 'todos', events: [finalEvent] });
 }

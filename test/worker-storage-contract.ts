@@ -22,6 +22,22 @@ export const local = (id: string, n: number): RecordChange => {
 const tombstone = (id: string, createdAt: string): RecordRow => ({ repository: 'todos', id, deleted: true, createdAt, eventId: `${id}-del-${createdAt}` });
 
 export function storageContract(kind: string, open: () => Promise<SyncStorage>): void {
+  test(`${kind}: clear removes every record, outbox entry and cursor; later entries are read and sent as usual`, async () => {
+    const storage = await open();
+    await storage.commit([local('a', 1), remote(row('b', '2024-01-01T00:00:00.000Z'))], new Map([['todos', 5]]));
+    const [before] = await storage.readOutbox(0, 10);
+    await storage.clear();
+    assert.deepEqual(await storage.getRecords('todos'), []);
+    assert.equal(await storage.outboxSize(), 0);
+    assert.deepEqual(await storage.readOutbox(0, 10), []);
+    assert.equal(storage.peekOutbox?.(0, 10)?.length ?? 0, 0, 'nothing cleared is remembered for sending');
+    assert.equal(await storage.getCursor('todos'), 0);
+    await storage.commit([local('c', 2)]);
+    const after = await storage.readOutbox(0, 10);
+    assert.deepEqual(after.map((entry) => entry.event.dataId), ['c']);
+    assert.ok((after[0]?.key ?? 0) > (before?.key ?? 0), 'outbox keys keep growing: a late ack of a cleared entry removes nothing new');
+  });
+
   test(`${kind}: a batch in a dense repository still merges against every current row`, async () => {
     const storage = await open();
     const ids = Array.from({ length: 40 }, (_, i) => `r${String(i).padStart(2, '0')}`);

@@ -40,7 +40,8 @@ test('diagnostics: every field, the outbox age while a write waits, repositories
   assert.equal(empty.worker.mode, 'shared');
   assert.deepEqual(empty.outbox, { pending: 0, oldestAgeMs: null, setAside: [] });
   // Node has no navigator.storage: nothing persisted, no estimate.
-  assert.deepEqual(empty.storage, { mode: 'indexeddb', persisted: false, losses: 0 });
+  // No server named a namespace yet: the data is the base database's.
+  assert.deepEqual(empty.storage, { mode: 'indexeddb', persisted: false, losses: 0, namespace: null, database: c.databaseName });
   assert.deepEqual(empty.repositories, { todos: { records: 0, cursor: 0 } });
   assert.deepEqual(empty.tabs, [{ id: 'tab', watching: [] }]);
 

@@ -14,7 +14,9 @@ import { describe, storageFailure, syncError } from './errors';
 import { TabHub, type TabWatcher } from './hub';
 import { forwardingLogger } from './log-forwarding';
 import { MemoryStorage } from './memory-store';
-import { openStorage } from './open-storage';
+import { NamespaceSwitch } from './namespace-switch';
+import { databaseOf, deleteDatabase, idbNamespaceRegistry, resilientRegistry } from './namespaces';
+import { openStorage, type OpenedStorage } from './open-storage';
 import type { Peers } from './peers';
 import { PersistenceRequest, storageEstimate } from './persistence';
 import { LiveRecordCounts } from './live-counts';
@@ -92,11 +94,18 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     announced = generation;
     storageLost(reason);
   };
-  const open = (retries?: number) => {
+  const storageOpenTimeout = options.storageOpenTimeout ?? DEFAULTS.storageOpenTimeout;
+  // One database per namespace: the one last active in this profile opens first (namespaces.ts).
+  // (Read before the tabs can hear warnings: its own go to the app's logger only.)
+  const registry = resilientRegistry(idbNamespaceRegistry(databaseName, options.indexedDB), storageOpenTimeout, options.logger ?? consoleLogger);
+  const namespaceState = await registry.load();
+  let database = databaseOf(databaseName, namespaceState, namespaceState.active);
+  const open = (name = database, retries?: number) => {
     const generation = ++opens;
+    database = name;
     return openStorage(
-      databaseName,
-      options.storageOpenTimeout ?? DEFAULTS.storageOpenTimeout,
+      name,
+      storageOpenTimeout,
       { version: schemaVersion, factory: options.indexedDB, onVersionChange: () => retire(), onLost: (reason) => lostNewest(reason, generation) },
       { retries },
     );
@@ -161,9 +170,55 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       if (!offered) role.credentialsNotFound();
       return offered;
     },
+    namespaceNamed: (namespace): Promise<boolean> => namespaces.named(namespace),
     log,
   });
-  const role = new Role({ peers: alone ? undefined : options.peers, hub, engine, status, storage, log }, !options.standby || alone);
+  /** The storage holds other data now (a fresh database, another namespace's, or none): what
+   *  was counted, synced and shown of the previous data is not there. */
+  const dataReplaced = async (fresh?: OpenedStorage) => {
+    if (fresh && fresh.mode !== mode) useMode(fresh.mode, fresh.reason);
+    engine.storageReplaced();
+    await engine.countPending().catch(() => {});
+    liveCounts.reset();
+    await hub.rewatchAll();
+  };
+  /** Runs `change` of the shown data with the session stopped: a catch-up under way would write
+   *  cursors into the emptied database. The next session catches up from the start. */
+  const withSessionStopped = async <T>(change: () => Promise<T>): Promise<T> => {
+    engine.block('clearing');
+    try {
+      return await change();
+    } finally {
+      engine.unblock('clearing');
+    }
+  };
+  const namespaces = new NamespaceSwitch(
+    {
+      base: databaseName,
+      registry,
+      storage,
+      open: (name) => open(name),
+      replaced: dataReplaced,
+      deleteDatabase: (name) => deleteDatabase(options.indexedDB ?? indexedDB, name),
+      moved: (namespace): void => role.namespaceMoved(namespace),
+    },
+    namespaceState,
+  );
+  const role = new Role(
+    {
+      peers: alone ? undefined : options.peers,
+      hub,
+      engine,
+      status,
+      storage,
+      log,
+      follow: {
+        namespace: (namespace) => void namespaces.follow(namespace).catch((error: unknown) => log.warn(`could not follow the namespace another worker moved to: ${describe(error)}`)),
+        cleared: () => void withSessionStopped(dataReplaced),
+      },
+    },
+    !options.standby || alone,
+  );
   const writes = new WriteQueue(storage, Date.now, (rows, events) => {
     // The push leaves first (at once, from the entries the storage holds since the commit), so
     // the server works on it while this worker fans the change out to every tab.
@@ -228,7 +283,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       // Fresh databases lost again and again would loop: memory instead.
       recentLosses = [...recentLosses.filter((at) => Date.now() - at < LOSS_LOOP_MS), Date.now()];
       const looping = recentLosses.length >= LOSSES_BEFORE_MEMORY;
-      const fresh = looping ? { storage: new MemoryStorage(), mode: 'memory' as const, reason: `the database was taken away ${LOSSES_BEFORE_MEMORY} times in a row` } : await open(REOPEN_RETRIES);
+      const fresh = looping ? { storage: new MemoryStorage(), mode: 'memory' as const, reason: `the database was taken away ${LOSSES_BEFORE_MEMORY} times in a row` } : await open(database, REOPEN_RETRIES);
       if (closed) return fresh.storage.close();
       storage.replace(fresh.storage);
       if (fresh.mode !== mode) useMode(fresh.mode, fresh.reason);
@@ -242,10 +297,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       const message = `${what}: re-syncing from the server; ${requeued} unsent writes queued again${lost > 0 ? `, ${lost} lost` : ''}`;
       log.warn(message);
       status.error('storage_lost', message);
-      engine.storageReplaced();
-      await engine.countPending().catch(() => {});
-      liveCounts.reset();
-      await hub.rewatchAll();
+      await dataReplaced();
       replacing = false;
       const again = lostAgain;
       lostAgain = undefined;
@@ -319,6 +371,16 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       engine.updateCredentials(credentials);
       role.credentialsUpdated(credentials);
     },
+    async clearLocalData(namespace) {
+      assertOpen();
+      const shown = namespace === undefined || namespace === namespaces.active;
+      const clear = () => namespaces.clear(namespace);
+      try {
+        if (await (shown ? withSessionStopped(clear) : clear())) role.cleared();
+      } catch (error) {
+        throw storageFailure(error);
+      }
+    },
     async diagnostics(): Promise<Diagnostics> {
       // A closed runtime (or a broken database) still describes itself, without its data.
       const [oldest, browser, perRepository] = await Promise.all([
@@ -340,7 +402,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
           oldestAgeMs: oldestAt === undefined ? null : Math.max(0, Date.now() - oldestAt),
           setAside: [...engine.setAsideLately()],
         },
-        storage: { mode, ...(mode === 'memory' ? { persisted: false } : browser), losses },
+        storage: { mode, ...(mode === 'memory' ? { persisted: false } : browser), losses, namespace: namespaces.active, database: namespaces.database },
         repositories: Object.fromEntries(perRepository),
         tabs: hub.describe(),
       };

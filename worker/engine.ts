@@ -38,6 +38,9 @@ export interface EngineOptions {
   serverTakes?(frameBytes: number): void;
   /** Asks the tabs for credentials after the server refused the current ones. */
   askForCredentials(): Promise<Credentials | null>;
+  /** The server authenticated the session into `namespace`: resolves once the storage holds that
+   *  namespace's data, with true when it moved there (another outbox and other cursors). */
+  namespaceNamed?(namespace: string): Promise<boolean>;
   log: Required<Logger>;
 }
 
@@ -104,7 +107,7 @@ export class SyncEngine {
   private socketsOpened = 0;
   /** Per repository, the end of its last complete catch-up (ISO-8601). */
   private readonly syncedAt = new Map<string, string>();
-  private session: { connectionId?: string; principal?: string } = {};
+  private session: { connectionId?: string; principal?: string; namespace?: string } = {};
   private state: ConnectionState = 'stopped';
   private stateSince = new Date().toISOString();
 
@@ -378,8 +381,12 @@ export class SyncEngine {
   /** Uses the current credentials: on the open socket, or on a new one. */
   private authenticate(): void {
     if (!this.started) return;
-    if (this.socket?.readyState === SOCKET_OPEN) this.sendAuth();
-    else if (!this.socket) this.connect();
+    if (this.socket?.readyState === SOCKET_OPEN) {
+      // Nothing goes out until the server says whose session it is now: the outbox may belong to
+      // another namespace than the new credentials.
+      this.authenticated = false;
+      this.sendAuth();
+    } else if (!this.socket) this.connect();
     this.noteState();
   }
 
@@ -519,10 +526,16 @@ export class SyncEngine {
 
   private async handle(message: MessageOf<ServerMessage, Exclude<Handled, 'events'>>): Promise<void> {
     switch (message.type) {
-      case 'auth_success':
-        this.session = { connectionId: message.connectionId, principal: message.principal };
+      case 'auth_success': {
+        const { connectionId, principal, namespace } = message;
+        this.session = { connectionId, principal, namespace };
         this.serverTakes(message.maxMessageBytes);
+        const socket = this.socket;
+        // Another namespace's data: this session starts over on its outbox and cursors.
+        if (namespace !== undefined && (await this.options.namespaceNamed?.(namespace))) this.authenticated = false;
+        if (socket !== this.socket) return;
         return this.authSucceeded();
+      }
       case 'error':
         if (message.code === 'auth_failed') {
           void this.authFailed(message.message);

@@ -181,6 +181,12 @@ class IdbStorage implements SyncStorage {
     return found;
   }
 
+  async clear(): Promise<void> {
+    const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
+    await Promise.all([tx.objectStore('records').clear(), tx.objectStore('outbox').clear(), tx.objectStore('cursors').clear(), tx.done]);
+    this.tail.clear();
+  }
+
   close(): void {
     // Closing waits for running transactions, so the last deletes still commit.
     void this.flushRemovals();

@@ -82,6 +82,13 @@ export class MemoryStorage implements SyncStorage {
     return found;
   }
 
+  async clear(): Promise<void> {
+    this.assertOpen();
+    this.records.clear();
+    this.outbox.clear();
+    this.cursors.clear();
+  }
+
   close(): void {
     this.closed = true;
   }

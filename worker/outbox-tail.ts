@@ -40,4 +40,9 @@ export class OutboxTail {
     const removed = new Set(keys);
     this.entries = this.entries.filter((entry) => !removed.has(entry.key));
   }
+
+  /** The outbox was emptied. */
+  clear(): void {
+    this.entries = [];
+  }
 }

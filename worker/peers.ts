@@ -23,6 +23,10 @@ const PeerMessageSchema = v.variant('type', [
   }),
   /** The server refused the leader's credentials and its own tabs had none better. */
   v.object({ type: v.literal('credentials_needed') }),
+  /** The leader's session is another namespace's: every runtime moves to that one's database. */
+  v.object({ type: v.literal('namespace'), namespace: v.string() }),
+  /** The shown namespace's local data was cleared. */
+  v.object({ type: v.literal('cleared') }),
 ]);
 export type PeerMessage = v.InferOutput<typeof PeerMessageSchema>;
 

@@ -158,6 +158,18 @@ export class ReplaceableStorage implements SyncStorage {
     return this.run((storage) => storage.outboxHas(eventIds));
   }
 
+  /** Empties the current database; the unacknowledged events remembered for a loss go with it. */
+  async clear(): Promise<void> {
+    await this.run((storage) => storage.clear());
+    this.unacked = new UnackedEvents();
+  }
+
+  /** Lets go of the current database for another one that `replace` brings: calls wait meanwhile.
+   *  Unlike a loss, the database keeps its unacknowledged events, so nothing is remembered. */
+  letGo(): void {
+    this.lose();
+  }
+
   close(): void {
     this.closed = true;
     this.swap?.reject(syncError('closed', 'the sync runtime is closed'));

@@ -22,6 +22,8 @@ export interface RoleParts {
   status: StatusStore;
   storage: SyncStorage;
   log: Logger;
+  /** What another runtime did to the data that this one must follow. */
+  follow?: { namespace(namespace: string): void; cleared(): void };
 }
 
 export class Role {
@@ -94,6 +96,16 @@ export class Role {
     this.parts.peers?.post({ type: 'credentials_needed' });
   }
 
+  /** The session's namespace is another one now: the other runtimes move to its database too. */
+  namespaceMoved(namespace: string): void {
+    this.parts.peers?.post({ type: 'namespace', namespace });
+  }
+
+  /** The shown namespace's local data was cleared here. */
+  cleared(): void {
+    this.parts.peers?.post({ type: 'cleared' });
+  }
+
   /** This runtime now holds the connection: it opens the socket (once started) and its status
    *  becomes every tab's. */
   async lead(): Promise<void> {
@@ -142,6 +154,10 @@ export class Role {
       case 'credentials_needed':
         if (!this.leading) void this.offerCredentials();
         return;
+      case 'namespace':
+        return this.parts.follow?.namespace(message.namespace);
+      case 'cleared':
+        return this.parts.follow?.cleared();
     }
   }
 

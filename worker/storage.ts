@@ -63,6 +63,8 @@ export interface SyncStorage {
   outboxSize(): Promise<number>;
   /** Which of these eventIds the outbox holds (a full scan: for retried writes only). */
   outboxHas(eventIds: ReadonlySet<string>): Promise<Set<string>>;
+  /** Removes every record, outbox entry and cursor, in one transaction (outbox keys keep growing). */
+  clear(): Promise<void>;
   close(): void;
   /** True once the database was closed under this storage (deleted, cleared, or closed here):
    *  a failed call then failed for that, not for what it asked. */

@@ -5,7 +5,7 @@
  */
 import { nanoid } from 'nanoid';
 import { Operation, type SyncEvent } from '../protocol/messages';
-import { nextTimestamp } from '../protocol/order';
+import { eventIdAfter, nextTimestamp } from '../protocol/order';
 import type { StoredRecord } from '../protocol/tab-api';
 import { storageFailure } from './errors';
 import { rowOf, type RecordChange, type RecordRow, type SyncStorage } from './storage';
@@ -83,12 +83,16 @@ export class WriteQueue {
       decide: (current) => {
         if (current?.eventId === eventId) return undefined; // committed before the tab retried it
         pushed.events++;
-        // Never older than what it replaces, so the user's edit wins over what they saw.
+        // Never older than what it replaces, so the user's edit wins over what they saw; at the
+        // timestamp ceiling (year 9999) it ties, and wins by an eventId that sorts after. (A tab's
+        // retry of such a write is then not recognised by its eventId, and applies once more.)
         const createdAt = nextTimestamp(this.now(), current);
+        const tied = current !== undefined && current.createdAt === createdAt;
+        const ordered = tied ? eventIdAfter(current.eventId, eventId) : eventId;
         const live = current !== undefined && !current.deleted;
         const event: SyncEvent = data
-          ? { eventId, dataId: id, operation: live ? Operation.update : Operation.insert, createdAt, data }
-          : { eventId, dataId: id, operation: Operation.delete, createdAt };
+          ? { eventId: ordered, dataId: id, operation: live ? Operation.update : Operation.insert, createdAt, data }
+          : { eventId: ordered, dataId: id, operation: Operation.delete, createdAt };
         return { row: rowOf(repository, data, event), push: event };
       },
     };

@@ -11,6 +11,7 @@ import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, Ta
 import { applyChange } from '../../src/records-view';
 import type { Logger } from '../../worker/config';
 import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/core';
+import { openPeers } from '../../worker/peers';
 import type { SocketLike } from '../../worker/socket';
 
 export const TodoSchema = v.object({ id: v.string(), title: v.pipe(v.string(), v.maxLength(500)), done: v.boolean() });
@@ -181,8 +182,21 @@ export class TestCores {
   }
 }
 
-export function removeDatabase(name: string): Promise<void> {
-  return deleteDB(name);
+/** Two runtimes on one database, as two tabs' dedicated workers where SharedWorker is missing:
+ *  the first one leads. */
+export async function leaderAndFollower(cores: TestCores, websocketUrl: string): Promise<{ leader: TestCore; follower: TestCore }> {
+  const databaseName = uniqueDatabaseName();
+  const peers = () => openPeers(databaseName, new RecordingLogger());
+  const leader = await cores.open(websocketUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  await leader.lead();
+  const follower = await cores.open(websocketUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  return { leader, follower };
+}
+
+/** Removes the core's databases: the base one, every namespace's (`<name>#…`) and their registry. */
+export async function removeDatabase(name: string): Promise<void> {
+  const names = (await indexedDB.databases()).flatMap((info) => (info.name && (info.name === name || info.name.startsWith(`${name}#`) || info.name === `${name}-namespaces`) ? [info.name] : []));
+  for (const each of new Set([name, ...names])) await deleteDB(each);
 }
 
 export { sendTo, startFakeServer, type FakeServer } from './fake-server';
