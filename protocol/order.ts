@@ -2,13 +2,15 @@
  * The one total order every replica uses to pick a record's winner: last writer wins on
  * `(createdAt, eventId)`. The server's compaction and the worker's merge both call this.
  */
+import { MAX_TIMESTAMP } from './limits';
+
 export interface Ordered {
   readonly createdAt: string;
   readonly eventId: string;
 }
 
-/** The latest instant a `createdAt` may name: its canonical form has a four-digit year. */
-export const LATEST_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/** The latest instant a `createdAt` may name (the server refuses later ones). */
+export const LATEST_TIMESTAMP_MS = Date.parse(MAX_TIMESTAMP);
 
 /** Negative when `a` loses to `b`, positive when it wins, 0 for the same event. */
 export function compareEvents(a: Ordered, b: Ordered): number {
