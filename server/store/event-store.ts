@@ -17,6 +17,65 @@ export interface Page {
   hasMore: boolean;
 }
 
+/** One event of the compacted view as its JSON text, ready to be put into a frame as it is. */
+export interface StoredEvent {
+  serverSequence: number;
+  json: string;
+}
+
+/** A page of StoredEvents: at most `limit` events and `maxBytes` bytes of JSON (at least one event). */
+export interface StoredPage {
+  events: StoredEvent[];
+  hasMore: boolean;
+}
+
+export interface CompactedQuery {
+  afterSequence: number;
+  since?: string;
+  limit: number;
+}
+
+/** The columns of a stored event, its data already JSON text (or null for a delete). */
+export interface EventTextRow {
+  sequence: number;
+  event_id: string;
+  data_id: string;
+  operation: number;
+  created_at: string;
+  data: string | null;
+}
+
+/** The event's JSON text, built around its stored data text: nothing is parsed. */
+export function eventJson(row: EventTextRow): string {
+  const head =
+    `{"eventId":${JSON.stringify(row.event_id)},"dataId":${JSON.stringify(row.data_id)},` +
+    `"operation":${row.operation},"createdAt":${JSON.stringify(row.created_at)},"serverSequence":${row.sequence}`;
+  return row.data === null ? `${head}}` : `${head},"data":${row.data}}`;
+}
+
+/**
+ * Takes rows in order until `limit` events or `maxBytes` bytes of JSON (each event and its
+ * comma), always at least one: a lazy iterator (SQLite) is read no further than the page needs.
+ * The rows must hold one more than the limit when there is more, so that `hasMore` is exact.
+ */
+export function collectPage(rows: Iterable<EventTextRow>, limit: number, maxBytes: number): StoredPage {
+  const events: StoredEvent[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const json = eventJson(row);
+    const size = Buffer.byteLength(json) + 1;
+    if (events.length === limit || (events.length > 0 && bytes + size > maxBytes)) return { events, hasMore: true };
+    events.push({ serverSequence: row.sequence, json });
+    bytes += size;
+  }
+  return { events, hasMore: false };
+}
+
+/** The page with its events parsed (REST and tests; catch-up sends the text). */
+export function parsePage(page: StoredPage): Page {
+  return { events: page.events.map((e) => JSON.parse(e.json) as SequencedEvent), hasMore: page.hasMore };
+}
+
 export interface RepositoryInfo {
   name: string;
   events: number;
@@ -51,11 +110,12 @@ export interface EventStore {
    * whose sequence is > afterSequence (and, when given, whose createdAt is > since), ordered by
    * sequence, at most `limit`. A delete stays visible as the record's winner.
    */
-  readCompacted(
-    namespace: string,
-    repository: string,
-    options: { afterSequence: number; since?: string; limit: number },
-  ): Promise<Page>;
+  readCompacted(namespace: string, repository: string, options: CompactedQuery): Promise<Page>;
+  /**
+   * The same view as JSON text, cut at `maxBytes` as well (see collectPage): what catch-up and
+   * REST send, so that a page is never held as parsed objects.
+   */
+  readCompactedText(namespace: string, repository: string, options: CompactedQuery & { maxBytes: number }): Promise<StoredPage>;
   /** The raw log of a namespace after a sequence, in order (for fan-out between instances). */
   readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]>;
   /** The highest sequence of a namespace (0 when empty). */

@@ -9,11 +9,24 @@
 import type pg from 'pg';
 import type { SequencedEvent, SyncEvent } from '../../protocol';
 import type { Logger } from '../log';
-import { storedEvents, type AppendedListener, type AppendResult, type EventStore, type LoggedEvent, type Page, type RepositoryInfo } from './event-store';
+import {
+  collectPage,
+  parsePage,
+  storedEvents,
+  type AppendedListener,
+  type AppendResult,
+  type CompactedQuery,
+  type EventStore,
+  type EventTextRow,
+  type LoggedEvent,
+  type Page,
+  type RepositoryInfo,
+  type StoredPage,
+} from './event-store';
 import { AppendQueue, type AppendRequest } from './postgres-append-queue';
 import { Fanout } from './postgres-fanout';
 import { createPool } from './postgres-pool';
-import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED, READ_LOG, REPOSITORIES, type EventRow } from './postgres-queries';
+import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED_TEXT, READ_LOG, REPOSITORIES, type EventRow } from './postgres-queries';
 import { migrate } from './postgres-schema';
 
 export interface PostgresStoreOptions {
@@ -124,20 +137,16 @@ class PostgresStore implements EventStore {
     return results;
   }
 
-  async readCompacted(
-    namespace: string,
-    repository: string,
-    options: { afterSequence: number; since?: string; limit: number },
-  ): Promise<Page> {
+  async readCompacted(namespace: string, repository: string, query: CompactedQuery): Promise<Page> {
+    return parsePage(await this.readCompactedText(namespace, repository, { ...query, maxBytes: Infinity }));
+  }
+
+  async readCompactedText(namespace: string, repository: string, query: CompactedQuery & { maxBytes: number }): Promise<StoredPage> {
     this.knownNamespaces.add(namespace);
-    const { rows } = await this.pool.query<EventRow>(READ_COMPACTED, [
-      namespace,
-      repository,
-      options.afterSequence,
-      options.limit + 1,
-      options.since ?? null,
-    ]);
-    return { events: rows.slice(0, options.limit).map(toEvent), hasMore: rows.length > options.limit };
+    const { afterSequence, since, limit, maxBytes } = query;
+    const budget = Number.isFinite(maxBytes) ? maxBytes : null;
+    const { rows } = await this.pool.query<EventTextRow>(READ_COMPACTED_TEXT, [namespace, repository, afterSequence, limit + 1, since ?? null, budget]);
+    return collectPage(rows, limit, maxBytes);
   }
 
   async readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]> {

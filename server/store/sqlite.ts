@@ -9,7 +9,18 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { compareEvents, type SequencedEvent, type SyncEvent } from '../../protocol';
-import { storedEvents, type AppendedListener, type AppendResult, type EventStore, type LoggedEvent, type Page, type RepositoryInfo } from './event-store';
+import {
+  collectPage,
+  parsePage,
+  storedEvents,
+  type AppendedListener,
+  type AppendResult,
+  type EventStore,
+  type LoggedEvent,
+  type Page,
+  type RepositoryInfo,
+  type StoredPage,
+} from './event-store';
 import { AppendQueue, type AppendRequest } from './postgres-append-queue';
 
 const SCHEMA = `
@@ -139,6 +150,13 @@ export function openSqliteStore(path: string): EventStore {
     return { results, sequence, stored };
   });
 
+  /** iterate() reads row by row, so rows past the page's byte budget are never read (nor held). */
+  const readText = (namespace: string, repository: string, query: { afterSequence: number; since?: string; limit: number; maxBytes: number }) => {
+    const { afterSequence, since, limit, maxBytes } = query;
+    const rows = statements.compacted.iterate({ namespace, repository, afterSequence, since: since ?? null, limit: limit + 1 });
+    return collectPage(rows, limit, maxBytes);
+  };
+
   const listeners = new Set<AppendedListener>();
   const queue = new AppendQueue<SyncEvent>(async (namespace, requests) => {
     // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
@@ -159,9 +177,12 @@ export function openSqliteStore(path: string): EventStore {
       return queue.append(namespace, repository, events);
     },
 
-    async readCompacted(namespace, repository, { afterSequence, since, limit }): Promise<Page> {
-      const rows = statements.compacted.all({ namespace, repository, afterSequence, since: since ?? null, limit: limit + 1 });
-      return { events: rows.slice(0, limit).map(toEvent), hasMore: rows.length > limit };
+    async readCompacted(namespace, repository, query): Promise<Page> {
+      return parsePage(readText(namespace, repository, { ...query, maxBytes: Infinity }));
+    },
+
+    async readCompactedText(namespace, repository, query): Promise<StoredPage> {
+      return readText(namespace, repository, query);
     },
 
     async readLog(namespace, afterSequence, limit): Promise<LoggedEvent[]> {
