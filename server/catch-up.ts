@@ -7,7 +7,7 @@
  */
 import { DEFAULT_PAGE_EVENTS, type ClientMessage, type MessageOf, type ServerMessage } from '../protocol';
 import { eventsFrameText, pageBudget } from './events-frames';
-import type { CompactedQuery, EventStore, StoredPage } from './store/event-store';
+import { nextTurn, type CompactedQuery, type EventStore, type StoredPage } from './store/event-store';
 
 export interface PacedSender {
   /** Sends a serialized message; resolves when the socket can take more. False once the stream must stop. */
@@ -64,8 +64,5 @@ async function streamRepository(catchUp: CatchUp, repository: string, afterSeque
 function readPage({ store, namespace, maxPageBytes }: CatchUp, repository: string, query: CompactedQuery): Promise<StoredPage> {
   return store.readCompactedText(namespace, repository, { ...query, maxBytes: pageBudget(repository, maxPageBytes) });
 }
-
-/** Lets timers and I/O (health checks, other clients' acks) run between two synchronous reads. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const serialize = (message: ServerMessage): string => JSON.stringify(message);

@@ -54,22 +54,54 @@ export function eventJson(row: EventTextRow): string {
 }
 
 /**
- * Takes rows in order until `limit` events or `maxBytes` bytes of JSON (each event and its
- * comma), always at least one: a lazy iterator (SQLite) is read no further than the page needs.
- * The rows must hold one more than the limit when there is more, so that `hasMore` is exact.
+ * A page filled row by row, in sequence order, until `limit` events or `maxBytes` bytes of JSON
+ * (each event and its comma), always at least one event: the store reads no further than the
+ * page needs. A row offered once the page is full is not taken and means there is more.
  */
-export function collectPage(rows: Iterable<EventTextRow>, limit: number, maxBytes: number): StoredPage {
-  const events: StoredEvent[] = [];
-  let bytes = 0;
-  for (const row of rows) {
+export class PageCollector {
+  readonly events: StoredEvent[] = [];
+  private bytes = 0;
+  private largest = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** Takes the row; false when the page is full (the row is left for the next page). */
+  add(row: EventTextRow): boolean {
     const json = eventJson(row);
     const size = Buffer.byteLength(json) + 1;
-    if (events.length === limit || (events.length > 0 && bytes + size > maxBytes)) return { events, hasMore: true };
-    events.push({ serverSequence: row.sequence, json });
-    bytes += size;
+    if (this.events.length === this.limit || (this.events.length > 0 && this.bytes + size > this.maxBytes)) return false;
+    this.events.push({ serverSequence: row.sequence, json });
+    this.bytes += size;
+    this.largest = Math.max(this.largest, size);
+    return true;
   }
-  return { events, hasMore: false };
+
+  /** Bytes the page may still take. */
+  get remaining(): number {
+    return Math.max(0, this.maxBytes - this.bytes);
+  }
+
+  /** Rows to ask for so that one more than the limit can be seen (the one that tells there is more). */
+  get rowsWanted(): number {
+    return this.limit - this.events.length + 1;
+  }
+
+  /** How many more rows to read at once: what the budget still holds at the largest size seen, plus the one that tells. */
+  nextRead(): number {
+    if (this.largest === 0) return this.rowsWanted;
+    return Math.max(1, Math.min(this.rowsWanted, Math.floor(this.remaining / this.largest) + 1));
+  }
+
+  page(hasMore: boolean): StoredPage {
+    return { events: this.events, hasMore };
+  }
 }
+
+/** Lets timers and I/O run between two synchronous reads of the database. */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The page with its events parsed (REST and tests; catch-up sends the text). */
 export function parsePage(page: StoredPage): Page {

@@ -10,7 +10,7 @@ import type pg from 'pg';
 import type { SequencedEvent, SyncEvent } from '../../protocol';
 import type { Logger } from '../log';
 import {
-  collectPage,
+  PageCollector,
   parsePage,
   storedEvents,
   type AppendedListener,
@@ -37,6 +37,8 @@ export interface PostgresStoreOptions {
 }
 
 const DEFAULT_POOL_SIZE = 10;
+/** Rows of the first read of a page: few, since they may be as large as a push allows. */
+const FIRST_READ_ROWS = 4;
 
 /** An event with its data serialized for the database. */
 interface PreparedEvent {
@@ -143,10 +145,21 @@ class PostgresStore implements EventStore {
 
   async readCompactedText(namespace: string, repository: string, query: CompactedQuery & { maxBytes: number }): Promise<StoredPage> {
     this.knownNamespaces.add(namespace);
-    const { afterSequence, since, limit, maxBytes } = query;
-    const budget = Number.isFinite(maxBytes) ? maxBytes : null;
-    const { rows } = await this.pool.query<EventTextRow>(READ_COMPACTED_TEXT, [namespace, repository, afterSequence, limit + 1, since ?? null, budget]);
-    return collectPage(rows, limit, maxBytes);
+    const { since, limit, maxBytes } = query;
+    const collector = new PageCollector(limit, maxBytes);
+    let after = query.afterSequence;
+    // The first stretch is short: the size of the rows is not known yet.
+    let ask = Math.min(FIRST_READ_ROWS, limit + 1);
+    for (;;) {
+      const budget = Number.isFinite(collector.remaining) ? collector.remaining : Number.MAX_VALUE;
+      const { rows } = await this.pool.query<EventTextRow>(READ_COMPACTED_TEXT, [namespace, repository, after, ask, since ?? null, budget]);
+      for (const row of rows) if (!collector.add(row)) return collector.page(true);
+      const last = rows.at(-1);
+      // Fewer rows than asked and none refused: the byte filter cut nothing (see the query), the view ends here.
+      if (rows.length < ask || !last) return collector.page(false);
+      after = last.sequence;
+      ask = collector.nextRead();
+    }
   }
 
   async readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]> {

@@ -10,11 +10,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { compareEvents, type SequencedEvent, type SyncEvent } from '../../protocol';
 import {
-  collectPage,
+  nextTurn,
+  PageCollector,
   parsePage,
   storedEvents,
   type AppendedListener,
   type AppendResult,
+  type CompactedQuery,
   type EventStore,
   type LoggedEvent,
   type Page,
@@ -22,6 +24,9 @@ import {
   type StoredPage,
 } from './event-store';
 import { AppendQueue, type AppendRequest } from './postgres-append-queue';
+
+/** Data read synchronously in one go before the event loop gets a turn (a page may hold several). */
+const STRETCH_BYTES = 1024 * 1024;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS namespaces (
@@ -150,11 +155,26 @@ export function openSqliteStore(path: string): EventStore {
     return { results, sequence, stored };
   });
 
-  /** iterate() reads row by row, so rows past the page's byte budget are never read (nor held). */
-  const readText = (namespace: string, repository: string, query: { afterSequence: number; since?: string; limit: number; maxBytes: number }) => {
-    const { afterSequence, since, limit, maxBytes } = query;
-    const rows = statements.compacted.iterate({ namespace, repository, afterSequence, since: since ?? null, limit: limit + 1 });
-    return collectPage(rows, limit, maxBytes);
+  /**
+   * iterate() reads row by row, so rows past the page's byte budget are never read (nor held).
+   * Reads are synchronous: after every STRETCH_BYTES of data the iterator is closed (so appends
+   * can use the connection) and the event loop gets a turn before the page goes on from there.
+   */
+  const readText = async (namespace: string, repository: string, query: CompactedQuery & { maxBytes: number }): Promise<StoredPage> => {
+    const collector = new PageCollector(query.limit, query.maxBytes);
+    let after = query.afterSequence;
+    for (;;) {
+      const rows = statements.compacted.iterate({ namespace, repository, afterSequence: after, since: query.since ?? null, limit: collector.rowsWanted });
+      let stretch = 0;
+      for (const row of rows) {
+        if (!collector.add(row)) return collector.page(true);
+        after = row.sequence;
+        stretch += row.data?.length ?? 0;
+        if (stretch >= STRETCH_BYTES) break;
+      }
+      if (stretch < STRETCH_BYTES) return collector.page(false);
+      await nextTurn();
+    }
   };
 
   const listeners = new Set<AppendedListener>();
@@ -178,10 +198,10 @@ export function openSqliteStore(path: string): EventStore {
     },
 
     async readCompacted(namespace, repository, query): Promise<Page> {
-      return parsePage(readText(namespace, repository, { ...query, maxBytes: Infinity }));
+      return parsePage(await readText(namespace, repository, { ...query, maxBytes: Infinity }));
     },
 
-    async readCompactedText(namespace, repository, query): Promise<StoredPage> {
+    readCompactedText(namespace, repository, query): Promise<StoredPage> {
       return readText(namespace, repository, query);
     },
 
