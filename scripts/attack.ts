@@ -5,6 +5,7 @@
  * runs with a small V8 heap (--max-old-space-size) so that a page held as parsed objects would
  * abort it, as the issue's run did. Exits 1 when a bound is broken.
  */
+import { spawn as spawnProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { openPostgresStore } from '../server/store/postgres';
 import { openSqliteStore } from '../server/store/sqlite';
 import type { EventStore } from '../server/store/event-store';
 import { authed } from '../test/helpers/client';
-import { floodEmptyFrames, mib, MiB, openDeaf, percentile, probeHealth, rssBytes, seed, smallObjectData } from '../test/helpers/memory';
+import { mib, MiB, percentile, probeHealth, rssBytes, seed, smallObjectData } from '../test/helpers/memory';
 import { createTestDatabase } from '../test/helpers/postgres';
 import { spawnServer, type SpawnedServer } from '../test/helpers/server';
 
@@ -108,19 +109,23 @@ function rawReader(url: string): Promise<WebSocket> {
 }
 
 /**
- * One request_all_events, read to its end without parsing the pages: parsing 60 MiB of small
- * objects would make this process, which also times the health checks, the slow one.
+ * One catch-up (request_all_events by default), read to its `sync_complete` without parsing the
+ * pages: parsing them would make this process, which also times the health checks, the slow one.
+ * Resolves with the number of events, counted by their `"eventId":` keys.
  */
-function catchUpWithoutParsing(socket: WebSocket): Promise<void> {
+function catchUpWithoutParsing(socket: WebSocket, request: object = { type: 'request_all_events' }): Promise<number> {
+  const end = 'repository' in request ? `{"type":"sync_complete","repository":` : '{"type":"sync_complete"}';
+  let events = 0;
   return new Promise((resolve) => {
     const onMessage = (data: Buffer) => {
-      if (data.subarray(0, 64).toString().startsWith('{"type":"sync_complete"}')) {
+      if (data.subarray(0, 64).toString().startsWith(end)) {
         socket.off('message', onMessage);
-        resolve();
+        resolve(events);
       }
+      for (let at = data.indexOf('"eventId":'); at >= 0; at = data.indexOf('"eventId":', at + 1)) events++;
     };
     socket.on('message', onMessage);
-    socket.send(JSON.stringify({ type: 'request_all_events' }));
+    socket.send(JSON.stringify(request));
   });
 }
 
@@ -134,13 +139,14 @@ async function flood(dir: string): Promise<void> {
   const server = await spawn({ DATABASE_URL: join(dir, 'flood.db'), AUTH_TOKENS: 'secret=alpha', AUTH_TIMEOUT_MS: '60000' });
   try {
     const before = rssBytes(server.pid);
-    const sockets = await Promise.all([0, 1, 2].map(() => openDeaf(server.syncUrl)));
     let frames = 0;
-    const { peakRss, peakBuffered, latencies } = await observe(server, async (stop) => {
-      const sent = await Promise.all(sockets.map((s) => floodEmptyFrames(s, stop)));
-      frames = sent.reduce((a, b) => a + b, 0);
+    const { peakRss, peakBuffered, latencies } = await observe(server, async () => {
+      const flooder = spawnProcess(process.execPath, ['--import', 'tsx', 'scripts/attack-flooder.ts', server.syncUrl, '3', '30']);
+      let output = '';
+      flooder.stdout.on('data', (chunk: Buffer) => (output += String(chunk)));
+      await new Promise((resolve) => flooder.once('close', resolve));
+      frames = Number(output.trim());
     }, 30);
-    sockets.forEach((s) => s.terminate());
     console.log(`  ${frames.toLocaleString('en')} frames (${mib(frames * 6)} on the wire); server RSS ${mib(before)} → peak ${mib(peakRss)}; unsent bytes peak ${mib(peakBuffered)}`);
     console.log(`  ${describeLatencies(latencies)}`);
     check(await alive(server), 'the server is alive');
@@ -160,17 +166,17 @@ async function longCatchUps(dir: string): Promise<void> {
   await store.close();
   const server = await spawn({ DATABASE_URL: databaseUrl });
   try {
-    const reader = await authed(server.syncUrl);
+    const reader = await rawReader(server.syncUrl);
     let done = false;
     let events = 0;
     const started = performance.now();
     const reading = (async () => {
-      for (let i = 0; i < 10; i++) events += (await reader.collect({ type: 'request_events', repository: 'todos' })).reduce((n, p) => n + p.events.length, 0);
+      for (let i = 0; i < 10; i++) events += await catchUpWithoutParsing(reader, { type: 'request_events', repository: 'todos' });
       done = true;
     })();
     const latencies = await probeHealth(server.url, () => done);
     await reading;
-    reader.socket.terminate();
+    reader.terminate();
     console.log(`  ${events.toLocaleString('en')} events in ${((performance.now() - started) / 1000).toFixed(1)} s; ${describeLatencies(latencies)}`);
     check(events === 500_000, 'every catch-up complete');
     check(percentile(latencies, 99) < HEALTH_P99_BOUND_MS, `health p99 below ${HEALTH_P99_BOUND_MS} ms`);
