@@ -79,15 +79,15 @@ export function openDeaf(url: string): Promise<WebSocket> {
 }
 
 /**
- * Sends empty text frames as fast as the socket takes them (never more than `highWater` bytes
- * queued on our side) until `stop()`; resolves with the number sent.
+ * Sends empty text frames as fast as the socket takes them (never more than 256 KiB queued on
+ * our side) until `stop()`; resolves with the number sent, and counts them in `total` as it goes.
  */
-export function floodEmptyFrames(socket: WebSocket, stop: () => boolean, highWater = 256 * 1024): Promise<number> {
+export function floodEmptyFrames(socket: WebSocket, stop: () => boolean, total = { frames: 0 }): Promise<number> {
   let sent = 0;
   return new Promise((resolve) => {
     const burst = () => {
       if (stop() || socket.readyState !== WebSocket.OPEN) return resolve(sent);
-      for (let i = 0; i < 2000 && socket.bufferedAmount < highWater; i++, sent++) socket.send('');
+      for (let i = 0; i < 2000 && socket.bufferedAmount < 256 * 1024; i++, sent++, total.frames++) socket.send('');
       setImmediate(burst);
     };
     burst();
