@@ -10,8 +10,10 @@ import { Hub } from './broadcast';
 import type { ServerConfig } from './config';
 import { CloseCode, Connection, type ConnectionContext } from './connection';
 import { SharedBuckets } from './rate-limit';
+import { setSecurityHeaders } from './http-headers';
 import { createRequestHandler } from './http-routes';
 import { createLogger } from './log';
+import { SendPool } from './outbound';
 import type { EventStore } from './store/event-store';
 import { openStore } from './store/open';
 
@@ -46,15 +48,19 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const hub = new Hub(store, log, config.maxPageBytes);
   const sockets = new Map<WebSocket, Connection>();
   const principalBytes = new SharedBuckets(config.principalByteRate.perSecond, config.principalByteRate.burst);
-  const context: ConnectionContext = { store, hub, authenticator, log, config, principals: new Map(), principalBytes };
+  const sendPool = new SendPool(config.maxTotalSendBufferBytes);
+  const context: ConnectionContext = { store, hub, authenticator, log, config, principals: new Map(), principalBytes, sendPool };
 
   const handleRequest = createRequestHandler({
     store,
     authenticator,
     log,
     publicDir: config.publicDir,
+    maxPageBytes: config.maxPageBytes,
+    serveSourceMaps: config.serveSourceMaps,
     startedAt: Date.now(),
     activeConnections: () => sockets.size,
+    sendBufferBytes: () => sendPool.bytes,
   });
   const onlyLoopbackHosts = authenticator.mode === 'dev' && isLoopback(config.host);
   const hostRefused = (request: IncomingMessage) => {
@@ -63,16 +69,23 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     return true;
   };
   const server = createServer((request, response) => {
+    setSecurityHeaders(response);
     if (!hostRefused(request)) return handleRequest(request, response);
     response.writeHead(403, { 'content-type': 'text/plain' }).end('this development server answers only to localhost');
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes * MAX_PAYLOAD_FACTOR });
+  // One message per turn of the event loop: a socket that sends thousands of frames in one TCP
+  // read cannot keep health checks and other clients waiting until it has all been handled.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes * MAX_PAYLOAD_FACTOR, allowSynchronousEvents: false });
   let closing: Promise<void> | undefined;
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path !== '/sync') return refuseUpgrade(socket, 404, 'Not Found');
     if (closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    if (sockets.size >= config.maxConnections) {
+      log.warn('connection cap reached', { maxConnections: config.maxConnections, remoteAddress: request.socket.remoteAddress });
+      return refuseUpgrade(socket, 503, 'Service Unavailable');
+    }
     if (hostRefused(request)) return refuseUpgrade(socket, 403, 'Forbidden');
     if (!originAllowed(request, config.allowedOrigins)) {
       log.warn('origin refused', { origin: request.headers.origin, remoteAddress: request.socket.remoteAddress });

@@ -35,6 +35,14 @@ export interface ServerConfig {
   heartbeatIntervalMs: number;
   publicDir: string;
   logLevel: LogLevel;
+  /** Most WebSocket connections the process holds (authenticated or not); more are refused with 503. */
+  maxConnections: number;
+  /** Most bytes one connection may have sent and its peer not read; past it the connection is closed. */
+  maxSendBufferBytes: number;
+  /** Most such bytes of all connections together; past it lagging connections are closed, catch-ups wait. */
+  maxTotalSendBufferBytes: number;
+  /** Serve `.map` files from publicDir (development only: they expose the sources). */
+  serveSourceMaps: boolean;
 }
 
 type Source = Record<string, string | undefined>;
@@ -76,6 +84,10 @@ export function loadConfig(env: Source = process.env, argv: readonly string[] = 
     heartbeatIntervalMs: integer('HEARTBEAT_INTERVAL_MS', 30_000, 1),
     publicDir: text('PUBLIC_DIR') ?? 'dist/public',
     logLevel,
+    maxConnections: integer('MAX_CONNECTIONS', 5000, 1),
+    maxSendBufferBytes: integer('MAX_SEND_BUFFER_BYTES', 16 * 1024 * 1024, 64 * 1024),
+    maxTotalSendBufferBytes: integer('MAX_TOTAL_SEND_BUFFER_BYTES', 256 * 1024 * 1024, 1024 * 1024),
+    serveSourceMaps: text('SERVE_SOURCE_MAPS') === 'true',
   };
 }
 

@@ -18,10 +18,12 @@ import {
 } from '../protocol';
 import { bearerToken, tokenOf, type Authenticator, type Identity } from './auth';
 import type { Hub, Subscriber } from './broadcast';
-import { answerRequestAllEvents, answerRequestEvents } from './catch-up';
+import { answerRequestAllEvents, answerRequestEvents, type CatchUp, type PacedSender } from './catch-up';
 import type { ServerConfig } from './config';
 import type { Logger } from './log';
+import { Outbound, type SendPool } from './outbound';
 import { SharedBuckets, takeFromAll, TokenBucket } from './rate-limit';
+import { ReadGate } from './read-gate';
 import { AppendRefused, type EventStore } from './store/event-store';
 
 export interface ConnectionContext {
@@ -31,23 +33,19 @@ export interface ConnectionContext {
   log: Logger;
   config: Pick<
     ServerConfig,
-    'maxMessageBytes' | 'maxPageBytes' | 'rateLimit' | 'authTimeoutMs' | 'maxConnectionsPerPrincipal' | 'connectionByteRate' | 'namespaceQuotaBytes'
+    'maxMessageBytes' | 'maxPageBytes' | 'rateLimit' | 'authTimeoutMs' | 'maxConnectionsPerPrincipal' | 'connectionByteRate' | 'namespaceQuotaBytes' | 'maxSendBufferBytes'
   >;
   /** Authenticated connections per principal, shared by every connection of the server. */
   principals: Map<string, number>;
   /** The bytes each principal may still send (RATE_LIMIT_PRINCIPAL_BYTES), shared by its connections. */
   principalBytes: SharedBuckets;
+  /** The unsent bytes of every connection, against MAX_TOTAL_SEND_BUFFER_BYTES. */
+  sendPool: SendPool;
 }
 
 /** Close codes (RFC 6455 and its registry). */
 export const CloseCode = { goingAway: 1001, policyViolation: 1008, tooLarge: 1009, tryAgainLater: 1013 } as const;
 
-/** Above this many queued messages the socket stops reading until the queue drains. */
-const QUEUE_HIGH_WATER = 64;
-/** A catch-up page waits for the socket to flush once more than this is buffered. */
-const SEND_HIGH_WATER = 1024 * 1024;
-/** A live broadcast to a client that has this much unread is pointless: close, it catches up later. */
-const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 /** setTimeout's ceiling; identities expiring later than this are not timed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -58,6 +56,8 @@ export class Connection implements Subscriber {
   private readonly bytes: TokenBucket;
   /** The principal's shared byte bucket, while authenticated. */
   private principalBytes?: TokenBucket;
+  private readonly outbound: Outbound;
+  private readonly gate: ReadGate;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private heardFrom = true;
@@ -75,6 +75,14 @@ export class Connection implements Subscriber {
   ) {
     this.bucket = new TokenBucket(context.config.rateLimit.perSecond, context.config.rateLimit.burst);
     this.bytes = new TokenBucket(context.config.connectionByteRate.perSecond, context.config.connectionByteRate.burst);
+    this.outbound = new Outbound(socket, context.sendPool, context.config.maxSendBufferBytes, {
+      overflow: (reason) => {
+        context.log.warn('slow consumer closed', { connectionId: this.id, principal: this.identity?.principal, reason });
+        this.close(CloseCode.tryAgainLater, 'too far behind; reconnect and catch up');
+      },
+      drained: () => this.drained(),
+    });
+    this.gate = new ReadGate(socket, this.outbound, context.config.rateLimit.perSecond, () => this.queued);
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
     socket.on('close', (code) => this.closedWith(code));
     socket.on('error', (error) => context.log.warn('socket error', { connectionId: this.id, error }));
@@ -104,75 +112,89 @@ export class Connection implements Subscriber {
   close(code: number, reason: string): void {
     this.closed = true;
     this.socket.close(code, reason);
+    this.gate.stop();
   }
 
-  /** A fan-out message for this connection's namespace. */
+  /** A fan-out message for this connection's namespace (bounded like every send: see Outbound). */
   deliver(text: string): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
-    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.context.log.warn('slow consumer closed', { connectionId: this.id, principal: this.identity?.principal });
-      this.close(CloseCode.tryAgainLater, 'too far behind; reconnect and catch up');
-      return;
-    }
-    this.socket.send(text);
+    if (this.identity) this.outbound.send(text);
   }
 
-  /** Sends a message; when the socket is backed up, resolves only after it flushed this one. */
-  sendPaced(frame: string): Promise<boolean> {
-    if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      let waiting = false;
-      // ws calls back asynchronously, once the frame is written (or the socket failed).
-      this.socket.send(frame, (error) => {
-        if (waiting) resolve(!error);
-      });
-      if (this.socket.bufferedAmount > SEND_HIGH_WATER) waiting = true;
-      else resolve(true);
-    });
+  /**
+   * A sender for one catch-up: it sends only while the connection is still authenticated as
+   * `identity` (a token that expires mid-stream ends the stream) and, after each frame, waits
+   * until the peer has read nearly everything and the process has send buffer to spare.
+   */
+  private catchUpFor(identity: Identity): CatchUp {
+    const out: PacedSender = {
+      sendPaced: async (frame) => {
+        if (this.identity !== identity || !this.outbound.send(frame)) return false;
+        return (await this.outbound.whenReady()) && this.identity === identity;
+      },
+    };
+    return { store: this.context.store, namespace: identity.namespace, out, maxPageBytes: this.context.config.maxPageBytes };
   }
 
   private send(message: ServerMessage): void {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+    this.outbound.send(JSON.stringify(message));
   }
 
   private sendError(code: ErrorCode, message: string, eventIds?: string[]): void {
     this.send({ type: 'error', code, message, ...(eventIds ? { eventIds } : {}) });
   }
 
+  /** The reply to a frame refused on arrival, unless the peer is flooding (see ReadGate). */
+  private refuse(code: ErrorCode, message: string, eventIds?: string[]): void {
+    if (!this.gate.mayReply()) return;
+    this.tellDropped();
+    this.sendError(code, message, eventIds);
+  }
+
+  private tellDropped(): void {
+    const dropped = this.gate.takeDropped();
+    if (dropped > 0) this.sendError('rate_limited', `${dropped} replies to refused frames were dropped: this connection sent too fast`);
+  }
+
+  private drained(): void {
+    if (!this.closed) this.tellDropped();
+    this.gate.update();
+  }
+
   private receive(data: RawData, isBinary: boolean): void {
     if (this.closed) return;
     this.heardFrom = true;
     if (!this.bucket.take()) {
-      this.sendError('rate_limited', 'too many messages: this one was dropped, slow down and send it again');
-      return;
+      this.refuse('rate_limited', 'too many messages: this one was dropped, slow down and send it again');
+      return this.gate.rest();
     }
     if (isBinary) {
-      this.sendError('invalid_message', 'binary frames are not supported: send JSON text frames');
-      return;
+      this.refuse('invalid_message', 'binary frames are not supported: send JSON text frames');
+      return this.gate.update();
     }
     const { maxMessageBytes } = this.context.config;
     const frame = data as Buffer; // binaryType is ws's default, 'nodebuffer'
     // Counted before parsing, so that a dropped frame costs no more than its bytes.
     if (frame.byteLength <= maxMessageBytes && !takeFromAll([this.bytes, this.principalBytes], frame.byteLength)) {
-      this.sendError('rate_limited', 'too many bytes: this frame was dropped, slow down and send it again');
-      return;
+      this.refuse('rate_limited', 'too many bytes: this frame was dropped, slow down and send it again');
+      return this.gate.rest();
     }
     const decoded =
       frame.byteLength > maxMessageBytes
         ? ({ ok: false, code: 'too_large', error: `frame exceeds ${maxMessageBytes} bytes` } as const)
         : decodeFrame(frame.toString('utf8'), ClientMessageSchema, maxMessageBytes);
     if (!decoded.ok) {
-      this.sendError(decoded.code, decoded.error, 'parsed' in decoded ? refusedEventIds(decoded.parsed) : undefined);
+      this.refuse(decoded.code, decoded.error, 'parsed' in decoded ? refusedEventIds(decoded.parsed) : undefined);
       if (decoded.code === 'too_large') this.close(CloseCode.tooLarge, 'message too large');
-      return;
+      return this.gate.update();
     }
     const message = decoded.message;
     if (message.type === 'ping') this.send({ type: 'pong' });
     else if (message.type !== 'pong') this.enqueue(message);
+    this.gate.update();
   }
 
   private enqueue(message: ClientMessage): void {
-    if (++this.queued > QUEUE_HIGH_WATER && !this.socket.isPaused) this.socket.pause();
+    this.queued++;
     this.queue = this.queue
       .then(() => (this.closed ? undefined : this.handle(message)))
       .catch((error: unknown) => {
@@ -180,27 +202,28 @@ export class Connection implements Subscriber {
         this.sendError('internal', 'the server could not process this message; send it again');
       })
       .finally(() => {
-        if (--this.queued <= QUEUE_HIGH_WATER / 2 && this.socket.isPaused && !this.closed) this.socket.resume();
+        this.queued--;
+        this.gate.update();
       });
   }
 
   private async handle(message: ClientMessage): Promise<void> {
     if (message.type === 'auth') return this.authenticate(message);
-    const namespace = this.identity?.namespace;
-    if (namespace === undefined) {
-      this.sendError('unauthenticated', `authenticate first: send {"type":"auth"} before ${message.type}`);
+    const identity = this.identity;
+    if (identity === undefined) {
+      this.refuse('unauthenticated', `authenticate first: send {"type":"auth"} before ${message.type}`);
       return;
     }
-    const { store } = this.context;
+    const namespace = identity.namespace;
     switch (message.type) {
       case 'push_event':
         return this.append(namespace, message.repository, [message.event]);
       case 'push_events_batch':
         return this.append(namespace, message.repository, message.events);
       case 'request_events':
-        return answerRequestEvents(store, namespace, this, message, this.context.config.maxPageBytes);
+        return answerRequestEvents(this.catchUpFor(identity), message);
       case 'request_all_events':
-        return answerRequestAllEvents(store, namespace, this, message, this.context.config.maxPageBytes);
+        return answerRequestAllEvents(this.catchUpFor(identity), message);
       case 'events_received':
         return;
     }
@@ -312,6 +335,8 @@ export class Connection implements Subscriber {
 
   private closedWith(code: number): void {
     this.closed = true;
+    this.outbound.release();
+    this.gate.stop();
     clearTimeout(this.authTimer);
     const principal = this.identity?.principal;
     this.dropIdentity();

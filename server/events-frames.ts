@@ -29,3 +29,21 @@ export function eventsFrames(repository: string, events: readonly SequencedEvent
     ...eventsFrames(repository, events.slice(half), maxBytes, hasMore),
   ];
 }
+
+/** Events already serialized (the store's text) as one JSON array, without parsing any. */
+export function eventsArrayText(events: readonly { json: string }[]): string {
+  return `[${events.map((e) => e.json).join(',')}]`;
+}
+
+/** An `events` message around events already serialized: the same text JSON.stringify would give. */
+export function eventsFrameText(repository: string, events: readonly { json: string }[], hasMore: boolean): string {
+  return `{"type":"events","repository":${JSON.stringify(repository)},"events":${eventsArrayText(events)},"hasMore":${hasMore}}`;
+}
+
+/**
+ * The bytes a page's events may take so that its `events` frame stays within `maxFrameBytes`:
+ * the store counts each event with one comma (see collectPage), one more than the array holds.
+ */
+export function pageBudget(repository: string, maxFrameBytes: number): number {
+  return Math.max(1, maxFrameBytes - Buffer.byteLength(eventsFrameText(repository, [], false)) - 1);
+}

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
 import { ClientMessageSchema, DEFAULT_PAGE_EVENTS, describeIssues } from '../protocol';
 import { bearerToken, type Authenticator } from './auth';
+import { eventsArrayText } from './events-frames';
 import type { Logger } from './log';
 import { serveStatic } from './static-files';
 import type { EventStore } from './store/event-store';
@@ -15,8 +16,13 @@ export interface HttpContext {
   authenticator: Authenticator;
   log: Logger;
   publicDir: string;
+  /** Most bytes of one `/api/events` body (a page of large records is cut short; `hasMore` says so). */
+  maxPageBytes: number;
+  serveSourceMaps: boolean;
   startedAt: number;
   activeConnections(): number;
+  /** Bytes sent to WebSocket peers and not yet taken by them, all connections together. */
+  sendBufferBytes(): number;
 }
 
 export function createRequestHandler(context: HttpContext): (request: IncomingMessage, response: ServerResponse) => void {
@@ -42,6 +48,7 @@ async function route(context: HttpContext, request: IncomingMessage, response: S
       status: 'ok',
       database: context.store.kind,
       activeConnections: context.activeConnections(),
+      sendBufferBytes: context.sendBufferBytes(),
       uptimeSeconds: Math.floor((Date.now() - context.startedAt) / 1000),
     });
   }
@@ -56,7 +63,7 @@ async function route(context: HttpContext, request: IncomingMessage, response: S
     if (namespace !== undefined) await sendEvents(context, namespace, eventsMatch[1]!, url.searchParams, response);
     return;
   }
-  if (!path.startsWith('/api/') && (await serveStatic(context.publicDir, path, request, response))) return;
+  if (!path.startsWith('/api/') && (await serveStatic(context.publicDir, path, request, response, { sourceMaps: context.serveSourceMaps }))) return;
   sendJson(response, 404, { error: 'not_found', message: `no such path: ${path}` });
 }
 
@@ -86,11 +93,26 @@ async function sendEvents(context: HttpContext, namespace: string, repository: s
     return sendJson(response, 400, { error: 'invalid_request', message: parsed.success ? 'invalid request' : describeIssues(parsed.issues) });
   }
   const { afterSequence = 0, since, limit = DEFAULT_PAGE_EVENTS } = parsed.output;
-  sendJson(response, 200, await context.store.readCompacted(namespace, repository, { afterSequence, since, limit }));
+  // The store's JSON text within a byte budget, as catch-up sends it: never a page of parsed objects.
+  const maxBytes = context.maxPageBytes - REST_ENVELOPE_BYTES;
+  const page = await context.store.readCompactedText(namespace, repository, { afterSequence, since, limit, maxBytes });
+  // The same body as request_events: with hasMore, ask again after the last event's serverSequence.
+  sendJsonText(response, 200, `{"events":${eventsArrayText(page.events)},"hasMore":${page.hasMore}}`);
 }
 
+/** Room for `{"events":[…],"hasMore":false}` around the events. */
+const REST_ENVELOPE_BYTES = 32;
+
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  sendJsonText(response, status, JSON.stringify(body));
+}
+
+function sendJsonText(response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    // Answers depend on the caller's token and change with every write: no cache may keep them.
+    'Cache-Control': 'no-store',
+  });
   response.end(text);
 }

@@ -1,4 +1,4 @@
-/** Serves the demo's files from one directory: no path leaves it, HTML gets a strict CSP. */
+/** Serves the demo's files from one directory: no path leaves it, source maps only when asked for. */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,24 +19,30 @@ const CONTENT_TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
-/** frame-ancestors, base-uri and form-action do not fall back to default-src: each is named. */
-const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; connect-src 'self' ws: wss:; script-src 'self'; style-src 'self'; worker-src 'self'; " +
-  "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+export interface StaticOptions {
+  /** Serve `.map` files (they show the sources: development only). */
+  sourceMaps: boolean;
+}
 
 /** Serves `pathname` from `root`; false when there is no such file (the caller answers 404). */
-export async function serveStatic(root: string, pathname: string, request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+export async function serveStatic(
+  root: string,
+  pathname: string,
+  request: IncomingMessage,
+  response: ServerResponse,
+  options: StaticOptions,
+): Promise<boolean> {
   const file = resolveInside(root, pathname === '/' ? '/index.html' : pathname);
   if (!file) return false;
+  const extension = extname(file).toLowerCase();
+  if (extension === '.map' && !options.sourceMaps) return false;
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) return false;
 
-  const extension = extname(file).toLowerCase();
+  // CSP and nosniff are set for every response (http-headers.ts).
   response.setHeader('Content-Type', CONTENT_TYPES[extension] ?? 'application/octet-stream');
   response.setHeader('Content-Length', info.size);
-  response.setHeader('X-Content-Type-Options', 'nosniff');
   response.setHeader('Cache-Control', 'no-cache');
-  if (extension === '.html') response.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
   if (request.method === 'HEAD') {
     response.end();
     return true;

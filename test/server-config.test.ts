@@ -24,6 +24,10 @@ describe('server configuration', () => {
       heartbeatIntervalMs: 30_000,
       publicDir: 'dist/public',
       logLevel: 'info',
+      maxConnections: 5000,
+      maxSendBufferBytes: 16 * 1024 * 1024,
+      maxTotalSendBufferBytes: 256 * 1024 * 1024,
+      serveSourceMaps: false,
     });
   });
 

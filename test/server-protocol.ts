@@ -479,6 +479,7 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
           database: server.store.kind,
           activeConnections: 2,
           uptimeSeconds: 0,
+          sendBufferBytes: 0,
         });
         assert.equal(typeof (body as { uptimeSeconds: unknown }).uptimeSeconds, 'number');
       });
@@ -525,7 +526,7 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
         assert.equal(await index.text(), '<!doctype html><title>demo</title>');
         const script = await fetch(server.url + '/assets/app.js');
         assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
-        assert.equal(script.headers.get('content-security-policy'), null);
+        assert.equal(script.headers.get('content-security-policy'), index.headers.get('content-security-policy'), 'every response has the CSP');
 
         for (const path of ['/../secret.txt', '/..%2fsecret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/%00']) {
           const { status, body } = await rawGet(server.port, path);

@@ -196,6 +196,33 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
       assert.equal(exact.hasMore, false, 'a page that ends at the last winner has no more');
     });
 
+    it('pages the compacted view as JSON text within a byte budget: nothing skipped, hasMore exact, a large event alone', async () => {
+      // Sizes from a few bytes to well past the budget, so pages hold one to many events.
+      const sizes = [10, 3000, 20, 9000, 50, 50, 50, 2500, 30_000, 10, 10, 4000, 10];
+      await store.append('ns', 'todos', sizes.map((size, i) => makeEvent(`t${i}`, i, { data: { text: 'x'.repeat(size) } })));
+      await store.append('ns', 'todos', [makeEvent('t3', 50, { operation: Operation.delete, data: undefined })]);
+      const expected = await compacted('ns', 'todos');
+      const maxBytes = 8000;
+      const seen: SequencedEvent[] = [];
+      let after = 0;
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages < 20);
+        const page = await store.readCompactedText('ns', 'todos', { afterSequence: after, limit: 4, maxBytes });
+        const bytes = page.events.reduce((sum, e) => sum + Buffer.byteLength(e.json) + 1, 0);
+        assert.ok(page.events.length <= 4, 'at most the limit');
+        assert.ok(page.events.length === 1 || bytes <= maxBytes, `${page.events.length} events in ${bytes} bytes`);
+        for (const e of page.events) {
+          const event = JSON.parse(e.json) as SequencedEvent;
+          assert.equal(event.serverSequence, e.serverSequence);
+          seen.push(event);
+        }
+        if (!page.hasMore) break;
+        assert.ok(page.events.length > 0, 'a page with more is never empty');
+        after = page.events.at(-1)!.serverSequence;
+      }
+      assert.deepEqual(seen, expected, 'the text pages give exactly the compacted view');
+    });
+
     it('filters winners by since (createdAt strictly after)', async () => {
       const early = makeEvent('early', 1);
       const late = makeEvent('late', 10);

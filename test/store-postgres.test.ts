@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { SyncEvent } from '../protocol';
 import type { EventStore } from '../server/store/event-store';
 import { openPostgresStore } from '../server/store/postgres';
-import { READ_COMPACTED } from '../server/store/postgres-queries';
+import { READ_COMPACTED_TEXT } from '../server/store/postgres-queries';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres';
 import { assertUsage, runStoreContract, sizeOf } from './store-contract';
 
@@ -282,7 +282,7 @@ describe('postgres store: a compacted read at a million events', () => {
   for (const since of [null, '2024-01-01T00:16:00.000Z']) {
     test(`the compacted read is an index range scan on records_by_winner (since ${since ?? 'absent'})`, async () => {
       const plan = await admin(database.url, (c) =>
-        c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${READ_COMPACTED}`, ['big', 'todos', 0, 501, since]),
+        c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${READ_COMPACTED_TEXT}`, ['big', 'todos', 0, 501, since, 8 * 1024 * 1024]),
       );
       const nodes = flatten(plan.rows[0]!['QUERY PLAN'][0].Plan);
       const onRecords = nodes.filter((n) => n['Relation Name'] === 'records');

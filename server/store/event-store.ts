@@ -58,6 +58,97 @@ export interface Page {
   hasMore: boolean;
 }
 
+/** One event of the compacted view as its JSON text, ready to be put into a frame as it is. */
+export interface StoredEvent {
+  serverSequence: number;
+  json: string;
+}
+
+/** A page of StoredEvents: at most `limit` events and `maxBytes` bytes of JSON (at least one event). */
+export interface StoredPage {
+  events: StoredEvent[];
+  hasMore: boolean;
+}
+
+export interface CompactedQuery {
+  afterSequence: number;
+  since?: string;
+  limit: number;
+}
+
+/** The columns of a stored event, its data already JSON text (or null for a delete). */
+export interface EventTextRow {
+  sequence: number;
+  event_id: string;
+  data_id: string;
+  operation: number;
+  created_at: string;
+  data: string | null;
+}
+
+/** The event's JSON text, built around its stored data text: nothing is parsed. */
+export function eventJson(row: EventTextRow): string {
+  const head =
+    `{"eventId":${JSON.stringify(row.event_id)},"dataId":${JSON.stringify(row.data_id)},` +
+    `"operation":${row.operation},"createdAt":${JSON.stringify(row.created_at)},"serverSequence":${row.sequence}`;
+  return row.data === null ? `${head}}` : `${head},"data":${row.data}}`;
+}
+
+/**
+ * A page filled row by row, in sequence order, until `limit` events or `maxBytes` bytes of JSON
+ * (each event and its comma), always at least one event: the store reads no further than the
+ * page needs. A row offered once the page is full is not taken and means there is more.
+ */
+export class PageCollector {
+  readonly events: StoredEvent[] = [];
+  private bytes = 0;
+  private largest = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** Takes the row; false when the page is full (the row is left for the next page). */
+  add(row: EventTextRow): boolean {
+    const json = eventJson(row);
+    const size = Buffer.byteLength(json) + 1;
+    if (this.events.length === this.limit || (this.events.length > 0 && this.bytes + size > this.maxBytes)) return false;
+    this.events.push({ serverSequence: row.sequence, json });
+    this.bytes += size;
+    this.largest = Math.max(this.largest, size);
+    return true;
+  }
+
+  /** Bytes the page may still take. */
+  get remaining(): number {
+    return Math.max(0, this.maxBytes - this.bytes);
+  }
+
+  /** Rows to ask for so that one more than the limit can be seen (the one that tells there is more). */
+  get rowsWanted(): number {
+    return this.limit - this.events.length + 1;
+  }
+
+  /** How many more rows to read at once: what the budget still holds at the largest size seen, plus the one that tells. */
+  nextRead(): number {
+    if (this.largest === 0) return this.rowsWanted;
+    return Math.max(1, Math.min(this.rowsWanted, Math.floor(this.remaining / this.largest) + 1));
+  }
+
+  page(hasMore: boolean): StoredPage {
+    return { events: this.events, hasMore };
+  }
+}
+
+/** Lets timers and I/O run between two synchronous reads of the database. */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The page with its events parsed (REST and tests; catch-up sends the text). */
+export function parsePage(page: StoredPage): Page {
+  return { events: page.events.map((e) => JSON.parse(e.json) as SequencedEvent), hasMore: page.hasMore };
+}
+
 export interface RepositoryInfo {
   name: string;
   events: number;
@@ -94,11 +185,12 @@ export interface EventStore {
    * whose sequence is > afterSequence (and, when given, whose createdAt is > since), ordered by
    * sequence, at most `limit`. A delete stays visible as the record's winner.
    */
-  readCompacted(
-    namespace: string,
-    repository: string,
-    options: { afterSequence: number; since?: string; limit: number },
-  ): Promise<Page>;
+  readCompacted(namespace: string, repository: string, options: CompactedQuery): Promise<Page>;
+  /**
+   * The same view as JSON text, cut at `maxBytes` as well (see collectPage): what catch-up and
+   * REST send, so that a page is never held as parsed objects.
+   */
+  readCompactedText(namespace: string, repository: string, options: CompactedQuery & { maxBytes: number }): Promise<StoredPage>;
   /** The raw log of a namespace after a sequence, in order (for fan-out between instances). */
   readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]>;
   /** The highest sequence of a namespace (0 when empty). */

@@ -16,14 +16,30 @@ const EVENT_COLUMNS = 'sequence, repository, event_id, data_id, operation, creat
 /** See tabsync_append_within in postgres-schema.ts. */
 export const APPEND = 'SELECT * FROM tabsync_append_within($1, $2, $3, $4, $5, $6, $7, $8, $9)';
 
-/** A page of the compacted view: a range of records_by_winner, each winner joined to its event. */
-export const READ_COMPACTED = `
-  SELECT e.sequence, e.repository, e.event_id, e.data_id, e.operation, e.created_at, e.data
-  FROM records r JOIN events e ON e.namespace = r.namespace AND e.sequence = r.winner_sequence
-  WHERE r.namespace = $1 AND r.repository = $2 AND r.winner_sequence > $3
-    AND ($5::text IS NULL OR r.winner_created_at > $5::text)
-  ORDER BY r.winner_sequence
-  LIMIT $4`;
+/**
+ * A stretch of the compacted view: a range of records_by_winner ($4 rows at most), each winner
+ * joined to its event, its data as JSON text (never parsed: catch-up sends it as it is). Rows
+ * come back only while the data before the previous row stays within the byte budget $6: the
+ * row that crosses it and one after it, so that the caller (PageCollector, which measures whole
+ * events, never less than this, and takes a first row of any size) always refuses a row when
+ * anything was cut and knows there is more, without holding much more than the budget. A page is
+ * read in such stretches, each as long as the budget still holds at the largest row seen.
+ */
+export const READ_COMPACTED_TEXT = `
+  SELECT sequence, event_id, data_id, operation, created_at, data FROM (
+    SELECT stretch.*, sum(coalesce(octet_length(data), 0))
+      OVER (ORDER BY sequence ROWS BETWEEN UNBOUNDED PRECEDING AND 2 PRECEDING) AS bytes_before_previous
+    FROM (
+      SELECT e.sequence, e.event_id, e.data_id, e.operation, e.created_at, e.data::text AS data
+      FROM records r JOIN events e ON e.namespace = r.namespace AND e.sequence = r.winner_sequence
+      WHERE r.namespace = $1 AND r.repository = $2 AND r.winner_sequence > $3
+        AND ($5::text IS NULL OR r.winner_created_at > $5::text)
+      ORDER BY r.winner_sequence
+      LIMIT $4
+    ) stretch
+  ) sized
+  WHERE coalesce(bytes_before_previous, 0) <= $6::float8
+  ORDER BY sequence`;
 
 /** A range of the log's primary key. */
 export const READ_LOG = `

@@ -10,23 +10,28 @@ import type pg from 'pg';
 import type { SequencedEvent, SyncEvent } from '../../protocol';
 import type { Logger } from '../log';
 import {
+  PageCollector,
+  parsePage,
   quotaExceeded,
   storedBytes,
   storedEvents,
   storedInAnotherRepository,
+  type AppendedListener,
   type AppendOptions,
   type AppendRefused,
-  type AppendedListener,
   type AppendResult,
+  type CompactedQuery,
   type EventStore,
+  type EventTextRow,
   type LoggedEvent,
   type Page,
   type RepositoryInfo,
+  type StoredPage,
 } from './event-store';
 import { AppendQueue, type AppendRequest } from './postgres-append-queue';
 import { Fanout } from './postgres-fanout';
 import { createPool } from './postgres-pool';
-import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED, READ_LOG, REPOSITORIES, type EventRow } from './postgres-queries';
+import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED_TEXT, READ_LOG, REPOSITORIES, type EventRow } from './postgres-queries';
 import { migrate } from './postgres-schema';
 
 export interface PostgresStoreOptions {
@@ -37,6 +42,8 @@ export interface PostgresStoreOptions {
 }
 
 const DEFAULT_POOL_SIZE = 10;
+/** Rows of the first read of a page: few, since they may be as large as a push allows. */
+const FIRST_READ_ROWS = 4;
 
 /** An event with its data serialized for the database, and what it counts against the quota. */
 interface PreparedEvent {
@@ -142,20 +149,27 @@ class PostgresStore implements EventStore {
     return results;
   }
 
-  async readCompacted(
-    namespace: string,
-    repository: string,
-    options: { afterSequence: number; since?: string; limit: number },
-  ): Promise<Page> {
+  async readCompacted(namespace: string, repository: string, query: CompactedQuery): Promise<Page> {
+    return parsePage(await this.readCompactedText(namespace, repository, { ...query, maxBytes: Infinity }));
+  }
+
+  async readCompactedText(namespace: string, repository: string, query: CompactedQuery & { maxBytes: number }): Promise<StoredPage> {
     this.knownNamespaces.add(namespace);
-    const { rows } = await this.pool.query<EventRow>(READ_COMPACTED, [
-      namespace,
-      repository,
-      options.afterSequence,
-      options.limit + 1,
-      options.since ?? null,
-    ]);
-    return { events: rows.slice(0, options.limit).map(toEvent), hasMore: rows.length > options.limit };
+    const { since, limit, maxBytes } = query;
+    const collector = new PageCollector(limit, maxBytes);
+    let after = query.afterSequence;
+    // The first stretch is short: the size of the rows is not known yet.
+    let ask = Math.min(FIRST_READ_ROWS, limit + 1);
+    for (;;) {
+      const budget = Number.isFinite(collector.remaining) ? collector.remaining : Number.MAX_VALUE;
+      const { rows } = await this.pool.query<EventTextRow>(READ_COMPACTED_TEXT, [namespace, repository, after, ask, since ?? null, budget]);
+      for (const row of rows) if (!collector.add(row)) return collector.page(true);
+      const last = rows.at(-1);
+      // Fewer rows than asked and none refused: the byte filter cut nothing (see the query), the view ends here.
+      if (rows.length < ask || !last) return collector.page(false);
+      after = last.sequence;
+      ask = collector.nextRead();
+    }
   }
 
   async readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]> {

@@ -11,18 +11,26 @@ import { dirname } from 'node:path';
 import { compareEvents, type SequencedEvent, type SyncEvent } from '../../protocol';
 import {
   EVENT_ROW_BYTES,
+  nextTurn,
+  PageCollector,
+  parsePage,
   quotaExceeded,
   storedBytes,
   storedEvents,
   storedInAnotherRepository,
   type AppendedListener,
   type AppendResult,
+  type CompactedQuery,
   type EventStore,
   type LoggedEvent,
   type Page,
   type RepositoryInfo,
+  type StoredPage,
 } from './event-store';
 import { AppendQueue, type AppendRequest } from './postgres-append-queue';
+
+/** Data read synchronously in one go before the event loop gets a turn (a page may hold several). */
+const STRETCH_BYTES = 1024 * 1024;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS namespaces (
@@ -117,6 +125,28 @@ export function openSqliteStore(path: string): EventStore {
     ),
   };
 
+  /**
+   * iterate() reads row by row, so rows past the page's byte budget are never read (nor held).
+   * Reads are synchronous: after every STRETCH_BYTES of data the iterator is closed (so appends
+   * can use the connection) and the event loop gets a turn before the page goes on from there.
+   */
+  const readText = async (namespace: string, repository: string, query: CompactedQuery & { maxBytes: number }): Promise<StoredPage> => {
+    const collector = new PageCollector(query.limit, query.maxBytes);
+    let after = query.afterSequence;
+    for (;;) {
+      const rows = statements.compacted.iterate({ namespace, repository, afterSequence: after, since: query.since ?? null, limit: collector.rowsWanted });
+      let stretch = 0;
+      for (const row of rows) {
+        if (!collector.add(row)) return collector.page(true);
+        after = row.sequence;
+        stretch += row.data?.length ?? 0;
+        if (stretch >= STRETCH_BYTES) break;
+      }
+      if (stretch < STRETCH_BYTES) return collector.page(false);
+      await nextTurn();
+    }
+  };
+
   const listeners = new Set<AppendedListener>();
   const queue = new AppendQueue<SyncEvent>(async (namespace, requests) => {
     // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
@@ -137,9 +167,12 @@ export function openSqliteStore(path: string): EventStore {
       return queue.append(namespace, repository, events, options?.quotaBytes);
     },
 
-    async readCompacted(namespace, repository, { afterSequence, since, limit }): Promise<Page> {
-      const rows = statements.compacted.all({ namespace, repository, afterSequence, since: since ?? null, limit: limit + 1 });
-      return { events: rows.slice(0, limit).map(toEvent), hasMore: rows.length > limit };
+    async readCompacted(namespace, repository, query): Promise<Page> {
+      return parsePage(await readText(namespace, repository, { ...query, maxBytes: Infinity }));
+    },
+
+    readCompactedText(namespace, repository, query): Promise<StoredPage> {
+      return readText(namespace, repository, query);
     },
 
     async readLog(namespace, afterSequence, limit): Promise<LoggedEvent[]> {

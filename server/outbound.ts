@@ -1,0 +1,132 @@
+/**
+ * What a connection has handed to its socket and the peer has not taken yet. Every frame the
+ * server sends goes through here, so that a peer that does not read costs a bounded number of
+ * bytes: past the per-connection bound the connection is closed, and the bytes of all
+ * connections together are bounded too (SendPool). Bytes count from `send` until ws calls back
+ * (the kernel took them), which is what ws's own `bufferedAmount` measures.
+ */
+import WebSocket from 'ws';
+
+/** Below this many unsent bytes a connection counts as drained: a paced sender goes on. */
+export const DRAINED_BYTES = 256 * 1024;
+
+/** The unsent bytes of every connection of the process, against one bound. */
+export class SendPool {
+  private total = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly limit: number) {}
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  /** True while the pool is below its bound: there is room for more. */
+  hasRoom(): boolean {
+    return this.total < this.limit;
+  }
+
+  /** Resolves once there is room (at once when there is). */
+  whenRoom(): Promise<void> {
+    if (this.hasRoom()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  take(bytes: number): void {
+    this.total += bytes;
+  }
+
+  release(bytes: number): void {
+    this.total -= bytes;
+    if (!this.hasRoom() || this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+export interface OutboundEvents {
+  /** A frame would pass a bound: the connection must close (it catches up after reconnecting). */
+  overflow(reason: string): void;
+  /** The unsent bytes fell to DRAINED_BYTES or below after being above it. */
+  drained(): void;
+}
+
+export class Outbound {
+  private pending = 0;
+  private gone = false;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly pool: SendPool,
+    /** Most unsent bytes one connection may hold; a single larger frame still goes when none are. */
+    private readonly maxBytes: number,
+    private readonly events: OutboundEvents,
+  ) {}
+
+  /** Unsent bytes of this connection. */
+  get bytes(): number {
+    return this.pending;
+  }
+
+  get open(): boolean {
+    return !this.gone && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Past DRAINED_BYTES: replies that can be dropped are, and the socket stops reading. */
+  get backedUp(): boolean {
+    return this.pending > DRAINED_BYTES;
+  }
+
+  /** Sends a frame; false when the socket is gone or the frame would pass a bound (then closed). */
+  send(text: string): boolean {
+    if (!this.open) return false;
+    const frame = Buffer.from(text);
+    if (this.pending > 0 && this.pending + frame.byteLength > this.maxBytes) {
+      this.events.overflow(`more than ${this.maxBytes} bytes unread`);
+      return false;
+    }
+    if (this.pending > 0 && !this.pool.hasRoom()) {
+      this.events.overflow('the server is short of send buffer');
+      return false;
+    }
+    this.pending += frame.byteLength;
+    this.pool.take(frame.byteLength);
+    this.socket.send(frame, { binary: false }, () => this.flushed(frame.byteLength));
+    return true;
+  }
+
+  /** Resolves once this connection is drained and the pool has room; false once the socket is gone. */
+  async whenReady(): Promise<boolean> {
+    if (this.pending > DRAINED_BYTES) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    if (this.open) await this.pool.whenRoom();
+    return this.open;
+  }
+
+  /** The socket closed: what it still held is no longer anyone's. */
+  release(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.pool.release(this.pending);
+    this.pending = 0;
+    this.wakeDrainWaiters();
+  }
+
+  private flushed(bytes: number): void {
+    if (this.gone) return;
+    const wasBackedUp = this.backedUp;
+    this.pending -= bytes;
+    this.pool.release(bytes);
+    if (wasBackedUp && !this.backedUp) {
+      this.wakeDrainWaiters();
+      this.events.drained();
+    }
+  }
+
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
