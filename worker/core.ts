@@ -16,7 +16,7 @@ import { forwardingLogger } from './log-forwarding';
 import { MemoryStorage } from './memory-store';
 import { openStorage } from './open-storage';
 import type { Peers } from './peers';
-import { PersistenceRequest, storageEstimate } from './persistence';
+import { browserStorageManager, PersistenceRequest, storageEstimate, type StorageManagerLike } from './persistence';
 import { LiveRecordCounts } from './live-counts';
 import { RemoteApplier } from './remote';
 import { ReplaceableStorage } from './replaceable-storage';
@@ -47,6 +47,8 @@ export interface SyncCoreOptions extends SyncWorkerConfig {
   standby?: boolean;
   /** A newer schema version took over the database and the runtime closed itself. */
   onRetired?: () => void;
+  /** `navigator.storage` as the worker sees it (the global's by default; none in Node). */
+  storageManager?: StorageManagerLike;
 }
 
 export interface SyncCore {
@@ -254,7 +256,8 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     })();
   };
   if (lostEarly) storageLost(lostEarly);
-  const persistence = new PersistenceRequest(hub, log);
+  const storageManager = options.storageManager ?? browserStorageManager();
+  const persistence = new PersistenceRequest(hub, log, storageManager);
 
   const api: SyncWorkerApi = {
     async attach(tabId, listener, credentials) {
@@ -323,7 +326,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       // A closed runtime (or a broken database) still describes itself, without its data.
       const [oldest, browser, perRepository] = await Promise.all([
         closed ? [] : storage.readOutbox(0, 1).catch(() => []),
-        storageEstimate(),
+        storageEstimate(storageManager),
         closed ? [] : Promise.all(repositories.names.map(async (name) => {
           const [records, cursor] = await Promise.all([liveCounts.count(name), storage.getCursor(name)]);
           const lastSyncAt = engine.lastSyncs().get(name);
