@@ -1,14 +1,5 @@
-import type { Page } from '@playwright/test';
 import { allTodos, expect, openApp, status, test, upsert, waitConnected, waitSynced, watched, watchTodos } from './fixtures';
-
-/** Whether a worker of the page's profile still runs: each holds the Web Lock
- *  `tabsync-worker-<id>` while it lives (worker/tab-liveness.ts), seen from any page of the origin. */
-function workerRuns(page: Page): Promise<boolean> {
-  return page.evaluate(async () => {
-    const { held = [] } = await navigator.locks.query();
-    return held.some((lock) => lock.name?.startsWith('tabsync-worker-'));
-  });
-}
+import { workerLockHeld } from './page-probes';
 
 test('a write made offline survives closing every tab and reaches another browser', async ({ browser, server }) => {
   test.setTimeout(90_000); // the reader waits for its worker's reconnect back-off
@@ -32,7 +23,7 @@ test('a write made offline survives closing every tab and reaches another browse
 
     // Closing the last tab of the writer's browser ends its worker: only the outbox in IndexedDB remains.
     await writer.close();
-    await expect.poll(() => workerRuns(onlooker)).toBe(false);
+    await expect.poll(() => onlooker.evaluate(workerLockHeld)).toBe(false);
 
     await server.restart();
     const reopened = await openApp(writerBrowser, server);
