@@ -21,8 +21,6 @@ const CHROMIUM_ONLY_TESTS: Record<string, string> = {
     "clears the origin's IndexedDB (CDP Storage.clearDataForOrigin)",
   'a catch-up cut short by the clear starts over in the fresh database and ends with every record, up to the last sequence':
     "clears the origin's IndexedDB (CDP Storage.clearDataForOrigin)",
-  'chaos: cuts, stalls, tab churn and two server kills lose nothing, store nothing twice, and converge':
-    'counts the shared workers of every context (CDP Target.getTargets)',
 };
 
 function escapeRegExp(text: string): string {

@@ -1,5 +1,5 @@
 import { allTodos, expect, openApp, status, test, upsert, waitConnected, waitSynced, watched, watchTodos } from './fixtures';
-import { workerLockHeld } from './page-probes';
+import { workerLocksHeld } from './page-probes';
 
 test('a write made offline survives closing every tab and reaches another browser', async ({ browser, server }) => {
   test.setTimeout(90_000); // the reader waits for its worker's reconnect back-off
@@ -23,7 +23,7 @@ test('a write made offline survives closing every tab and reaches another browse
 
     // Closing the last tab of the writer's browser ends its worker: only the outbox in IndexedDB remains.
     await writer.close();
-    await expect.poll(() => onlooker.evaluate(workerLockHeld)).toBe(false);
+    await expect.poll(() => onlooker.evaluate(workerLocksHeld)).toBe(0);
 
     await server.restart();
     const reopened = await openApp(writerBrowser, server);

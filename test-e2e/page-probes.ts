@@ -3,9 +3,9 @@
  * suite's `run`): only their source is sent, so they use nothing but the page's globals.
  */
 
-/** Whether a worker of the page's profile still runs: each holds the Web Lock
- *  `tabsync-worker-<id>` while it lives (worker/tab-liveness.ts). Any page of the origin sees it. */
-export async function workerLockHeld(): Promise<boolean> {
+/** How many workers of the page's profile run: each holds the Web Lock `tabsync-worker-<id>`
+ *  while it lives (worker/tab-liveness.ts), and any page of the origin sees the profile's locks. */
+export async function workerLocksHeld(): Promise<number> {
   const { held = [] } = await navigator.locks.query();
-  return held.some((lock) => lock.name?.startsWith('tabsync-worker-'));
+  return held.filter((lock) => lock.name?.startsWith('tabsync-worker-')).length;
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import type { Todo } from '../test-e2e/fixtures';
-import { workerLockHeld } from '../test-e2e/page-probes';
+import { workerLocksHeld } from '../test-e2e/page-probes';
 import { TestServer } from '../test-e2e/server';
 import { waitFor } from '../test/helpers/wait';
 import { DemoTab, SETTLE_MS } from './demo-tab';
@@ -107,7 +107,7 @@ test('a write made while the server is stopped survives closing every tab of the
   // The profile's only app tab closes (its blank first tab keeps the browser): the worker ends,
   // only the outbox in IndexedDB is left.
   await writerProfile.close(writer.handle);
-  await waitFor(async () => !(await writerProfile.run(onlooker, workerLockHeld)), 'the worker to end', SETTLE_MS);
+  await waitFor(async () => (await writerProfile.run(onlooker, workerLocksHeld)) === 0, 'the worker to end', SETTLE_MS);
   await server.restart();
 
   const reopened = await DemoTab.open(writerProfile, server.url);
