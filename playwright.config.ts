@@ -1,8 +1,11 @@
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM_ONLY } from './test-e2e/engines';
 
 /**
- * Browser tests against the built dist/ (`npm test` builds first): real Chromium, a real
- * SharedWorker and IndexedDB, and a real server process per test (see test-e2e/fixtures.ts).
+ * Browser tests against the built dist/ (`npm test` builds first): real Chromium and Firefox, a
+ * real SharedWorker and IndexedDB, and a real server process per test (see test-e2e/fixtures.ts).
+ * One engine alone: `npx playwright test --project=chromium` (or `firefox`). WebKit cannot be
+ * driven by Playwright here: its suite is test-webkit/ (`npm run test:webkit`).
  */
 export default defineConfig({
   testDir: 'test-e2e',
@@ -13,20 +16,37 @@ export default defineConfig({
   timeout: 60_000,
   expect: { timeout: 15_000 },
   use: {
-    browserName: 'chromium',
     headless: true,
     actionTimeout: 10_000,
     navigationTimeout: 15_000,
-    launchOptions: {
-      executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    },
   },
+  projects: [
+    {
+      name: 'chromium',
+      use: {
+        browserName: 'chromium',
+        launchOptions: {
+          executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+          ],
+        },
+      },
+    },
+    {
+      // Debian's Firefox ESR over WebDriver BiDi (no geckodriver, no download): see browsers.md.
+      name: 'firefox',
+      grepInvert: CHROMIUM_ONLY,
+      use: {
+        browserName: 'firefox',
+        channel: 'moz-firefox',
+        launchOptions: { executablePath: process.env['FIREFOX_PATH'] ?? '/usr/bin/firefox-esr' },
+      },
+    },
+  ],
 });

@@ -143,8 +143,9 @@ export interface Diagnostics {
   };
   storage: {
     mode: StorageMode;
-    /** The browser promised not to evict the data (`navigator.storage.persisted()`). */
-    persisted: boolean;
+    /** The browser promised not to evict the data (`navigator.storage.persisted()`); `unknown`
+     *  where the engine cannot tell (no `navigator.storage`, as in WebKitGTK). */
+    persisted: boolean | 'unknown';
     /** `navigator.storage.estimate()` for the origin, when the browser tells. */
     usageBytes?: number;
     quotaBytes?: number;

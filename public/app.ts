@@ -165,7 +165,10 @@ function createRow(todo: Todo): Row {
   const toggle = element('input', 'toggle');
   toggle.type = 'checkbox';
   const title = element('span', 'title');
-  title.title = 'Double-click to rename';
+  // Focusable so the keyboard can rename too: every engine's driver can press keys, while a
+  // driver's double click does not fire `dblclick` everywhere (WebDriver BiDi in Firefox).
+  title.tabIndex = 0;
+  title.title = 'Double-click, or Enter or F2, to rename';
   const rename = element('button', 'icon rename', '✎');
   const remove = element('button', 'icon delete', '✕');
   item.append(toggle, title, rename, remove);
@@ -173,6 +176,11 @@ function createRow(todo: Todo): Row {
 
   toggle.addEventListener('change', () => attempt(() => todos.upsert({ ...row.todo, done: toggle.checked })));
   title.addEventListener('dblclick', () => startEditing(row));
+  title.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' && event.key !== 'F2') return;
+    event.preventDefault(); // the Enter must not reach the input that replaces the title
+    startEditing(row);
+  });
   rename.addEventListener('click', () => startEditing(row));
   remove.addEventListener('click', () => attempt(() => todos.delete(row.todo.id)));
   return row;

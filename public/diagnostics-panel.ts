@@ -74,7 +74,7 @@ function sections(d: Diagnostics): [string, Row[]][] {
     ['Storage', [
       ['storage.mode', 'mode', storage.mode === 'memory' ? 'memory only (nothing is kept)' : 'IndexedDB'],
       ['storage.namespace', 'namespace', storage.namespace ?? 'none named yet'],
-      ['storage.persisted', 'persistent', storage.persisted ? 'yes' : 'no (the browser may evict it)'],
+      ['storage.persisted', 'persistent', storage.persisted === 'unknown' ? 'unknown' : storage.persisted ? 'yes' : 'no (the browser may evict it)'],
       ['storage.usage', 'used', storage.usageBytes === undefined ? 'unknown' : `${bytes(storage.usageBytes)} of ${storage.quotaBytes === undefined ? '?' : bytes(storage.quotaBytes)}`],
       ['storage.losses', 'taken away', `${storage.losses} ${storage.losses === 1 ? 'time' : 'times'}`],
     ]],

@@ -1,16 +1,5 @@
-import type { Browser } from '@playwright/test';
 import { allTodos, expect, openApp, status, test, upsert, waitConnected, waitSynced, watched, watchTodos } from './fixtures';
-
-/** The SharedWorkers alive in the browser (all contexts), seen through the DevTools protocol. */
-async function sharedWorkers(browser: Browser, origin: string): Promise<number> {
-  const session = await browser.newBrowserCDPSession();
-  try {
-    const { targetInfos } = await session.send('Target.getTargets');
-    return targetInfos.filter((target) => target.type === 'shared_worker' && target.url.startsWith(origin)).length;
-  } finally {
-    await session.detach();
-  }
-}
+import { workerLocksHeld } from './page-probes';
 
 test('a write made offline survives closing every tab and reaches another browser', async ({ browser, server }) => {
   test.setTimeout(90_000); // the reader waits for its worker's reconnect back-off
@@ -18,6 +7,9 @@ test('a write made offline survives closing every tab and reaches another browse
   const readerBrowser = await browser.newContext();
   try {
     const writer = await openApp(writerBrowser, server);
+    // A page of the origin that is not the app: it sees the profile's locks once the app is gone.
+    const onlooker = await writerBrowser.newPage();
+    await onlooker.goto(`${server.url}/styles.css`);
     const reader = await openApp(readerBrowser, server);
     await watchTodos(reader);
     await waitConnected(writer);
@@ -31,7 +23,7 @@ test('a write made offline survives closing every tab and reaches another browse
 
     // Closing the last tab of the writer's browser ends its worker: only the outbox in IndexedDB remains.
     await writer.close();
-    await expect.poll(() => sharedWorkers(browser, server.url)).toBe(1);
+    await expect.poll(() => onlooker.evaluate(workerLocksHeld)).toBe(0);
 
     await server.restart();
     const reopened = await openApp(writerBrowser, server);

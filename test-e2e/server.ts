@@ -132,7 +132,8 @@ export class TestServer {
   }
 }
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on at the moment, on the loopback interface. */
+export async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const { port } = probe.address() as AddressInfo;

@@ -8,6 +8,7 @@ import { afterEach, test } from 'node:test';
 import { deleteDB } from 'idb';
 import { RUNTIME_VERSION } from '../worker/config';
 import { TestServers } from './helpers/server';
+import { grantingStorage } from './helpers/storage-manager';
 import { RecordingTab, settled, sleep, TestCores, waitFor } from './helpers/worker';
 
 const servers = new TestServers();
@@ -39,9 +40,9 @@ test('diagnostics: every field, the outbox age while a write waits, repositories
   assert.equal(empty.worker.version, RUNTIME_VERSION);
   assert.equal(empty.worker.mode, 'shared');
   assert.deepEqual(empty.outbox, { pending: 0, oldestAgeMs: null, setAside: [] });
-  // Node has no navigator.storage: nothing persisted, no estimate.
+  // Node has no navigator.storage: persistence unknown, no estimate.
   // No server named a namespace yet: the data is the base database's.
-  assert.deepEqual(empty.storage, { mode: 'indexeddb', persisted: false, losses: 0, namespace: null, database: c.databaseName });
+  assert.deepEqual(empty.storage, { mode: 'indexeddb', persisted: 'unknown', losses: 0, namespace: null, database: c.databaseName });
   assert.deepEqual(empty.repositories, { todos: { records: 0, cursor: 0 } });
   assert.deepEqual(empty.tabs, [{ id: 'tab', watching: [] }]);
 
@@ -66,7 +67,7 @@ test('diagnostics: every field, the outbox age while a write waits, repositories
 
 test('persistent storage is asked of one tab, once; a tab that fails to answer passes the question on', async () => {
   const s = await servers.start();
-  const c = await cores.open(s.syncUrl);
+  const c = await cores.open(s.syncUrl, { storageManager: grantingStorage });
   class RefusingTab extends RecordingTab {
     override async persist(): Promise<boolean> {
       this.persistRequests++;

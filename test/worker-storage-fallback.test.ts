@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { TestServers } from './helpers/server';
+import { grantingStorage } from './helpers/storage-manager';
 import { RecordingTab, settled, TestCores, waitFor } from './helpers/worker';
 
 const servers = new TestServers();
@@ -28,7 +29,7 @@ for (const [kind, factory, reason] of [['never answers', hanging, /did not open 
   test(`an IndexedDB that ${kind}: the core keeps its data in memory, says so, and syncs`, async () => {
     const s = await servers.start();
     const openedAt = Date.now();
-    const a = await cores.open(s.syncUrl, { indexedDB: factory, storageOpenTimeout: 300 });
+    const a = await cores.open(s.syncUrl, { indexedDB: factory, storageOpenTimeout: 300, storageManager: grantingStorage });
     assert.ok(Date.now() - openedAt < 3000, 'open did not wait for the default timeout');
     const b = await cores.open(s.syncUrl);
     const tab = new RecordingTab();

@@ -18,7 +18,7 @@ import { NamespaceSwitch } from './namespace-switch';
 import { databaseOf, deleteDatabase, idbNamespaceRegistry, resilientRegistry } from './namespaces';
 import { openStorage, type OpenedStorage } from './open-storage';
 import type { Peers } from './peers';
-import { PersistenceRequest, storageEstimate } from './persistence';
+import { browserStorageManager, PersistenceRequest, storageEstimate, type StorageManagerLike } from './persistence';
 import { LiveRecordCounts } from './live-counts';
 import { RemoteApplier } from './remote';
 import { ReplaceableStorage } from './replaceable-storage';
@@ -49,6 +49,8 @@ export interface SyncCoreOptions extends SyncWorkerConfig {
   standby?: boolean;
   /** A newer schema version took over the database and the runtime closed itself. */
   onRetired?: () => void;
+  /** `navigator.storage` as the worker sees it (the global's by default; none in Node). */
+  storageManager?: StorageManagerLike;
 }
 
 export interface SyncCore {
@@ -306,7 +308,8 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     })();
   };
   if (lostEarly) storageLost(lostEarly);
-  const persistence = new PersistenceRequest(hub, log);
+  const storageManager = options.storageManager ?? browserStorageManager();
+  const persistence = new PersistenceRequest(hub, log, storageManager);
 
   const api: SyncWorkerApi = {
     async attach(tabId, listener, credentials) {
@@ -385,7 +388,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       // A closed runtime (or a broken database) still describes itself, without its data.
       const [oldest, browser, perRepository] = await Promise.all([
         closed ? [] : storage.readOutbox(0, 1).catch(() => []),
-        storageEstimate(),
+        storageEstimate(storageManager),
         closed ? [] : Promise.all(repositories.names.map(async (name) => {
           const [records, cursor] = await Promise.all([liveCounts.count(name), storage.getCursor(name)]);
           const lastSyncAt = engine.lastSyncs().get(name);

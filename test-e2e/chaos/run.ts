@@ -72,7 +72,7 @@ export async function runChaos(browser: Browser, options: ChaosOptions): Promise
     const writes: WriteLog = { resolved: [], rejected: [], unknown: 0 };
     const faults = await chaos(server, proxy, tabs, writes, random, options.seconds * 1000, log);
     log(`quiescing after ${writes.resolved.length} resolved writes`);
-    const problems = await quiesce(browser, server, proxy, tabs, log);
+    const problems = await quiesce(server, proxy, tabs, log);
 
     const winners = await compactedWinners(proxy.url, REPOSITORY);
     const expected = liveRecords(winners);
@@ -161,7 +161,7 @@ async function chaos(server: TestServer, proxy: TcpProxy, tabs: readonly ChaosTa
 
 /** Heals the network, reopens closed tabs, waits until every context pushed everything and
  *  finished a fresh catch-up. Returns what did not settle. */
-async function quiesce(browser: Browser, server: TestServer, proxy: TcpProxy, tabs: readonly ChaosTab[], log: (line: string) => void): Promise<string[]> {
+async function quiesce(server: TestServer, proxy: TcpProxy, tabs: readonly ChaosTab[], log: (line: string) => void): Promise<string[]> {
   proxy.restore();
   proxy.setDelay(0);
   await server.health();
@@ -187,8 +187,10 @@ async function quiesce(browser: Browser, server: TestServer, proxy: TcpProxy, ta
     });
     if (!caughtUp) problems.push(`tab ${tab.name}: no final catch-up: ${JSON.stringify(await tab.status())}`);
   }
-  const workers = await sharedWorkers(browser);
-  if (workers > CONTEXTS) problems.push(`${workers} shared workers run for ${CONTEXTS} browser contexts`);
+  for (const tab of firstPerContext) {
+    const workers = await tab.workers();
+    if (workers !== 1) problems.push(`tab ${tab.name}: ${workers} shared workers run in its browser context, not one`);
+  }
   log(`quiet: ${problems.length === 0 ? 'every outbox drained, every context caught up' : problems.join('; ')}`);
   return problems;
 }
@@ -202,17 +204,6 @@ async function awaitConvergence(tabs: readonly ChaosTab[], expected: unknown): P
   };
   await poll(async () => (await diverged()).length === 0, 15_000);
   return diverged();
-}
-
-/** SharedWorker instances alive in the browser (one per context is the design). */
-async function sharedWorkers(browser: Browser): Promise<number> {
-  const cdp = await browser.newBrowserCDPSession();
-  try {
-    const { targetInfos } = await cdp.send('Target.getTargets');
-    return targetInfos.filter((target) => target.type === 'shared_worker').length;
-  } finally {
-    await cdp.detach();
-  }
 }
 
 async function poll(check: () => Promise<boolean>, timeoutMs = QUIESCE_TIMEOUT_MS): Promise<boolean> {

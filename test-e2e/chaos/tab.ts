@@ -4,6 +4,7 @@
  */
 import type { BrowserContext, Page } from '@playwright/test';
 import type { Repository, SyncClient, SyncStatus } from '../../src';
+import { workerLocksHeld } from '../page-probes';
 import type { Random } from './random';
 
 export interface Todo {
@@ -129,6 +130,11 @@ export class ChaosTab {
 
   status(): Promise<SyncStatus> {
     return this.openPage().evaluate(() => (window as unknown as DemoWindow).lf.status());
+  }
+
+  /** How many workers run in this tab's browser context (one while a tab is open). */
+  workers(): Promise<number> {
+    return this.openPage().evaluate(workerLocksHeld);
   }
 
   records(): Promise<Todo[]> {

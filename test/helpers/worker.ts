@@ -13,6 +13,9 @@ import type { Logger } from '../../worker/config';
 import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/core';
 import { openPeers } from '../../worker/peers';
 import type { SocketLike } from '../../worker/socket';
+import { waitFor } from './wait';
+
+export { sleep, waitFor } from './wait';
 
 export const TodoSchema = v.object({ id: v.string(), title: v.pipe(v.string(), v.maxLength(500)), done: v.boolean() });
 
@@ -121,21 +124,6 @@ export class RecordingTab implements TabListener {
   log(entry: LogEntry): void {
     this.logs.push(entry);
   }
-}
-
-/** Polls until `check` returns a value other than undefined/false. */
-export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Waits until the core is authenticated, caught up and has nothing left to push. */
