@@ -4,7 +4,9 @@
  */
 import { test as base, expect, type BrowserContext, type Page } from '@playwright/test';
 import type { Repository, SyncClient, SyncStatus } from '../src';
-import { TestServer } from './server';
+import { TEST_PAGE, TestServer } from './server';
+
+export { TEST_PAGE };
 
 export interface Todo {
   id: string;
@@ -41,8 +43,6 @@ export async function openDemoAt(context: BrowserContext, url: string): Promise<
   return page;
 }
 
-/** The demo's test build (its knobs read from the URL), as the test server serves it. */
-export const TEST_PAGE = '/test/index.html';
 
 /** Opens the demo's test build served by `server` in a new tab of `context`. */
 export function openApp(context: BrowserContext, server: TestServer): Promise<Page> {

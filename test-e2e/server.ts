@@ -20,6 +20,9 @@ export interface Health {
   uptimeSeconds: number;
 }
 
+/** The demo's test build (its knobs read from the URL), as the test server serves it. */
+export const TEST_PAGE = '/test/index.html';
+
 export class TestServer {
   private child: ChildProcess | undefined;
 

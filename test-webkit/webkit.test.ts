@@ -9,7 +9,7 @@ import { afterEach, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import type { Todo } from '../test-e2e/fixtures';
 import { workerLocksHeld } from '../test-e2e/page-probes';
-import { TestServer } from '../test-e2e/server';
+import { TEST_PAGE, TestServer } from '../test-e2e/server';
 import { waitFor } from '../test/helpers/wait';
 import { DemoTab, SETTLE_MS } from './demo-tab';
 import { WebKitProfile } from './profile';
@@ -118,7 +118,7 @@ test('a write made while the server is stopped survives closing every tab of the
 
 test('?mode=dedicated: a dedicated worker per tab, one leader holds the one socket, writes reach every tab', async () => {
   const server = await startServer();
-  const tabs = await openTabs(await launchProfile(), `${server.url}/?mode=dedicated`, 3);
+  const tabs = await openTabs(await launchProfile(), `${server.url}${TEST_PAGE}?mode=dedicated`, 3);
   for (const tab of tabs) await tab.waitConnected();
   assert.equal((await server.health()).activeConnections, 1);
   // The election (a Web Lock) may still be settling when the first socket is up.
