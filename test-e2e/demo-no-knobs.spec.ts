@@ -22,7 +22,7 @@ async function sharedWorkerUrls(browser: Browser, origin: string): Promise<strin
   }
 }
 
-test('the demo at / ignores ?worker=, ?ws=, ?token=, ?mode= and ?callTimeout=', async ({ browser, context, server }) => {
+test('the demo at / ignores ?worker=, ?ws=, ?token=, ?mode= and ?callTimeout=', async ({ browser, browserName, context, server }) => {
   const other = await TestServer.start();
   try {
     const otherSync = `ws://127.0.0.1:${other.port}/sync`;
@@ -38,7 +38,9 @@ test('the demo at / ignores ?worker=, ?ws=, ?token=, ?mode= and ?callTimeout=', 
     const seen = await diagnostics(page);
     expect(seen.worker.mode).toBe('shared');
     expect(seen.connection.namespace).toBeUndefined();
-    expect(await sharedWorkerUrls(browser, server.url)).toEqual([`${server.url}/sync-worker.js`]);
+    // Which script the worker runs is visible only through CDP; elsewhere the other server's
+    // empty health below says the same: no socket went there.
+    if (browserName === 'chromium') expect(await sharedWorkerUrls(browser, server.url)).toEqual([`${server.url}/sync-worker.js`]);
     expect((await other.health()).activeConnections).toBe(0);
 
     // The demo's worker script itself ignores the knobs of its URL: the test page (in another

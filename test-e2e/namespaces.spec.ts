@@ -58,8 +58,10 @@ test('records, outbox and cursor follow the namespace; the old user\'s offline w
   // Alice writes offline, then bob logs in from the other tab.
   await first.evaluate(() => window.lf.stop());
   await upsert(first, todo('alice-offline'));
+  // Bob's token before the socket is back: starting with alice's would (rightly) send her write.
+  await second.evaluate((authToken) => window.lf.updateAuthToken(authToken), 'token-b');
   await second.evaluate(() => window.lf.start());
-  await switchTo(second, 'token-b', 'bob');
+  await expect.poll(async () => (await diagnostics(second)).storage.namespace).toBe('bob');
   await expectEveryTab(tabs, ['bob-1']);
   await expect.poll(async () => (await diagnostics(first)).repositories['todos']?.cursor).toBe((await serverSide(server, 'token-b')).maxSequence);
   const asBob = await diagnostics(first);
