@@ -23,8 +23,9 @@ const builds = [
   // script (iife) so `new SharedWorker(url)` works in every engine without `{ type: 'module' }`.
   { ...browser, entryPoints: { app: 'public/app.ts' }, outdir: 'dist/public' },
   { ...browser, format: 'iife', entryPoints: { 'sync-worker': 'public/sync-worker.ts' }, outdir: 'dist/public' },
-  // The server: Node, dependencies left to node_modules.
-  { entryPoints: { main: 'server/main.ts' }, outdir: 'dist/server', bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' },
+  // The server: the process (main) and the library an app embeds (index), sharing their code in
+  // chunks; Node, dependencies left to node_modules.
+  { entryPoints: { main: 'server/main.ts', index: 'server/create-sync-server.ts' }, outdir: 'dist/server', chunkNames: 'chunks/[name]-[hash]', splitting: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' },
 ];
 
 for (const options of builds) {

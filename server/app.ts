@@ -2,7 +2,7 @@
  * The server on one port: HTTP (health, REST reads, static demo) and the WebSocket at `/sync`.
  * `startServer` is what main.ts runs and what tests start in-process.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createAuthenticator } from './auth';
@@ -23,11 +23,16 @@ export interface RunningServer {
   store: EventStore;
   /** Stops accepting, closes every socket with 1001, then closes the store. */
   close(): Promise<void>;
+  /** What the port answers, for a server that does not listen itself (`listen: false`). */
+  handleRequest(request: IncomingMessage, response: ServerResponse): void;
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 export interface StartOptions {
   /** Where log lines go (default stdout). */
   logSink?: (line: string) => void;
+  /** `false`: open no port; an app's own HTTP server hands requests in (`createSyncServer`). */
+  listen?: boolean;
 }
 
 /** ws cuts frames above this itself (close 1009); below it we answer `too_large` first. */
@@ -60,14 +65,15 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     log.warn('host refused', { host: request.headers.host, remoteAddress: request.socket.remoteAddress });
     return true;
   };
-  const server = createServer((request, response) => {
+  const handleHttp = (request: IncomingMessage, response: ServerResponse) => {
     if (!hostRefused(request)) return handleRequest(request, response);
     response.writeHead(403, { 'content-type': 'text/plain' }).end('this development server answers only to localhost');
-  });
+  };
+  const server = createServer(handleHttp);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes * MAX_PAYLOAD_FACTOR });
   let closing: Promise<void> | undefined;
 
-  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path !== '/sync') return refuseUpgrade(socket, 404, 'Not Found');
     if (closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
@@ -80,24 +86,27 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       sockets.set(ws, new Connection(ws, context, request.headers.authorization, request.socket.remoteAddress));
       ws.on('close', () => sockets.delete(ws));
     });
-  });
+  };
+  server.on('upgrade', handleUpgrade);
 
   const heartbeat = setInterval(() => {
     for (const connection of sockets.values()) connection.heartbeat();
   }, config.heartbeatIntervalMs);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  if (options.listen !== false) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  }
   server.on('error', (error) => log.error('http server error', { error }));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const hostPort = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info('listening', { port, host: config.host, url: `http://${hostPort}`, database: store.kind, auth: authenticator.mode });
+  if (options.listen !== false) log.info('listening', { port, host: config.host, url: `http://${hostPort}`, database: store.kind, auth: authenticator.mode });
 
   async function shutDown(): Promise<void> {
     clearInterval(heartbeat);
@@ -126,6 +135,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     syncUrl: `ws://${hostPort}/sync`,
     store,
     close: () => (closing ??= shutDown()),
+    handleRequest: handleHttp,
+    handleUpgrade,
   };
 }
 
@@ -165,7 +176,7 @@ function originAllowed(request: IncomingMessage, allowed: readonly string[] | un
   }
 }
 
-function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+export function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
   socket.on('error', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

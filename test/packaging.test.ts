@@ -1,0 +1,114 @@
+/**
+ * The two tarballs as an app gets them (test/helpers/packaging-project.ts): their contents, a
+ * strict compile under Vite's TypeScript template, `vite build` of a page and its SharedWorker,
+ * the installed `tabsync-server` bin serving that build to Chromium, and a Node program that
+ * attaches `createSyncServer` to its own HTTP server.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type Page } from '@playwright/test';
+import playwrightConfig from '../playwright.config';
+import { createPackagingProject, type PackagingProject } from './helpers/packaging-project';
+import { spawnServer } from './helpers/server';
+
+/** What the fixture's page exposes as `window.app`. */
+interface Driven {
+  app?: { write(id: string, text: string): Promise<void>; notes(): ReadonlyArray<{ id: string; text: string }>; connected(): boolean };
+}
+
+interface Manifest {
+  type: string;
+  exports: Record<string, { types: string; default: string }>;
+  files: string[];
+  bin?: Record<string, string>;
+  dependencies: Record<string, string>;
+}
+
+describe('the packed tarballs in a fresh Vite + TypeScript project', { timeout: 300_000 }, () => {
+  let project: PackagingProject;
+  const installed = (name: string, path = '') => join(project.app, 'node_modules', name, path);
+  const manifest = (name: string) => JSON.parse(readFileSync(installed(name, 'package.json'), 'utf8')) as Manifest;
+
+  before(async () => {
+    project = await createPackagingProject();
+  }, { timeout: 300_000 });
+  after(() => project?.dispose());
+
+  test('each package ships ESM, a source map and declarations for every entry, a files list and the LICENSE', () => {
+    for (const name of ['tabsync', 'tabsync-server']) {
+      const { type, exports, files } = manifest(name);
+      assert.equal(type, 'module');
+      assert.deepEqual(files, ['dist']);
+      assert.ok(existsSync(installed(name, 'LICENSE')), `${name} has a LICENSE`);
+      for (const [subpath, entry] of Object.entries(exports)) {
+        for (const file of [entry.default, `${entry.default}.map`, entry.types]) assert.ok(existsSync(installed(name, file)), `${name} ${subpath}: ${file}`);
+        assert.match(readFileSync(installed(name, entry.default), 'utf8'), /\bexport\s*\{[^}]+\}/, `${name} ${subpath} is an ES module`);
+      }
+    }
+    assert.deepEqual(Object.keys(manifest('tabsync').exports), ['.', './worker']);
+    assert.deepEqual(Object.keys(manifest('tabsync').dependencies).sort(), ['comlink', 'idb', 'nanoid', 'valibot']);
+    assert.deepEqual(manifest('tabsync-server').bin, { 'tabsync-server': 'dist/main.js' });
+  });
+
+  // Each fixture holds `@ts-expect-error` lines: they compile only if the packages' types are real.
+  test('the app compiles strictly under Vite\'s TypeScript template settings (TypeScript from the registry)', async () => {
+    await project.exec(installed('.bin', 'tsc'), ['-p', 'tsconfig.json']);
+  });
+
+  test('a Node program, compiled strictly (nodenext), attaches createSyncServer to its own HTTP server, pushes and pulls over ws', async () => {
+    await project.exec(installed('.bin', 'tsc'), ['-p', 'tsconfig.node.json']);
+    const seen = JSON.parse(await project.exec(process.execPath, ['build/embed.js', join(project.root, 'embed.db')])) as Record<string, unknown>;
+    assert.deepEqual(seen, {
+      authenticated: true,
+      acked: ['embed-1'],
+      pulled: [{ id: 'n1', text: 'from node' }],
+      rest: [{ id: 'n1', text: 'from node' }],
+      appRoot: 'the app itself',
+      appApi: 'the app itself',
+      otherUpgrade: 'Unexpected server response: 404',
+    });
+  });
+
+  describe('the vite build served by the installed tabsync-server bin, in Chromium', () => {
+    let browser: Browser;
+    let server: Awaited<ReturnType<typeof spawnServer>>;
+
+    before(async () => {
+      await project.exec(installed('.bin', 'vite'), ['build', '--logLevel', 'warn']);
+      server = await spawnServer({ PUBLIC_DIR: join(project.app, 'dist'), DATABASE_URL: join(project.root, 'data/sync.db') }, [installed('.bin', 'tabsync-server')]);
+      browser = await chromium.launch(playwrightConfig.use?.launchOptions);
+    }, { timeout: 120_000 });
+    after(async () => {
+      await browser?.close();
+      await server?.stop();
+    });
+
+    const activeConnections = async () => ((await (await fetch(`${server.url}/api/health`)).json()) as { activeConnections: number }).activeConnections;
+    const open = async (context: Awaited<ReturnType<Browser['newContext']>>) => {
+      const page = await context.newPage();
+      await page.goto(server.url);
+      await page.waitForFunction(() => (window as Driven).app?.connected() === true);
+      return page;
+    };
+    const write = (page: Page, id: string, text: string) => page.evaluate(([i, t]) => (window as Driven).app!.write(i, t), [id, text] as const);
+    const sees = (page: Page, text: string) => page.waitForFunction((t) => (window as Driven).app?.notes().some((note) => note.text === t), text);
+
+    test('two tabs of one profile share one socket and see each other; another profile sees them too', async () => {
+      const profile = await browser.newContext();
+      const [tab1, tab2] = [await open(profile), await open(profile)];
+      assert.equal(await activeConnections(), 1);
+
+      await write(tab1, 'a', 'from tab 1');
+      await sees(tab2, 'from tab 1');
+      await write(tab2, 'b', 'from tab 2');
+      await sees(tab1, 'from tab 2');
+
+      const other = await open(await browser.newContext());
+      await sees(other, 'from tab 1');
+      await sees(other, 'from tab 2');
+      assert.equal(await activeConnections(), 2);
+    });
+  });
+});
