@@ -5,8 +5,12 @@ import { createRepository, randomId, type Identified, type Repository, type Work
 import { createWatchers } from './watchers';
 
 export interface ConnectOptions extends Credentials {
-  /** The sync worker: its script URL, or a `SharedWorker` (or, where SharedWorker is missing, a `Worker`) the app built. */
-  worker: string | URL | SharedWorker | Worker;
+  /** The sync worker: its script URL; a factory the tab calls for a worker, and again for a new one
+   *  once that one died (`() => new SharedWorker(new URL('./sync-worker.ts', import.meta.url), { type: 'module' })`,
+   *  what bundlers understand); or one `SharedWorker` (or `Worker`) the app built, never replaced. */
+  worker: string | URL | (() => SharedWorker | Worker) | SharedWorker | Worker;
+  /** How a worker started from a URL loads: `module` for a worker bundle that is an ES module. */
+  workerType?: WorkerType;
   /** `dedicated` runs the worker script as this tab's own `Worker` even where SharedWorker exists
    *  (the tabs then elect one to hold the socket), as it runs anyway where SharedWorker is missing. */
   mode?: 'shared' | 'dedicated';
@@ -53,7 +57,16 @@ export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>>
  * The tab holds no socket and no storage: every call is forwarded to the worker.
  */
 export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(options: ConnectOptions): SyncClient<S> {
-  const url = options.worker instanceof EventTarget ? undefined : options.worker;
+  const given = options.worker;
+  const type = { type: options.workerType };
+  /** Starts a worker: again after one died, unless the app handed over a single instance. Where
+   *  SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself. */
+  const spawn =
+    typeof given === 'function'
+      ? given
+      : given instanceof EventTarget
+        ? undefined
+        : () => (options.mode !== 'dedicated' && typeof SharedWorker === 'function' ? new SharedWorker(given, type) : new Worker(given, type));
   const timeout = options.callTimeout ?? 1e4;
   const tabId = randomId();
   const credentials: Credentials = { authToken: options.authToken, headers: options.headers };
@@ -137,12 +150,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
    *  `tabsync-worker-<id>` while it lives: once this tab is granted it, the worker is gone, and
    *  a new one takes its place with this tab's watchers, credentials and started state. */
   const open = (rewatch?: boolean): Link => {
-    // Where SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself.
-    const worker = !url
-      ? (options.worker as SharedWorker | Worker)
-      : options.mode !== 'dedicated' && typeof SharedWorker === 'function'
-        ? new SharedWorker(url)
-        : new Worker(url);
+    const worker = spawn ? spawn() : (given as SharedWorker | Worker);
     const api = wrap<SyncWorkerApi>('port' in worker ? worker.port : worker);
     let lose!: (error: Error) => void;
     const lost = new Promise<never>((_, reject) => {
@@ -158,7 +166,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
       void navigator.locks?.request(`tabsync-worker-${workerId}`, () => {
         if (closed) return;
         lose(unavailable());
-        if (url) link = open(true);
+        if (spawn) link = open(true);
       });
       // A new worker does not know the sync was started: every tab that started it says so.
       return started && api.start();

@@ -7,15 +7,20 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from '@playwright/test';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import playwrightConfig from '../playwright.config';
 import { createPackagingProject, type PackagingProject } from './helpers/packaging-project';
 import { spawnServer } from './helpers/server';
 
 /** What the fixture's page exposes as `window.app`. */
 interface Driven {
-  app?: { write(id: string, text: string): Promise<void>; notes(): ReadonlyArray<{ id: string; text: string }>; connected(): boolean };
+  app?: {
+    write(id: string, text: string): Promise<void>;
+    notes(): ReadonlyArray<{ id: string; text: string }>;
+    connected(): boolean;
+    workerId(): Promise<string>;
+  };
 }
 
 interface Manifest {
@@ -24,6 +29,16 @@ interface Manifest {
   files: string[];
   bin?: Record<string, string>;
   dependencies: Record<string, string>;
+}
+
+/** Ends every SharedWorker of the browser (one per profile) through the DevTools protocol, as a crash would; returns how many. */
+async function endSharedWorkers(browser: Browser): Promise<number> {
+  const cdp = await browser.newBrowserCDPSession();
+  await cdp.send('Target.setDiscoverTargets', { discover: true });
+  const workers = (await cdp.send('Target.getTargets')).targetInfos.filter((target) => target.type === 'shared_worker');
+  for (const { targetId } of workers) await cdp.send('Target.closeTarget', { targetId });
+  await cdp.detach();
+  return workers.length;
 }
 
 describe('the packed tarballs in a fresh Vite + TypeScript project', { timeout: 300_000 }, () => {
@@ -74,19 +89,28 @@ describe('the packed tarballs in a fresh Vite + TypeScript project', { timeout: 
   describe('the vite build served by the installed tabsync-server bin, in Chromium', () => {
     let browser: Browser;
     let server: Awaited<ReturnType<typeof spawnServer>>;
+    /** The test's browser profiles, closed after it. */
+    const profiles: BrowserContext[] = [];
+    const newProfile = async () => {
+      profiles.push(await browser.newContext());
+      return profiles.at(-1)!;
+    };
 
     before(async () => {
       await project.exec(installed('.bin', 'vite'), ['build', '--logLevel', 'warn']);
       server = await spawnServer({ PUBLIC_DIR: join(project.app, 'dist'), DATABASE_URL: join(project.root, 'data/sync.db') }, [installed('.bin', 'tabsync-server')]);
       browser = await chromium.launch(playwrightConfig.use?.launchOptions);
     }, { timeout: 120_000 });
+    afterEach(async () => {
+      for (const profile of profiles.splice(0)) await profile.close();
+    });
     after(async () => {
       await browser?.close();
       await server?.stop();
     });
 
     const activeConnections = async () => ((await (await fetch(`${server.url}/api/health`)).json()) as { activeConnections: number }).activeConnections;
-    const open = async (context: Awaited<ReturnType<Browser['newContext']>>) => {
+    const open = async (context: BrowserContext) => {
       const page = await context.newPage();
       await page.goto(server.url);
       await page.waitForFunction(() => (window as Driven).app?.connected() === true);
@@ -95,8 +119,10 @@ describe('the packed tarballs in a fresh Vite + TypeScript project', { timeout: 
     const write = (page: Page, id: string, text: string) => page.evaluate(([i, t]) => (window as Driven).app!.write(i, t), [id, text] as const);
     const sees = (page: Page, text: string) => page.waitForFunction((t) => (window as Driven).app?.notes().some((note) => note.text === t), text);
 
+    const workerId = (page: Page) => page.evaluate(() => (window as Driven).app!.workerId());
+
     test('two tabs of one profile share one socket and see each other; another profile sees them too', async () => {
-      const profile = await browser.newContext();
+      const profile = await newProfile();
       const [tab1, tab2] = [await open(profile), await open(profile)];
       assert.equal(await activeConnections(), 1);
 
@@ -105,10 +131,24 @@ describe('the packed tarballs in a fresh Vite + TypeScript project', { timeout: 
       await write(tab2, 'b', 'from tab 2');
       await sees(tab1, 'from tab 2');
 
-      const other = await open(await browser.newContext());
+      const other = await open(await newProfile());
       await sees(other, 'from tab 1');
       await sees(other, 'from tab 2');
       assert.equal(await activeConnections(), 2);
+    });
+
+    test('a worker ended over CDP is started again through the factory: the next write resolves and reaches every tab and profile', async () => {
+      const profile = await newProfile();
+      const [tab1, tab2] = [await open(profile), await open(profile)];
+      const other = await open(await newProfile());
+      const before = await workerId(tab1);
+
+      assert.equal(await endSharedWorkers(browser), 2);
+      await write(tab1, 'c', 'after the worker died');
+      for (const page of [tab2, other]) await sees(page, 'after the worker died');
+      const after = await workerId(tab1);
+      assert.notEqual(after, before);
+      assert.equal(await workerId(tab2), after);
     });
   });
 });
