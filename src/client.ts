@@ -1,4 +1,5 @@
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
+import type { GenericSchema } from 'valibot';
 import type { Credentials, Diagnostics, LogEntry, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../protocol/tab-api';
 import { SyncError, notify, report, toError } from './errors';
 import { createRepository, randomId, type Identified, type Repository, type WorkerCall } from './repository';
@@ -22,12 +23,19 @@ export interface ConnectOptions extends Credentials {
   callTimeout?: number;
 }
 
-/** Record types per repository name, e.g. `{ todos: Todo }`. */
-export type Schemas<S> = { [K in keyof S]: Identified };
+/** Per repository name, its record type (`{ todos: Todo }`) or the valibot schema the worker
+ *  checks it with (`typeof schemas`, the module the worker bundle imports). */
+export type Schemas<S> = { [K in keyof S]: Identified | GenericSchema<unknown, Identified> };
+
+/** The record type of one `Schemas` entry: a schema's output, or the record type itself. */
+export type RecordOf<X> = X extends GenericSchema<unknown, infer R extends Identified> ? R : X extends Identified ? X : never;
 
 export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>> {
-  repository<N extends keyof S & string>(name: N): Repository<S[N]>;
-  repository<T extends Identified>(name: string): Repository<T>;
+  /** Typed schemas: only their names, each with its record type. Untyped (the default): any
+   *  name, with the record type as `repository<Todo>('todos')`. */
+  repository: string extends keyof S
+    ? <T extends Identified = RecordOf<S[keyof S]>>(name: string) => Repository<T>
+    : <N extends keyof S & string>(name: N) => Repository<RecordOf<S[N]>>;
   /** Called with the current status whenever it changes (the first time once this tab is attached). */
   onStatusChange(callback: (status: SyncStatus) => void): () => void;
   /** Called when the shared socket opens or closes; the same transitions reach every tab. */
@@ -197,7 +205,8 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   };
 
   return {
-    repository: <T extends Identified>(name: string) => createRepository<T>(name, call, watchers),
+    // One implementation for both shapes of `repository`: the types differ, the calls do not.
+    repository: ((name: string) => createRepository(name, call, watchers)) as unknown as SyncClient<S>['repository'],
     onStatusChange: (callback) => subscribe(statusCallbacks, callback),
     onConnectionChange: (callback) => subscribe(connectionCallbacks, callback),
     status: () => call((api) => api.status()),
