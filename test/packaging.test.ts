@@ -110,9 +110,9 @@ describe('the packed tarballs in a fresh Vite + TypeScript project', { timeout: 
     });
 
     const activeConnections = async () => ((await (await fetch(`${server.url}/api/health`)).json()) as { activeConnections: number }).activeConnections;
-    const open = async (context: BrowserContext) => {
+    const open = async (context: BrowserContext, path = '/') => {
       const page = await context.newPage();
-      await page.goto(server.url);
+      await page.goto(server.url + path);
       await page.waitForFunction(() => (window as Driven).app?.connected() === true);
       return page;
     };
@@ -149,6 +149,12 @@ describe('the packed tarballs in a fresh Vite + TypeScript project', { timeout: 
       const after = await workerId(tab1);
       assert.notEqual(after, before);
       assert.equal(await workerId(tab2), after);
+    });
+
+    test("an ES-module worker started from its URL with workerType: 'module' syncs with the rest", async () => {
+      const page = await open(await newProfile(), '/url.html');
+      await write(page, 'd', 'from a module worker');
+      await sees(await open(await newProfile()), 'from a module worker');
     });
   });
 });

@@ -3,37 +3,43 @@
  * imports) under the entry's own project settings, then every relative import in them gets the
  * `.js` file it names, so they resolve under `moduleResolution: nodenext` as well as `bundler`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import type { Entry } from './packages';
 
+const run = promisify(execFile);
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
-export function emitDeclarations(repo: string, entries: readonly Entry[], outDir: string): void {
-  // Inside the repo: tsc looks for the projects' `types` (node) in node_modules above the tsconfig.
-  const scratch = mkdtempSync(join(repo, 'dist', '.declarations-'));
-  try {
-    for (const entry of entries) emitEntry(repo, entry, outDir, scratch);
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
+/** The entries' tsc runs go side by side (each is seconds of type checking); a file two of them
+ *  emit (protocol/) comes out the same from both. */
+export async function emitDeclarations(repo: string, entries: readonly Entry[], outDir: string): Promise<void> {
+  await Promise.all(entries.map((entry) => emitEntry(repo, entry, outDir)));
   for (const file of declarationFiles(outDir)) {
     writeFileSync(file, withJsSpecifiers(readFileSync(file, 'utf8'), dirname(file)));
   }
 }
 
 /** One entry's declarations: a project extending the entry's own, emitting from its source alone. */
-function emitEntry(repo: string, entry: Entry, outDir: string, scratch: string): void {
-  const project = join(scratch, 'tsconfig.json');
-  writeFileSync(project, JSON.stringify({
-    extends: resolve(repo, entry.project),
-    compilerOptions: { noEmit: false, declaration: true, emitDeclarationOnly: true, outDir, rootDir: repo },
-    files: [resolve(repo, entry.source)],
-    include: [],
-  }));
-  execFileSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' });
+async function emitEntry(repo: string, entry: Entry, outDir: string): Promise<void> {
+  // Inside the repo: tsc looks for the projects' `types` (node) in node_modules above the tsconfig.
+  const scratch = mkdtempSync(join(repo, 'dist', '.declarations-'));
+  try {
+    const project = join(scratch, 'tsconfig.json');
+    writeFileSync(project, JSON.stringify({
+      extends: resolve(repo, entry.project),
+      compilerOptions: { noEmit: false, declaration: true, emitDeclarationOnly: true, outDir, rootDir: repo },
+      files: [resolve(repo, entry.source)],
+      include: [],
+    }));
+    await run(process.execPath, [tsc, '-p', project]).catch((error: { stdout?: string }) => {
+      throw new Error(`declarations of ${entry.source} failed:\n${error.stdout ?? String(error)}`);
+    });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 function declarationFiles(directory: string): string[] {
