@@ -5,11 +5,12 @@
  * attaches `createSyncServer` to its own HTTP server.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import playwrightConfig from '../playwright.config';
+import { reachableDeclarations } from '../scripts/packaging/declarations';
 import { createPackagingProject, type PackagingProject } from './helpers/packaging-project';
 import { spawnServer } from './helpers/server';
 
@@ -63,6 +64,12 @@ describe('the packed tarballs in a fresh Vite + TypeScript project', { timeout: 
       }
     }
     assert.deepEqual(Object.keys(manifest('tabsync').exports), ['.', './worker']);
+    // Every declaration file shipped is one an entry's types import, and each import finds its file.
+    for (const name of ['tabsync', 'tabsync-server']) {
+      const shipped = readdirSync(installed(name, 'dist/types'), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.d.ts'));
+      const reachable = reachableDeclarations(Object.values(manifest(name).exports).map((entry) => installed(name, entry.types)));
+      assert.deepEqual([...reachable].map((file) => relative(installed(name, 'dist/types'), file)).sort(), shipped.sort(), name);
+    }
     assert.deepEqual(Object.keys(manifest('tabsync').dependencies).sort(), ['comlink', 'idb', 'nanoid', 'valibot']);
     assert.deepEqual(manifest('tabsync-server').bin, { 'tabsync-server': 'dist/main.js' });
   });

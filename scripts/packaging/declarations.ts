@@ -20,6 +20,21 @@ export async function emitDeclarations(repo: string, entries: readonly Entry[], 
   for (const file of declarationFiles(outDir)) {
     writeFileSync(file, withJsSpecifiers(readFileSync(file, 'utf8'), dirname(file)));
   }
+  // tsc emits every module the entries' programs hold; the package ships the ones their types name.
+  const needed = reachableDeclarations(entries.map((entry) => join(outDir, entry.source.replace(/\.ts$/, '.d.ts'))));
+  for (const file of declarationFiles(outDir)) if (!needed.has(file)) rmSync(file);
+}
+
+/** The declaration files `roots` import, directly or through each other. */
+export function reachableDeclarations(roots: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const pending = [...roots];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const specifier of relativeImports(readFileSync(file, 'utf8'))) pending.push(resolve(dirname(file), specifier.replace(/\.js$/, '.d.ts')));
+  }
+  return seen;
 }
 
 /** One entry's declarations: a project extending the entry's own, emitting from its source alone. */
@@ -48,9 +63,16 @@ function declarationFiles(directory: string): string[] {
     .map((name) => join(directory, name));
 }
 
+/** `from '…'`, `import('…')` with a relative specifier. */
+const RELATIVE_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*)(['"])(\.\.?\/[^'"]*)\2/g;
+
+export function relativeImports(text: string): string[] {
+  return [...text.matchAll(RELATIVE_IMPORT)].map((match) => match[3]!);
+}
+
 /** `from './client'` → `from './client.js'`, `'../protocol'` → `'../protocol/index.js'`. */
 export function withJsSpecifiers(text: string, directory: string): string {
-  return text.replace(/(\bfrom\s*|\bimport\s*\(\s*)(['"])(\.\.?\/[^'"]*)\2/g, (_match, lead: string, quote: string, specifier: string) => {
+  return text.replace(RELATIVE_IMPORT, (_match, lead: string, quote: string, specifier: string) => {
     const target = resolve(directory, specifier);
     if (existsSync(`${target}.d.ts`)) return `${lead}${quote}${specifier}.js${quote}`;
     if (existsSync(join(target, 'index.d.ts'))) return `${lead}${quote}${specifier}/index.js${quote}`;
