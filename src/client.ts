@@ -1,7 +1,7 @@
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
 import type { GenericSchema } from 'valibot';
 import type { Credentials, Diagnostics, LogEntry, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../protocol/tab-api';
-import { SyncError, notify, report, toError } from './errors';
+import { SyncError, emit, ignore, report, toError } from './errors';
 import { createRepository, randomId, type Identified, type Repository, type WorkerCall } from './repository';
 import { createWatchers } from './watchers';
 
@@ -66,7 +66,6 @@ export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>>
  */
 export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(options: ConnectOptions): SyncClient<S> {
   const given = options.worker;
-  const type = { type: options.workerType };
   /** Starts a worker: again after one died, unless the app handed over a single instance. Where
    *  SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself. */
   const spawn =
@@ -74,8 +73,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
       ? given
       : given instanceof EventTarget
         ? undefined
-        : () => (options.mode !== 'dedicated' && typeof SharedWorker === 'function' ? new SharedWorker(given, type) : new Worker(given, type));
-  const timeout = options.callTimeout ?? 1e4;
+        : () => new (options.mode !== 'dedicated' && typeof SharedWorker === 'function' ? SharedWorker : Worker)(given, { type: options.workerType });
   const tabId = randomId();
   const credentials: Credentials = { authToken: options.authToken, headers: options.headers };
   const statusCallbacks = new Set<(status: SyncStatus) => void>();
@@ -96,7 +94,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     let timer: ReturnType<typeof setTimeout> | undefined;
     return new Promise<Awaited<ReturnType<typeof method>>>((resolve, reject) => {
       if (closed) throw new SyncError('closed', 'the sync client is closed');
-      timer = setTimeout(() => reject(unavailable()), timeout);
+      timer = setTimeout(() => reject(unavailable()), options.callTimeout ?? 1e4);
       const run = (used: Link, retried?: boolean): unknown =>
         Promise.race([used.ready.then(() => method(used.api, retried)), used.lost]).then(resolve, (error: unknown) =>
           link !== used ? run(link, true) : reject(toError(error)),
@@ -127,8 +125,8 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     credentialsNeeded: async () => options.onAuthenticationFailed?.() ?? null,
     versionChanged: () => {
       if (versionCallbacks.size) emit(versionCallbacks, undefined);
-      else if (document.hidden) location.reload();
-      else addEventListener('visibilitychange', () => location.reload(), { once: true });
+      else if (document.hidden) reload();
+      else addEventListener('visibilitychange', reload, { once: true });
     },
     // Only a window may ask for persistent storage; where it cannot, the worker hears a rejection.
     persist: () => navigator.storage.persist(),
@@ -136,7 +134,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   };
 
   // Held while this document lives: the worker is granted it once the tab is gone, even crashed.
-  let releaseTabLock = () => {};
+  let releaseTabLock = ignore;
   const locked = new Promise<void>((held) => {
     if (!navigator.locks) return held();
     void navigator.locks.request(`tabsync-tab-${tabId}`, () => {
@@ -161,14 +159,10 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     const worker = spawn ? spawn() : (given as SharedWorker | Worker);
     const api = wrap<SyncWorkerApi>('port' in worker ? worker.port : worker);
     let lose!: (error: Error) => void;
-    const lost = new Promise<never>((_, reject) => {
-      lose = reject;
-      // A script that fails to load fires a plain `error` Event; an ErrorEvent is an exception inside a running worker.
-      worker.addEventListener('error', (event) => {
-        if (!(event instanceof ErrorEvent)) reject(unavailable());
-      });
-    });
-    lost.catch(() => {});
+    const lost = new Promise<never>((_, reject) => (lose = reject));
+    // A script that fails to load fires a plain `error` Event; an ErrorEvent is an exception inside a running worker.
+    worker.addEventListener('error', (event) => event instanceof ErrorEvent || lose(unavailable()));
+    lost.catch(ignore);
     const next = { worker, api, lost } as Link;
     next.ready = attach(next, rewatch).then<unknown>((workerId) => {
       void navigator.locks?.request(`tabsync-worker-${workerId}`, () => {
@@ -188,7 +182,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   // re-watches: the tab gets the current state in one notification per repository.
   let away = false;
   const onHide = () => {
-    if (!away) void link.api.detach(tabId).catch(() => {});
+    if (!away) void link.api.detach(tabId).catch(ignore);
     away = true;
   };
   const onShow = () => {
@@ -220,13 +214,14 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     onLog: (callback) => subscribe(logCallbacks, callback),
     close: () =>
       (closing ??= call((api) => api.detach(tabId))
-        .catch(() => {})
+        .catch(ignore)
         .then(() => {
           closed = true;
           for (const [type, handler] of lifecycle) removeEventListener(type, handler, true);
           link.api[releaseProxy]();
           releaseTabLock();
-          if ('terminate' in link.worker) link.worker.terminate();
+          // A SharedWorker has no terminate: the browser ends it once no tab holds it.
+          (link.worker as Partial<Worker>).terminate?.();
         })),
   };
 }
@@ -239,12 +234,10 @@ interface Link {
   lost: Promise<never>;
 }
 
+const reload = () => location.reload();
+
 /** The worker is gone, failed to start, or did not answer within `callTimeout`. */
 const unavailable = () => new SyncError('worker_unavailable', 'the sync worker is not answering');
-
-function emit<T>(callbacks: Set<(value: T) => void>, value: T): void {
-  for (const callback of [...callbacks]) notify(callback, value);
-}
 
 function subscribe<T>(callbacks: Set<T>, callback: T): () => void {
   callbacks.add(callback);
