@@ -23,6 +23,8 @@ export const ErrorCode = {
   tooLarge: 'too_large',
   rateLimited: 'rate_limited',
   internal: 'internal',
+  /** The page's origin is not in the server's ALLOWED_ORIGINS; the server closes the socket (1008). */
+  originRefused: 'origin_refused',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -129,6 +129,8 @@ export interface Diagnostics {
     connectionId?: string;
     principal?: string;
     lastError?: SyncErrorInfo;
+    /** When the next connection attempt is due (ISO-8601), while one waits for its backoff. */
+    reconnectAt?: string;
   };
   outbox: {
     /** Local writes not yet acknowledged by the server. */

@@ -11,6 +11,7 @@ import type { ServerConfig } from './config';
 import { CloseCode, Connection, type ConnectionContext } from './connection';
 import { createRequestHandler } from './http-routes';
 import { createLogger } from './log';
+import { refuseOrigin } from './refuse-origin';
 import type { EventStore } from './store/event-store';
 import { openStore } from './store/open';
 
@@ -80,7 +81,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     if (hostRefused(request)) return refuseUpgrade(socket, 403, 'Forbidden');
     if (!originAllowed(request, config.allowedOrigins)) {
       log.warn('origin refused', { origin: request.headers.origin, remoteAddress: request.socket.remoteAddress });
-      return refuseUpgrade(socket, 403, 'Forbidden');
+      return wss.handleUpgrade(request, socket, head, (ws) => refuseOrigin(ws, request.headers.origin));
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
       sockets.set(ws, new Connection(ws, context, request.headers.authorization, request.socket.remoteAddress));
