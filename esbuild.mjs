@@ -1,12 +1,15 @@
 // Builds every bundle into dist/: the tab facade and the worker runtime as library entries, the
-// demo's page and worker, and the server; and the test build of the demo (dist/e2e-public: the demo
-// plus /test/, whose page and worker take the browser tests' knobs from their URLs), which only the
-// test server serves. Prints the facade's gzip size against its budget.
+// demo's page and worker, and the server (its process and the library an app embeds); and the
+// test build of the demo (dist/e2e-public: the demo plus /test/, whose page and worker take the
+// browser tests' knobs from their URLs), which only the test server serves. Prints the facade's
+// gzip size against its budget and fails (exit 1) when it is over.
 import * as esbuild from 'esbuild';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 
-const FACADE_BUDGET_BYTES = 3.5 * 1024;
+// A test may lower the budget (to see the build fail), never raise it.
+// 3.6 KiB: the budget was 3.5 KiB until `clearLocalData` and the restartable worker factory.
+const FACADE_BUDGET_BYTES = Math.min(3686, Number(process.env.TABSYNC_FACADE_BUDGET) || Infinity);
 const watch = process.argv.includes('--watch');
 const quiet = process.argv.includes('--quiet');
 // Readable function names for a CPU profile (`npm run bench -- --profile …`).
@@ -35,8 +38,9 @@ const builds = [
   ...demo('dist/public', false),
   // The same with the tests' knobs, at /test/ of the test build.
   ...demo('dist/e2e-public/test', true),
-  // The server: Node, dependencies left to node_modules.
-  { entryPoints: { main: 'server/main.ts' }, outdir: 'dist/server', bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' },
+  // The server: the process (main) and the library an app embeds (index), sharing their code in
+  // chunks; Node, dependencies left to node_modules.
+  { entryPoints: { main: 'server/main.ts', index: 'server/create-sync-server.ts' }, outdir: 'dist/server', chunkNames: 'chunks/[name]-[hash]', splitting: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' },
 ];
 
 for (const options of builds) {
@@ -52,6 +56,11 @@ writeFileSync('dist/e2e-public/test/index.html', readFileSync('public/index.html
 const facade = await esbuild.build({ ...browser, minify: true, entryPoints: ['src/index.ts'], write: false, sourcemap: false, metafile: false });
 const facadeGzip = gzipSync(facade.outputFiles[0].contents, { level: 9 }).length;
 const worker = gzipSync(readFileSync('dist/public/sync-worker.js'), { level: 9 }).length;
-log(`facade (connect + repository, with comlink): ${facadeGzip} B gzip (budget ${FACADE_BUDGET_BYTES} B)${facadeGzip > FACADE_BUDGET_BYTES ? '  OVER BUDGET' : ''}`);
+const facadeLine = `facade (connect + repository, with comlink): ${facadeGzip} B gzip (budget ${FACADE_BUDGET_BYTES} B)`;
+// Over budget is a failed build, said even with --quiet; --watch keeps watching.
+if (facadeGzip > FACADE_BUDGET_BYTES) {
+  console.error(`${facadeLine}: OVER BUDGET by ${facadeGzip - FACADE_BUDGET_BYTES} B`);
+  if (!watch) process.exitCode = 1;
+} else log(facadeLine);
 log(`demo worker bundle: ${worker} B gzip`);
 if (watch) log('watching for changes…');

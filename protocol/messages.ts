@@ -28,6 +28,8 @@ export const ErrorCode = {
   /** A push naming an eventId the namespace holds under another repository; it names its events. */
   eventIdConflict: 'event_id_conflict',
   internal: 'internal',
+  /** The page's origin is not in the server's ALLOWED_ORIGINS; the server closes the socket (1008). */
+  originRefused: 'origin_refused',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -130,6 +130,8 @@ export interface Diagnostics {
     principal?: string;
     namespace?: string;
     lastError?: SyncErrorInfo;
+    /** When the next connection attempt is due (ISO-8601), while one waits for its backoff. */
+    reconnectAt?: string;
   };
   outbox: {
     /** Local writes not yet acknowledged by the server. */

@@ -48,6 +48,8 @@ const pending = byId('pending');
 const progress = byId('sync-progress');
 const progressText = byId('sync-progress-text');
 const lastError = byId('last-error');
+const offlineNotice = byId('offline-notice');
+const retry = byId<HTMLButtonElement>('retry');
 const storageNotice = byId('storage-notice');
 const newTodo = byId<HTMLFormElement>('new-todo');
 const newTitle = byId<HTMLInputElement>('new-title');
@@ -62,6 +64,10 @@ let downSince = Date.now();
 let graceTimer: ReturnType<typeof setTimeout> | undefined;
 /** The last failed action of this tab, shown until the next one succeeds. */
 let actionError: string | undefined;
+/** The todos in the list; undefined until the first list arrived. */
+let shownTodos: number | undefined;
+/** What a lost connection reports: the calm offline notice says it, not a red error. */
+const CONNECTION_LOSS = new Set(['connection_failed', 'heartbeat_timeout']);
 
 type ConnectionState = 'connected' | 'connecting' | 'offline' | 'unauthorized';
 const connectionLabels: Record<ConnectionState, string> = {
@@ -92,7 +98,7 @@ function renderStatus(): void {
       ? `${waiting} ${waiting === 1 ? 'change' : 'changes'} waiting to sync${
           status?.stalled ? ` (the server has not confirmed for ${Math.round((status.stalledForMs ?? 0) / 1000)} s)` : ''
         }`
-      : state === 'connected'
+      : state === 'connected' && !firstLoad()
         ? 'All changes synced'
         : '';
 
@@ -105,12 +111,28 @@ function renderStatus(): void {
   // A sync error stops showing once a later catch-up completed: it no longer describes the present.
   const syncError = status?.lastError;
   const current = syncError && !(status?.lastSyncAt && status.lastSyncAt > syncError.at) ? syncError : undefined;
-  const error = actionError ?? (current && `${describeSyncError(current)} (${new Date(current.at).toLocaleTimeString()})`);
+  const down = state === 'offline' || state === 'connecting';
+  const shown = current && !(down && CONNECTION_LOSS.has(current.code)) ? current : undefined;
+  const error = actionError ?? (shown && `${describeSyncError(shown)} (${new Date(shown.at).toLocaleTimeString()})`);
   lastError.hidden = !error;
   lastError.textContent = error ?? '';
+  offlineNotice.hidden = state !== 'offline' || status?.started === false;
 
+  renderEmpty();
   storageNotice.hidden = status?.storage !== 'memory';
   storageNotice.textContent = storageNotice.hidden ? '' : 'Memory only: nothing is kept. This browser gave no working storage, so your todos sync but are not saved on this device.';
+}
+
+/** Before the first list, and during this device's first catch-up (the progress bar says so). */
+function firstLoad(): boolean {
+  return shownTodos === undefined || (status?.syncing === true && !status.lastSyncAt);
+}
+
+/** "Loading…" alone on a first load; "Nothing to do yet" only once it is known to be true. */
+function renderEmpty(): void {
+  const loading = firstLoad();
+  empty.hidden = (shownTodos ?? 0) > 0 || (loading && !progress.hidden);
+  empty.textContent = loading ? 'Loading…' : 'Nothing to do yet. Add a todo, then open this page in a second tab: it appears there at once.';
 }
 
 function describeSyncError(error: SyncErrorInfo): string {
@@ -125,6 +147,8 @@ lf.onStatusChange((next) => {
   renderStatus();
 });
 addEventListener('online', renderStatus);
+// Skips the rest of the reconnect backoff: a restart of the shared sync connects at once.
+retry.addEventListener('click', () => void lf.stop().then(() => lf.start()));
 addEventListener('offline', renderStatus);
 
 /** Runs a write; a failure is shown to the user instead of vanishing in the console. */
@@ -241,8 +265,9 @@ function renderTodos(records: readonly Todo[]): void {
     row.item.remove();
     rows.delete(id);
   }
+  shownTodos = records.length;
+  renderStatus();
   const open = records.filter((todo) => !todo.done).length;
-  empty.hidden = records.length > 0;
   remaining.textContent = records.length === 0 ? '' : `${open} ${open === 1 ? 'item' : 'items'} left`;
 }
 

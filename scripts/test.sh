@@ -35,7 +35,7 @@ fi
 echo "── node tests"
 shopt -s globstar nullglob
 # shellcheck disable=SC2046 # the reporters are several words
-node --import tsx --test --test-concurrency=1 --test-timeout=120000 $(reporters node) test/**/*.test.ts
+node --import tsx --test --test-concurrency=1 --test-timeout=300000 $(reporters node) test/**/*.test.ts
 count_tap "$results/node.tap" "node tests"
 
 echo "── browser tests (Playwright: Chromium, Firefox)"

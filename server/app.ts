@@ -2,7 +2,7 @@
  * The server on one port: HTTP (health, REST reads, static demo) and the WebSocket at `/sync`.
  * `startServer` is what main.ts runs and what tests start in-process.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createAuthenticator } from './auth';
@@ -14,6 +14,7 @@ import { setSecurityHeaders } from './http-headers';
 import { createRequestHandler } from './http-routes';
 import { createLogger } from './log';
 import { SendPool } from './outbound';
+import { refuseOrigin } from './refuse-origin';
 import type { EventStore } from './store/event-store';
 import { openStore } from './store/open';
 
@@ -26,11 +27,16 @@ export interface RunningServer {
   store: EventStore;
   /** Stops accepting, closes every socket with 1001, then closes the store. */
   close(): Promise<void>;
+  /** What the port answers, for a server that does not listen itself (`listen: false`). */
+  handleRequest(request: IncomingMessage, response: ServerResponse): void;
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 export interface StartOptions {
   /** Where log lines go (default stdout). */
   logSink?: (line: string) => void;
+  /** `false`: open no port; an app's own HTTP server hands requests in (`createSyncServer`). */
+  listen?: boolean;
 }
 
 /** ws cuts frames above this itself (close 1009); below it we answer `too_large` first. */
@@ -68,17 +74,18 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     log.warn('host refused', { host: request.headers.host, remoteAddress: request.socket.remoteAddress });
     return true;
   };
-  const server = createServer((request, response) => {
+  const handleHttp = (request: IncomingMessage, response: ServerResponse) => {
     setSecurityHeaders(response);
     if (!hostRefused(request)) return handleRequest(request, response);
     response.writeHead(403, { 'content-type': 'text/plain' }).end('this development server answers only to localhost');
-  });
+  };
+  const server = createServer(handleHttp);
   // One message per turn of the event loop: a socket that sends thousands of frames in one TCP
   // read cannot keep health checks and other clients waiting until it has all been handled.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes * MAX_PAYLOAD_FACTOR, allowSynchronousEvents: false });
   let closing: Promise<void> | undefined;
 
-  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path !== '/sync') return refuseUpgrade(socket, 404, 'Not Found');
     if (closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
@@ -89,30 +96,33 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     if (hostRefused(request)) return refuseUpgrade(socket, 403, 'Forbidden');
     if (!originAllowed(request, config.allowedOrigins)) {
       log.warn('origin refused', { origin: request.headers.origin, remoteAddress: request.socket.remoteAddress });
-      return refuseUpgrade(socket, 403, 'Forbidden');
+      return wss.handleUpgrade(request, socket, head, (ws) => refuseOrigin(ws, request.headers.origin));
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
       sockets.set(ws, new Connection(ws, context, request.headers.authorization, request.socket.remoteAddress));
       ws.on('close', () => sockets.delete(ws));
     });
-  });
+  };
+  server.on('upgrade', handleUpgrade);
 
   const heartbeat = setInterval(() => {
     for (const connection of sockets.values()) connection.heartbeat();
   }, config.heartbeatIntervalMs);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  if (options.listen !== false) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  }
   server.on('error', (error) => log.error('http server error', { error }));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const hostPort = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info('listening', { port, host: config.host, url: `http://${hostPort}`, database: store.kind, auth: authenticator.mode });
+  if (options.listen !== false) log.info('listening', { port, host: config.host, url: `http://${hostPort}`, database: store.kind, auth: authenticator.mode });
 
   async function shutDown(): Promise<void> {
     clearInterval(heartbeat);
@@ -141,6 +151,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     syncUrl: `ws://${hostPort}/sync`,
     store,
     close: () => (closing ??= shutDown()),
+    handleRequest: handleHttp,
+    handleUpgrade,
   };
 }
 
@@ -180,7 +192,7 @@ function originAllowed(request: IncomingMessage, allowed: readonly string[] | un
   }
 }
 
-function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+export function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
   socket.on('error', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

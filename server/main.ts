@@ -1,4 +1,5 @@
-/** The server process: configuration → server → graceful shutdown on SIGINT / SIGTERM. */
+#!/usr/bin/env node
+/** The server process (`npm start`, the `tabsync-server` bin): configuration → server → graceful shutdown on SIGINT / SIGTERM. */
 import { startServer } from './app';
 import { loadConfig } from './config';
 import { createLogger } from './log';

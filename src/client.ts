@@ -1,12 +1,17 @@
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
+import type { GenericSchema } from 'valibot';
 import type { Credentials, Diagnostics, LogEntry, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../protocol/tab-api';
-import { SyncError, notify, report, toError } from './errors';
+import { SyncError, emit, ignore, report, toError } from './errors';
 import { createRepository, randomId, type Identified, type Repository, type WorkerCall } from './repository';
 import { createWatchers } from './watchers';
 
 export interface ConnectOptions extends Credentials {
-  /** The sync worker: its script URL, or a `SharedWorker` (or, where SharedWorker is missing, a `Worker`) the app built. */
-  worker: string | URL | SharedWorker | Worker;
+  /** The sync worker: its script URL; a factory the tab calls for a worker, and again for a new one
+   *  once that one died (`() => new SharedWorker(new URL('./sync-worker.ts', import.meta.url), { type: 'module' })`,
+   *  what bundlers understand); or one `SharedWorker` (or `Worker`) the app built, never replaced. */
+  worker: string | URL | (() => SharedWorker | Worker) | SharedWorker | Worker;
+  /** How a worker started from a URL loads: `module` for a worker bundle that is an ES module. */
+  workerType?: WorkerType;
   /** `dedicated` runs the worker script as this tab's own `Worker` even where SharedWorker exists
    *  (the tabs then elect one to hold the socket), as it runs anyway where SharedWorker is missing. */
   mode?: 'shared' | 'dedicated';
@@ -18,12 +23,19 @@ export interface ConnectOptions extends Credentials {
   callTimeout?: number;
 }
 
-/** Record types per repository name, e.g. `{ todos: Todo }`. */
-export type Schemas<S> = { [K in keyof S]: Identified };
+/** Per repository name, its record type (`{ todos: Todo }`) or the valibot schema the worker
+ *  checks it with (`typeof schemas`, the module the worker bundle imports). */
+export type Schemas<S> = { [K in keyof S]: Identified | GenericSchema<unknown, Identified> };
+
+/** The record type of one `Schemas` entry: a schema's output, or the record type itself. */
+export type RecordOf<X> = X extends GenericSchema<unknown, infer R extends Identified> ? R : X extends Identified ? X : never;
 
 export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>> {
-  repository<N extends keyof S & string>(name: N): Repository<S[N]>;
-  repository<T extends Identified>(name: string): Repository<T>;
+  /** Typed schemas: only their names, each with its record type. Untyped (the default): any
+   *  name, with the record type as `repository<Todo>('todos')`. */
+  repository: string extends keyof S
+    ? <T extends Identified = RecordOf<S[keyof S]>>(name: string) => Repository<T>
+    : <N extends keyof S & string>(name: N) => Repository<RecordOf<S[N]>>;
   /** Called with the current status whenever it changes (the first time once this tab is attached). */
   onStatusChange(callback: (status: SyncStatus) => void): () => void;
   /** Called when the shared socket opens or closes; the same transitions reach every tab. */
@@ -57,8 +69,15 @@ export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>>
  * The tab holds no socket and no storage: every call is forwarded to the worker.
  */
 export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(options: ConnectOptions): SyncClient<S> {
-  const url = options.worker instanceof EventTarget ? undefined : options.worker;
-  const timeout = options.callTimeout ?? 1e4;
+  const given = options.worker;
+  /** Starts a worker: again after one died, unless the app handed over a single instance. Where
+   *  SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself. */
+  const spawn =
+    typeof given === 'function'
+      ? given
+      : given instanceof EventTarget
+        ? undefined
+        : () => new (options.mode !== 'dedicated' && typeof SharedWorker === 'function' ? SharedWorker : Worker)(given, { type: options.workerType });
   const tabId = randomId();
   const credentials: Credentials = { authToken: options.authToken, headers: options.headers };
   const statusCallbacks = new Set<(status: SyncStatus) => void>();
@@ -79,7 +98,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     let timer: ReturnType<typeof setTimeout> | undefined;
     return new Promise<Awaited<ReturnType<typeof method>>>((resolve, reject) => {
       if (closed) throw new SyncError('closed', 'the sync client is closed');
-      timer = setTimeout(() => reject(unavailable()), timeout);
+      timer = setTimeout(() => reject(unavailable()), options.callTimeout ?? 1e4);
       const run = (used: Link, retried?: boolean): unknown =>
         Promise.race([used.ready.then(() => method(used.api, retried)), used.lost]).then(resolve, (error: unknown) =>
           link !== used ? run(link, true) : reject(toError(error)),
@@ -110,8 +129,8 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     credentialsNeeded: async () => options.onAuthenticationFailed?.() ?? null,
     versionChanged: () => {
       if (versionCallbacks.size) emit(versionCallbacks, undefined);
-      else if (document.hidden) location.reload();
-      else addEventListener('visibilitychange', () => location.reload(), { once: true });
+      else if (document.hidden) reload();
+      else addEventListener('visibilitychange', reload, { once: true });
     },
     // Only a window may ask for persistent storage; where it cannot, the worker hears a rejection.
     persist: () => navigator.storage.persist(),
@@ -119,7 +138,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   };
 
   // Held while this document lives: the worker is granted it once the tab is gone, even crashed.
-  let releaseTabLock = () => {};
+  let releaseTabLock = ignore;
   const locked = new Promise<void>((held) => {
     if (!navigator.locks) return held();
     void navigator.locks.request(`tabsync-tab-${tabId}`, () => {
@@ -141,28 +160,19 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
    *  `tabsync-worker-<id>` while it lives: once this tab is granted it, the worker is gone, and
    *  a new one takes its place with this tab's watchers, credentials and started state. */
   const open = (rewatch?: boolean): Link => {
-    // Where SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself.
-    const worker = !url
-      ? (options.worker as SharedWorker | Worker)
-      : options.mode !== 'dedicated' && typeof SharedWorker === 'function'
-        ? new SharedWorker(url)
-        : new Worker(url);
+    const worker = spawn ? spawn() : (given as SharedWorker | Worker);
     const api = wrap<SyncWorkerApi>('port' in worker ? worker.port : worker);
     let lose!: (error: Error) => void;
-    const lost = new Promise<never>((_, reject) => {
-      lose = reject;
-      // A script that fails to load fires a plain `error` Event; an ErrorEvent is an exception inside a running worker.
-      worker.addEventListener('error', (event) => {
-        if (!(event instanceof ErrorEvent)) reject(unavailable());
-      });
-    });
-    lost.catch(() => {});
+    const lost = new Promise<never>((_, reject) => (lose = reject));
+    // A script that fails to load fires a plain `error` Event; an ErrorEvent is an exception inside a running worker.
+    worker.addEventListener('error', (event) => event instanceof ErrorEvent || lose(unavailable()));
+    lost.catch(ignore);
     const next = { worker, api, lost } as Link;
     next.ready = attach(next, rewatch).then<unknown>((workerId) => {
       void navigator.locks?.request(`tabsync-worker-${workerId}`, () => {
         if (closed) return;
         lose(unavailable());
-        if (url) link = open(true);
+        if (spawn) link = open(true);
       });
       // A new worker does not know the sync was started: every tab that started it says so.
       return started && api.start();
@@ -176,7 +186,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   // re-watches: the tab gets the current state in one notification per repository.
   let away = false;
   const onHide = () => {
-    if (!away) void link.api.detach(tabId).catch(() => {});
+    if (!away) void link.api.detach(tabId).catch(ignore);
     away = true;
   };
   const onShow = () => {
@@ -193,7 +203,8 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   };
 
   return {
-    repository: <T extends Identified>(name: string) => createRepository<T>(name, call, watchers),
+    // One implementation for both shapes of `repository`: the types differ, the calls do not.
+    repository: ((name: string) => createRepository(name, call, watchers)) as unknown as SyncClient<S>['repository'],
     onStatusChange: (callback) => subscribe(statusCallbacks, callback),
     onConnectionChange: (callback) => subscribe(connectionCallbacks, callback),
     status: () => call((api) => api.status()),
@@ -208,13 +219,14 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     onLog: (callback) => subscribe(logCallbacks, callback),
     close: () =>
       (closing ??= call((api) => api.detach(tabId))
-        .catch(() => {})
+        .catch(ignore)
         .then(() => {
           closed = true;
           for (const [type, handler] of lifecycle) removeEventListener(type, handler, true);
           link.api[releaseProxy]();
           releaseTabLock();
-          if ('terminate' in link.worker) link.worker.terminate();
+          // A SharedWorker has no terminate: the browser ends it once no tab holds it.
+          (link.worker as Partial<Worker>).terminate?.();
         })),
   };
 }
@@ -227,12 +239,10 @@ interface Link {
   lost: Promise<never>;
 }
 
+const reload = () => location.reload();
+
 /** The worker is gone, failed to start, or did not answer within `callTimeout`. */
 const unavailable = () => new SyncError('worker_unavailable', 'the sync worker is not answering');
-
-function emit<T>(callbacks: Set<(value: T) => void>, value: T): void {
-  for (const callback of [...callbacks]) notify(callback, value);
-}
 
 function subscribe<T>(callbacks: Set<T>, callback: T): () => void {
   callbacks.add(callback);

@@ -19,6 +19,9 @@ export function toError(thrown: unknown): Error {
   return shape?.name === 'SyncError' ? new SyncError(shape.code, shape.message) : new Error(String(thrown));
 }
 
+/** For a promise whose failure is already handled elsewhere. */
+export const ignore = (): void => {};
+
 /** Surfaces a failure nobody awaits (a background call) without breaking the caller. */
 export function report(error: unknown): void {
   queueMicrotask(() => {
@@ -34,4 +37,9 @@ export function notify<T>(callback: (value: T) => void, value: T): void {
   } catch (error) {
     report(error);
   }
+}
+
+/** Calls each callback (a copy of the set: one may unsubscribe another) with `value`. */
+export function emit<T>(callbacks: Set<(value: T) => void>, value: T): void {
+  for (const callback of [...callbacks]) notify(callback, value);
 }

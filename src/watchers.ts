@@ -1,5 +1,5 @@
 import type { RecordsChange, StoredRecord } from '../protocol/tab-api';
-import { notify } from './errors';
+import { emit, notify } from './errors';
 import { applyChange } from './records-view';
 
 export type RecordsCallback = (records: readonly StoredRecord[]) => void;
@@ -43,7 +43,7 @@ export function createWatchers(subscribe: (repository: string) => void, unsubscr
       if (!group) return;
       const records = applyChange(latest.get(repository) ?? [], change);
       latest.set(repository, records);
-      for (const callback of [...group]) notify(callback, records);
+      emit(group, records);
     },
     repositories: () => [...callbacks.keys()],
   };

@@ -50,8 +50,8 @@ test('the demo adds, toggles, renames and deletes todos by clicking, in every ta
   expect(await allTodos(page)).toEqual([]);
 });
 
-test('the demo shows the connection and the changes waiting to sync', async ({ page, server }) => {
-  test.setTimeout(90_000); // waits for the worker's reconnect back-off
+test('the demo shows the connection and the changes waiting to sync; offline is calm, and Retry now skips the backoff', async ({ page, server }) => {
+  test.setTimeout(90_000); // waits for the worker to notice the server is gone
   await page.goto(server.url);
   const badge = page.locator('#connection');
   const pending = page.locator('#pending');
@@ -59,7 +59,8 @@ test('the demo shows the connection and the changes waiting to sync', async ({ p
 
   await server.stop();
   await expect(badge).toHaveText('Offline');
-  await expect(page.locator('#last-error')).toContainText('Sync error');
+  await expect(page.locator('#offline-notice')).toContainText('Offline — changes are kept on this device');
+  await expect(page.locator('#last-error')).toBeHidden();
   for (const title of ['First', 'Second', 'Third']) {
     await page.getByLabel('New todo').fill(title);
     await page.getByLabel('New todo').press('Enter');
@@ -67,8 +68,15 @@ test('the demo shows the connection and the changes waiting to sync', async ({ p
   await expect(pending).toHaveText('3 changes waiting to sync');
   await expect(page.locator('.todo .title')).toHaveText(['First', 'Second', 'Third']);
 
+  // Once the backoff has grown so that the next attempt is 4 s away or more, the server returns:
+  // Connected before that attempt is due means Retry now skipped the wait.
+  const nextAttempt = async () => Date.parse((await page.evaluate(() => window.lf.diagnostics())).connection.reconnectAt ?? '') - Date.now();
+  await expect.poll(nextAttempt, { timeout: 60_000 }).toBeGreaterThan(4000);
+  const dueIn = await nextAttempt();
   await server.restart();
-  await expect(badge).toHaveText('Connected', { timeout: 45_000 });
+  await page.getByRole('button', { name: 'Retry now' }).click();
+  await expect(badge).toHaveText('Connected', { timeout: dueIn - 1000 });
+  await expect(page.locator('#offline-notice')).toBeHidden();
   await expect(pending).toHaveText('All changes synced');
   await expect(page.locator('#last-error')).toBeHidden();
   expect((await server.records('todos')).map((todo) => todo['title'])).toEqual(['First', 'Second', 'Third']);
@@ -100,4 +108,22 @@ test('the diagnostics panel opens, shows the worker and its storage, and keeps u
   await expect(panel.locator('[data-field="repositories.todos"]')).toContainText('1 record,');
   await expect(panel.locator('[data-field^="tabs."]')).toHaveCount(2);
   await expect(panel.locator('[data-field^="tabs."]').first()).toHaveText('watching todos');
+});
+
+test('the first load says Loading… alone, then what is true', async ({ context, page, server }) => {
+  // The worker script waits until the page was looked at: nothing is known yet.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await context.route('**/sync-worker.js', async (route) => {
+    await released;
+    await route.continue();
+  });
+  await page.goto(server.url);
+  await expect(page.locator('#empty')).toHaveText('Loading…');
+  await expect(page.locator('#pending')).toHaveText('');
+  await expect(page.getByText('Nothing to do yet')).toBeHidden();
+  release();
+  await expect(page.getByText('Nothing to do yet')).toBeVisible();
+  await expect(page.locator('#pending')).toHaveText('All changes synced');
+  await expect(page.getByText('Loading…')).toBeHidden();
 });

@@ -147,11 +147,11 @@ test('a tab whose listener throws is dropped and the others still get their list
 });
 
 test('a failed commit rejects every write of its group and stores none', async () => {
-  // A value IndexedDB cannot clone makes the transaction fail; the valid write sharing it fails too.
+  // A value IndexedDB cannot clone (a Proxy, plain to JSON) makes the transaction fail; the valid write sharing it fails too.
   const core = await open({ repositories: { todos: TodoSchema, loose: v.looseObject({ id: v.string() }) } });
   const results = await Promise.allSettled([
     core.api.upsert('todos', { id: 'fine', title: 'fine', done: false }),
-    core.api.upsert('loose', { id: 'bad', handler: () => {} }),
+    core.api.upsert('loose', { id: 'bad', handler: new Proxy({}, {}) }),
   ]);
   for (const result of results) {
     assert.equal(result.status, 'rejected');

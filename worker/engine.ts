@@ -5,7 +5,7 @@
  */
 import { decodeFrame } from '../protocol/frame';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES } from '../protocol/limits';
-import { ServerMessageSchema, type ClientMessage, type MessageOf, type ServerMessage, type SyncEvent } from '../protocol/messages';
+import { ErrorCode, ServerMessageSchema, type ClientMessage, type MessageOf, type ServerMessage, type SyncEvent } from '../protocol/messages';
 import type { ConnectionState, Credentials, Diagnostics, SetAsideWrite } from '../protocol/tab-api';
 import { reconnectDelay } from './backoff';
 import type { Logger } from './config';
@@ -64,6 +64,9 @@ const MAX_JOINED_CHARS = 16 * 1024 * 1024;
 /** Set-aside writes that diagnostics remember. */
 const SET_ASIDE_KEPT = 20;
 
+/** A backoff attempt far enough along that its delay is `maxReconnectDelay`. */
+const LONGEST_BACKOFF_ATTEMPT = 30;
+
 /** How long closing waits for the socket's close handshake before it lets go anyway. */
 const CLOSE_WAIT_MS = 2000;
 
@@ -80,6 +83,8 @@ export class SyncEngine {
   private catchUp: CatchUp | null = null;
   private failedAttempts = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When `reconnectTimer` fires (epoch ms). */
+  private reconnectAt = 0;
   private openTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
@@ -175,6 +180,7 @@ export class SyncEngine {
       reconnects: Math.max(0, this.socketsOpened - 1),
       ...(this.socket ? this.session : {}),
       ...(lastError ? { lastError } : {}),
+      ...(this.reconnectTimer ? { reconnectAt: new Date(this.reconnectAt).toISOString() } : {}),
     };
   }
 
@@ -339,6 +345,7 @@ export class SyncEngine {
     if (!this.started || this.closed || this.blockers.size > 0 || this.socket || this.unauthorized || this.askingCredentials || this.reconnectTimer) return;
     const { reconnectDelay: base, maxReconnectDelay: cap } = this.options;
     const delay = reconnectDelay(this.failedAttempts++, base, cap, Math.random);
+    this.reconnectAt = Date.now() + delay;
     this.reconnectTimer = setTimeout(() => {
       this.connect();
       this.noteState();
@@ -491,6 +498,8 @@ export class SyncEngine {
       return;
     }
     const message = decoded.message;
+    // At once, not queued: the server closes right after it, and the backoff must know first.
+    if (message.type === 'error' && message.code === ErrorCode.originRefused) return this.originRefused(message.message);
     if (message.type === 'ping') {
       this.send({ type: 'pong' });
       return;
@@ -568,6 +577,14 @@ export class SyncEngine {
         return;
       }
     }
+  }
+
+  /** The server takes no pages of this origin. Said in the status; retried only at the longest
+   *  backoff, as the fix (the server's ALLOWED_ORIGINS) is nothing a tab can signal: no storm. */
+  private originRefused(message: string): void {
+    this.options.log.warn(`origin refused: ${message}`);
+    this.options.status.error(ErrorCode.originRefused, message);
+    this.failedAttempts = Math.max(this.failedAttempts, LONGEST_BACKOFF_ATTEMPT);
   }
 
   /** Applying failed (storage): reconnect, so catch-up resumes from the last stored cursor. */

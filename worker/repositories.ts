@@ -6,6 +6,7 @@ import { describeIssues, Operation, type SyncEvent } from '../protocol/messages'
 import type { StoredRecord } from '../protocol/tab-api';
 import type { RecordSchema } from './config';
 import { syncError } from './errors';
+import { jsonMismatch } from './json-safe';
 
 const encoder = new TextEncoder();
 
@@ -44,6 +45,9 @@ export class Repositories {
     if (!result.success) throw syncError('invalid_record', `invalid ${repository} record: ${describeIssues(result.issues)}`);
     const data = result.output;
     assertRecordId(data.id);
+    // Before stringify, which throws on a BigInt: what JSON would change must not diverge unseen.
+    const mismatch = jsonMismatch(data, MAX_DATA_DEPTH);
+    if (mismatch) throw syncError('invalid_record', `${repository} record ${data.id} cannot be synced: ${mismatch}, which JSON does not bring back as it is`);
     // What the server would refuse must fail here, or it would wait in the outbox forever.
     let unstorable: string | undefined;
     const json = JSON.stringify(data, (key, value: unknown) => {

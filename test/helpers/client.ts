@@ -125,3 +125,12 @@ export async function authed(url: string, token?: string, options?: ConnectOptio
   const { connectionId = '', namespace = '', principal = '', maxMessageBytes } = reply;
   return Object.assign(client, { connectionId, namespace, principal, maxMessageBytes });
 }
+
+/** Opens a socket as a page of `origin` and tells whether the server refused it as it should:
+ *  one `origin_refused` error, then a 1008 close. */
+export async function refusedAsOrigin(url: string, origin: string, headers?: Record<string, string>): Promise<boolean> {
+  const client = await TestClient.connect(url, { origin, headers });
+  const code = await client.closeCode();
+  const [error, ...more] = client.inbox;
+  return code === 1008 && more.length === 0 && error?.type === 'error' && error.code === 'origin_refused';
+}

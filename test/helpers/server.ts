@@ -61,9 +61,9 @@ export interface SpawnedServer {
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 5_000;
 
-/** Runs `node --import tsx server/main.ts`; resolves once its start line names the port. */
-export function spawnServer(env: Record<string, string>): Promise<SpawnedServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+/** Runs `node --import tsx server/main.ts` (or another `node` command line, e.g. an installed bin); resolves once its start line names the port. */
+export function spawnServer(env: Record<string, string>, nodeArgs: readonly string[] = ['--import', 'tsx', 'server/main.ts']): Promise<SpawnedServer> {
+  const child = spawn(process.execPath, nodeArgs, {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
