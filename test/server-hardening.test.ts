@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import {
   decodeFrame,
@@ -20,10 +20,9 @@ import {
   ServerMessageSchema,
   type SyncEvent,
 } from '../protocol';
-import type { StartOptions } from '../server/app';
-import type { ServerConfig } from '../server/config';
-import { authed, refusedAsOrigin, TestClient, type AuthedClient, type ConnectOptions } from './helpers/client';
-import { spawnServer, startTestServer, type SpawnedServer, type TestServer } from './helpers/server';
+import { authed, refusedAsOrigin, TestClient } from './helpers/client';
+import { spawnServer } from './helpers/server';
+import { serverTestScope } from './helpers/scope';
 import { makeEvent } from './store-contract';
 
 const JWT_SECRET = 'hardening-jwt-secret-0123456789abcdef';
@@ -44,31 +43,7 @@ function jwt(subject: string, claims: Record<string, unknown>, options: { expire
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('server hardening', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-
-  async function start(overrides: Partial<ServerConfig> = {}, options?: StartOptions): Promise<TestServer> {
-    const server = await startTestServer(overrides, options);
-    cleanups.push(() => server.stop());
-    return server;
-  }
-  async function spawn(env: Record<string, string>): Promise<SpawnedServer> {
-    const server = await spawnServer(env);
-    cleanups.push(() => server.stop());
-    return server;
-  }
-  async function connect(url: string, options?: ConnectOptions): Promise<TestClient> {
-    const client = await TestClient.connect(url, options);
-    cleanups.push(() => client.close());
-    return client;
-  }
-  async function login(url: string, token?: string, options?: ConnectOptions): Promise<AuthedClient> {
-    const client = await authed(url, token, options);
-    cleanups.push(() => client.close());
-    return client;
-  }
+  const { start, spawn, connect, login, defer } = serverTestScope();
   async function activeConnections(url: string): Promise<number> {
     return ((await (await fetch(`${url}/api/health`)).json()) as { activeConnections: number }).activeConnections;
   }
@@ -241,7 +216,7 @@ describe('server hardening', () => {
 
       first.socket.terminate();
       const replacement = await retry(() => authed(server.syncUrl, inTeamA), 2000);
-      cleanups.push(() => replacement.close());
+      defer(() => replacement.close());
 
       second.send({ type: 'auth', token: 'forged' });
       assert.equal((await second.next('error')).code, 'auth_failed');

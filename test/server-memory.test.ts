@@ -5,35 +5,16 @@
  * cap, a broadcast consumer that does not read, and a token that expires mid-stream.
  */
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import type { ServerConfig } from '../server/config';
-import { authed, TestClient, type AuthedClient } from './helpers/client';
+import { TestClient } from './helpers/client';
 import { floodEmptyFrames, health, MiB, openDeaf, percentile, probeHealth, rssBytes, seed, smallObjectData } from './helpers/memory';
-import { spawnServer, startTestServer, type SpawnedServer, type TestServer } from './helpers/server';
+import { serverTestScope } from './helpers/scope';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('server memory bounds', () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-  async function start(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
-    const server = await startTestServer(overrides);
-    cleanups.push(() => server.stop());
-    return server;
-  }
-  async function spawn(env: Record<string, string>): Promise<SpawnedServer> {
-    const server = await spawnServer(env);
-    cleanups.push(() => server.stop());
-    return server;
-  }
-  async function login(url: string, token?: string): Promise<AuthedClient> {
-    const client = await authed(url, token);
-    cleanups.push(() => client.socket.terminate());
-    return client;
-  }
+  const { start, spawn, login, connect, defer } = serverTestScope();
 
   it('readers that stop reading mid catch-up hold at most a page each: the heap stays flat, health answers, the data is intact', async () => {
     const maxPageBytes = 256 * 1024;
@@ -47,7 +28,7 @@ describe('server memory bounds', () => {
 
     const readers = await Promise.all(Array.from({ length: 4 }, () => login(server.syncUrl)));
     const pings = setInterval(() => readers.forEach((r) => r.send({ type: 'ping' })), 50);
-    cleanups.push(() => clearInterval(pings));
+    defer(() => clearInterval(pings));
     for (const reader of readers) {
       reader.send({ type: 'request_all_events' });
       reader.socket.pause(); // reads nothing more, but keeps pinging
@@ -55,7 +36,7 @@ describe('server memory bounds', () => {
     let peakHeap = 0;
     let peakBuffered = 0;
     const sampler = setInterval(() => (peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed - baseline)), 10);
-    cleanups.push(() => clearInterval(sampler));
+    defer(() => clearInterval(sampler));
     const deadline = Date.now() + 1500;
     const latencies = await probeHealth(server.url, () => Date.now() > deadline, (h) => (peakBuffered = Math.max(peakBuffered, h.sendBufferBytes)));
     clearInterval(sampler);
@@ -75,7 +56,7 @@ describe('server memory bounds', () => {
     const server = await spawn({ AUTH_TOKENS: 'secret=alpha' });
     const before = rssBytes(server.pid);
     const flooders = await Promise.all([0, 1, 2].map(() => openDeaf(server.syncUrl)));
-    cleanups.push(() => flooders.forEach((s) => s.terminate()));
+    defer(() => flooders.forEach((s) => s.terminate()));
     let peakBuffered = 0;
     let peakRss = 0;
     // 300,000 frames or 6 s, whichever comes first (the machine may be slow).
@@ -100,14 +81,13 @@ describe('server memory bounds', () => {
 
   it('a flood is answered at a bounded rate; the replies it dropped are counted in the next answer', async () => {
     const server = await start({ authTokens: new Map([['secret', 'alpha']]) });
-    const client = await TestClient.connect(server.syncUrl);
-    cleanups.push(() => client.socket.terminate());
+    const client = await connect(server.syncUrl);
     const frames = 20_000;
     for (let i = 0; i < frames; i++) client.sendRaw('');
     // Probes until one is answered: the ones sent while replies are still being dropped are counted too.
     let probes = 0;
     const probe = setInterval(() => client.sendRaw(`not json ${probes++}`), 200);
-    cleanups.push(() => clearInterval(probe));
+    defer(() => clearInterval(probe));
     let answered = 0;
     let dropped = 0;
     let answeredProbe: number;
@@ -127,7 +107,7 @@ describe('server memory bounds', () => {
     assert.ok(answered < frames / 10, `${answered} of ${frames} refusals answered, ${dropped} counted`);
     // Answered again once it slows down (a ping sent while its rate budget is still spent goes unanswered).
     const pinging = setInterval(() => client.send({ type: 'ping' }), 200);
-    cleanups.push(() => clearInterval(pinging));
+    defer(() => clearInterval(pinging));
     assert.deepEqual(await client.next('pong', 10_000), { type: 'pong' });
   });
 
@@ -153,8 +133,7 @@ describe('server memory bounds', () => {
 
   it('MAX_CONNECTIONS: the connection past the cap is refused with 503, whether or not the others authenticated', async () => {
     const server = await start({ maxConnections: 2 });
-    const first = await TestClient.connect(server.syncUrl);
-    cleanups.push(() => first.socket.terminate());
+    const first = await connect(server.syncUrl);
     await login(server.syncUrl);
     await assert.rejects(TestClient.connect(server.syncUrl), /upgrade refused: 503/);
     first.socket.terminate();
