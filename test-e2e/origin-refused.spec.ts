@@ -1,4 +1,5 @@
-import { expect, openDemoAt, status, test } from './fixtures';
+import { status } from './fixtures';
+import { expect, openDemo, test, workerUrl } from './lifecycle';
 import { TestServer } from './server';
 
 test('a page of an origin the sync server does not allow sees origin_refused naming ALLOWED_ORIGINS, and no reconnect storm', async ({ context, server }) => {
@@ -6,8 +7,8 @@ test('a page of an origin the sync server does not allow sees origin_refused nam
   // `strict`, which allows only another origin.
   const strict = await TestServer.start({ ALLOWED_ORIGINS: 'https://app.example' });
   try {
-    const worker = `/sync-worker.js?ws=${encodeURIComponent(`ws://127.0.0.1:${strict.port}/sync`)}&reconnectDelay=50&maxReconnectDelay=60000`;
-    const page = await openDemoAt(context, `${server.url}/?worker=${encodeURIComponent(worker)}`);
+    const worker = workerUrl({ ws: `ws://127.0.0.1:${strict.port}/sync`, reconnectDelay: 50, maxReconnectDelay: 60_000 });
+    const page = await openDemo(context, server.url, { worker });
     // Refused, closed, and the next attempt scheduled.
     await expect.poll(async () => (await page.evaluate(() => window.lf.diagnostics())).connection.reconnectAt).toBeDefined();
     const { lastError, connected } = await status(page);

@@ -115,10 +115,21 @@ export class TestServer {
   }
 
   /** The repository's records as the server's event log decides them (last writer wins). */
+  /** Every page of the repository's compacted view (REST pages are cut at MAX_PAGE_BYTES / 500 events). */
+  async allEvents(repository: string): Promise<SequencedEvent[]> {
+    const events: SequencedEvent[] = [];
+    for (let hasMore = true; hasMore; ) {
+      const afterSequence = events.at(-1)?.serverSequence ?? 0;
+      const page = (await this.getJson(`/api/events/${repository}?afterSequence=${afterSequence}`)) as { events: SequencedEvent[]; hasMore: boolean };
+      events.push(...page.events);
+      hasMore = page.hasMore && page.events.length > 0;
+    }
+    return events;
+  }
+
   async records(repository: string): Promise<Record<string, unknown>[]> {
-    const body = (await this.getJson(`/api/events/${repository}`)) as { events: SequencedEvent[] };
     const winners = new Map<string, SequencedEvent>();
-    for (const event of body.events) {
+    for (const event of await this.allEvents(repository)) {
       const current = winners.get(event.dataId);
       if (!current || compareEvents(event, current) > 0) winners.set(event.dataId, event);
     }

@@ -284,3 +284,23 @@ test('a push the server refuses for what it holds (error with eventIds) is set a
   ]);
   assert.equal(server.connections.length, 1, 'no reconnect was needed');
 });
+
+test('an unauthenticated reply that crossed auth_failed on the wire does not hide why: lastError stays auth_failed, and sync resumes', async () => {
+  let requests = 0;
+  const server = await fake((socket, message) => {
+    if (message.type !== 'request_events') return;
+    if (++requests > 1) return sendTo(socket, { type: 'sync_complete', repository: message.repository });
+    // The token expired while this request was on its way: the server's two replies, in order.
+    sendTo(socket, { type: 'error', code: 'auth_failed', message: 'token expired: authenticate again' });
+    sendTo(socket, { type: 'error', code: 'unauthenticated', message: 'authenticate first: send {"type":"auth"} before request_events' });
+  });
+  const c = await cores.open(server.url);
+  const tab = new RecordingTab(() => ({ authToken: 'fresh' }));
+  await c.api.attach('tab', tab, { authToken: 'expiring' });
+  await c.api.start();
+  await settled(c, 'sync with the fresh token');
+  assert.equal(tab.credentialRequests, 1);
+  const status = await c.api.status();
+  assert.equal(status.lastError?.code, 'auth_failed');
+  assert.match(status.lastError?.message ?? '', /expired/);
+});

@@ -550,6 +550,9 @@ export class SyncEngine {
           void this.authFailed(message.message);
           return;
         }
+        // A message that crossed the server's auth_failed on the wire: that loss is reported
+        // already, and what was refused goes out again once the new credentials are in.
+        if (message.code === 'unauthenticated' && this.askingCredentials) return;
         if (message.eventIds) {
           const refused = this.outbox.refused(message.eventIds);
           if (refused) {
