@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { CHROMIUM_ONLY } from './test-e2e/engines';
+import { CHROMIUM_LAUNCH, CHROMIUM_ONLY } from './test-e2e/engines';
 
 /**
  * Browser tests against the built dist/ (`npm test` builds first): real Chromium and Firefox, a
@@ -25,17 +25,7 @@ export default defineConfig({
       name: 'chromium',
       use: {
         browserName: 'chromium',
-        launchOptions: {
-          executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-          args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            '--no-first-run',
-          ],
-        },
+        launchOptions: CHROMIUM_LAUNCH,
       },
     },
     {

@@ -29,3 +29,9 @@ function escapeRegExp(text: string): string {
 
 /** Matches the titles above; the Firefox project's `grepInvert`. */
 export const CHROMIUM_ONLY = new RegExp(Object.keys(CHROMIUM_ONLY_TESTS).map(escapeRegExp).join('|'));
+
+/** Debian's Chromium as every suite launches it (no download; flags for a headless CI machine). */
+export const CHROMIUM_LAUNCH = {
+  executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+};

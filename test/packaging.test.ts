@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import playwrightConfig from '../playwright.config';
+import { CHROMIUM_LAUNCH } from '../test-e2e/engines';
 import { reachableDeclarations } from '../scripts/packaging/declarations';
 import { createPackagingProject, type PackagingProject } from './helpers/packaging-project';
 import { spawnServer } from './helpers/server';
@@ -106,7 +106,7 @@ describe('the packed tarballs in a fresh Vite + TypeScript project', { timeout: 
     before(async () => {
       await project.exec(installed('.bin', 'vite'), ['build', '--logLevel', 'warn']);
       server = await spawnServer({ PUBLIC_DIR: join(project.app, 'dist'), DATABASE_URL: join(project.root, 'data/sync.db') }, [installed('.bin', 'tabsync-server')]);
-      browser = await chromium.launch(playwrightConfig.use?.launchOptions);
+      browser = await chromium.launch(CHROMIUM_LAUNCH);
     }, { timeout: 120_000 });
     afterEach(async () => {
       for (const profile of profiles.splice(0)) await profile.close();
