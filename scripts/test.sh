@@ -44,6 +44,9 @@ e2e=$(node -e '
   try { const s = require(process.argv[1]).stats; console.log(s.expected + s.flaky, s.unexpected); }
   catch { console.log("0 1"); }' "$results/e2e.json")
 passed=$((passed + ${e2e% *})); failed=$((failed + ${e2e#* }))
+node -e '
+  const walk = (suite) => [...(suite.specs ?? []).flatMap((spec) => spec.tests.filter((t) => t.status === "flaky").map((t) => `${t.projectName} › ${spec.title}`)), ...(suite.suites ?? []).flatMap(walk)];
+  try { for (const name of require(process.argv[1]).suites.flatMap(walk)) console.log(`FLAKY (passed on retry): ${name}`); } catch {}' "$results/e2e.json"
 
 echo "── browser tests (WebKit)"
 # shellcheck disable=SC2046
