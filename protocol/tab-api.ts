@@ -3,9 +3,10 @@
  * MessagePort. Types only: the facade imports this file with `import type`.
  */
 
+/** In an update, a field given as `undefined` clears it; an absent one stays as it is. */
 export interface Credentials {
-  authToken?: string;
-  headers?: Record<string, string>;
+  authToken?: string | undefined;
+  headers?: Record<string, string> | undefined;
 }
 
 /** A record as apps see it: a plain object with a string `id`. */
@@ -125,10 +126,11 @@ export interface Diagnostics {
     since: string;
     /** Sockets this worker opened after its first one. */
     reconnects: number;
-    /** The server's id of the current connection, and who it authenticated as, in which namespace. */
-    connectionId?: string;
-    principal?: string;
-    namespace?: string;
+    /** The server's id of the current connection, and who it authenticated as, in which namespace
+     *  (`undefined` where the server did not say). */
+    connectionId?: string | undefined;
+    principal?: string | undefined;
+    namespace?: string | undefined;
     lastError?: SyncErrorInfo;
     /** When the next connection attempt is due (ISO-8601), while one waits for its backoff. */
     reconnectAt?: string;

@@ -71,13 +71,14 @@ export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>>
 export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(options: ConnectOptions): SyncClient<S> {
   const given = options.worker;
   /** Starts a worker: again after one died, unless the app handed over a single instance. Where
-   *  SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself. */
+   *  SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself.
+   *  (A `type` left undefined is the browser's default, `classic`: the cast only tells TypeScript.) */
   const spawn =
     typeof given === 'function'
       ? given
       : given instanceof EventTarget
         ? undefined
-        : () => new (options.mode !== 'dedicated' && typeof SharedWorker === 'function' ? SharedWorker : Worker)(given, { type: options.workerType });
+        : () => new (options.mode !== 'dedicated' && typeof SharedWorker === 'function' ? SharedWorker : Worker)(given, { type: options.workerType } as WorkerOptions);
   const tabId = randomId();
   const credentials: Credentials = { authToken: options.authToken, headers: options.headers };
   const statusCallbacks = new Set<(status: SyncStatus) => void>();

@@ -112,7 +112,7 @@ export class SyncEngine {
   private socketsOpened = 0;
   /** Per repository, the end of its last complete catch-up (ISO-8601). */
   private readonly syncedAt = new Map<string, string>();
-  private session: { connectionId?: string; principal?: string; namespace?: string } = {};
+  private session: Pick<Diagnostics['connection'], 'connectionId' | 'principal' | 'namespace'> = {};
   private state: ConnectionState = 'stopped';
   private stateSince = new Date().toISOString();
 

@@ -8,6 +8,9 @@ import type { SyncStatus } from '../protocol/tab-api';
 const QUIET_KEYS: ReadonlySet<keyof SyncStatus> = new Set(['pending', 'stalledForMs']);
 const QUIET_DELAY_MS = 50;
 
+/** A change to the status: a key given as `undefined` is cleared. */
+export type StatusPatch = { [K in keyof SyncStatus]?: SyncStatus[K] | undefined };
+
 export class StatusStore {
   private current: SyncStatus = {
     started: false,
@@ -33,10 +36,10 @@ export class StatusStore {
     return copy;
   }
 
-  update(patch: Partial<SyncStatus>): void {
+  update(patch: StatusPatch): void {
     const changed = (Object.keys(patch) as (keyof SyncStatus)[]).filter((key) => patch[key] !== this.current[key]);
     if (changed.length === 0) return;
-    this.current = { ...this.current, ...patch };
+    this.current = patched(this.current, patch);
     // Changes of one task (connected, authenticated, syncing…) reach tabs as one status.
     const urgent = changed.some((key) => !QUIET_KEYS.has(key));
     if (this.publishTimer !== undefined && (this.publishDelay === 0 || !urgent)) return;
@@ -62,4 +65,11 @@ export class StatusStore {
     clearTimeout(this.publishTimer);
     this.publishTimer = undefined;
   }
+}
+
+/** The status with the patch applied: the keys it clears are left out. */
+function patched(status: SyncStatus, patch: StatusPatch): SyncStatus {
+  const next: StatusPatch = { ...status, ...patch };
+  for (const key of Object.keys(patch) as (keyof SyncStatus)[]) if (patch[key] === undefined) delete next[key];
+  return next as SyncStatus;
 }
