@@ -2,6 +2,7 @@
  * The contract between a tab's facade and the sync worker, carried by comlink over a
  * MessagePort: its types, and the names of the Web Locks, channels and databases both sides use.
  */
+import type { ReadErrorCode } from './messages';
 
 /** In an update, a field given as `undefined` clears it; an absent one stays as it is. */
 export interface Credentials {
@@ -12,8 +13,15 @@ export interface Credentials {
 /** A record as apps see it: a plain object with a string `id`. */
 export type StoredRecord = { id: string } & Record<string, unknown>;
 
+/** A server's `error.code` as the worker reads it: `server_error` for one it does not know (a newer
+ *  server's) or none. */
+export type ServerErrorCode = ReadErrorCode;
+
+/** What `lastError.code` may be: a server's code, a refused call's, or one of the runtime's own. */
+export type SyncErrorCode = ServerErrorCode | TabErrorCode | 'connection_failed' | 'heartbeat_timeout' | 'stalled';
+
 export interface SyncErrorInfo {
-  code: string;
+  code: SyncErrorCode;
   message: string;
   at: string;
 }
@@ -55,7 +63,7 @@ export interface SetAsideWrite {
   id: string;
   eventId: string;
   /** The server's error code, or `too_large`. */
-  code: string;
+  code: ServerErrorCode;
   reason: string;
   /** When it was set aside (ISO-8601). */
   at: string;
