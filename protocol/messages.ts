@@ -33,6 +33,21 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** What a client reads for an `error.code` it does not know (a newer server's): the frame still
+ *  counts, as an error of no known kind, instead of being dropped as invalid (docs/protocol.md). */
+export const UNKNOWN_ERROR_CODE = 'server_error';
+
+/** `error.code` on the wire: one of ErrorCode's values; any other string reads as UNKNOWN_ERROR_CODE. */
+const ErrorCodeSchema = v.union([
+  v.picklist(Object.values(ErrorCode)),
+  v.pipe(
+    v.string(),
+    v.transform((): typeof UNKNOWN_ERROR_CODE => UNKNOWN_ERROR_CODE),
+  ),
+]);
+/** An `error.code` as a client reads it. */
+export type ReadErrorCode = v.InferOutput<typeof ErrorCodeSchema>;
+
 const EventId = v.pipe(v.string(), v.regex(EVENT_ID, 'eventId must be 1-64 URL-safe characters'));
 /** The events of one push, by id: what `error.eventIds` names. */
 export const PushedEventIdsSchema = v.pipe(v.array(EventId), v.maxLength(MAX_BATCH_EVENTS));
@@ -139,7 +154,7 @@ export const ServerMessageSchema = v.variant('type', [
   v.object({
     type: v.literal('error'),
     message: v.string(),
-    code: v.optional(v.string()),
+    code: v.optional(ErrorCodeSchema),
     /** A push refused for what it holds (it will be refused again, as sent): its events' ids. */
     eventIds: v.optional(PushedEventIdsSchema),
   }),

@@ -1,18 +1,27 @@
 /**
  * The contract between a tab's facade and the sync worker, carried by comlink over a
- * MessagePort. Types only: the facade imports this file with `import type`.
+ * MessagePort: its types, and the names of the Web Locks, channels and databases both sides use.
  */
+import type { ReadErrorCode } from './messages';
 
+/** In an update, a field given as `undefined` clears it; an absent one stays as it is. */
 export interface Credentials {
-  authToken?: string;
-  headers?: Record<string, string>;
+  authToken?: string | undefined;
+  headers?: Record<string, string> | undefined;
 }
 
 /** A record as apps see it: a plain object with a string `id`. */
 export type StoredRecord = { id: string } & Record<string, unknown>;
 
+/** A server's `error.code` as the worker reads it: `server_error` for one it does not know (a newer
+ *  server's) or none. */
+export type ServerErrorCode = ReadErrorCode;
+
+/** What `lastError.code` may be: a server's code, a refused call's, or one of the runtime's own. */
+export type SyncErrorCode = ServerErrorCode | TabErrorCode | 'connection_failed' | 'heartbeat_timeout' | 'stalled';
+
 export interface SyncErrorInfo {
-  code: string;
+  code: SyncErrorCode;
   message: string;
   at: string;
 }
@@ -54,7 +63,7 @@ export interface SetAsideWrite {
   id: string;
   eventId: string;
   /** The server's error code, or `too_large`. */
-  code: string;
+  code: ServerErrorCode;
   reason: string;
   /** When it was set aside (ISO-8601). */
   at: string;
@@ -125,10 +134,11 @@ export interface Diagnostics {
     since: string;
     /** Sockets this worker opened after its first one. */
     reconnects: number;
-    /** The server's id of the current connection, and who it authenticated as, in which namespace. */
-    connectionId?: string;
-    principal?: string;
-    namespace?: string;
+    /** The server's id of the current connection, and who it authenticated as, in which namespace
+     *  (`undefined` where the server did not say). */
+    connectionId?: string | undefined;
+    principal?: string | undefined;
+    namespace?: string | undefined;
     lastError?: SyncErrorInfo;
     /** When the next connection attempt is due (ISO-8601), while one waits for its backoff. */
     reconnectAt?: string;
@@ -188,7 +198,7 @@ export type TabErrorCode =
 /** The surface the worker exposes to every tab. */
 export interface SyncWorkerApi {
   /** Registers a tab; returns the current status and this worker's id (the tab watches the Web
-   *  Lock `tabsync-worker-<id>`, which the worker holds while it lives). `credentials` are used if
+   *  Lock `workerLockName(id)`, which the worker holds while it lives). `credentials` are used if
    *  the worker has none. */
   attach(tabId: string, listener: TabListener, credentials?: Credentials): Promise<{ status: SyncStatus; workerId: string }>;
   detach(tabId: string): Promise<void>;
@@ -212,4 +222,43 @@ export interface SyncWorkerApi {
    *  yet sent, its cursors. Clearing the shown one restarts the session, which then catches up
    *  from the start: log out (stop, or switch credentials) first. */
   clearLocalData(namespace?: string): Promise<void>;
+}
+
+
+// Names both sides must spell alike. A lock held by one side while it lives tells the other,
+// once granted, that the holder is gone (crashed or killed included).
+
+/** The Web Lock a tab holds while its document lives; its worker is granted it once the tab is gone. */
+export function tabLockName(tabId: string): string {
+  return `tabsync-tab-${tabId}`;
+}
+
+/** The Web Lock a worker holds while it lives; its tabs are granted it once the worker is gone. */
+export function workerLockName(workerId: string): string {
+  return `tabsync-worker-${workerId}`;
+}
+
+/** The Web Lock whose holder alone opens the socket, of the runtimes on one database. */
+export function connectionLockName(databaseName: string): string {
+  return `${databaseName}-connection`;
+}
+
+/** The Web Lock that elects the leader of the dedicated workers (one per tab) on one database. */
+export function leaderLockName(databaseName: string): string {
+  return `${databaseName}-leader`;
+}
+
+/** The BroadcastChannel the runtimes on one database talk over. */
+export function runtimesChannelName(databaseName: string): string {
+  return `${databaseName}-runtimes`;
+}
+
+/** The IndexedDB database that records which namespace each database holds. */
+export function namespaceRegistryName(databaseName: string): string {
+  return `${databaseName}-namespaces`;
+}
+
+/** The IndexedDB database of a namespace other than the one the base database holds. */
+export function namespaceDatabaseName(databaseName: string, namespace: string): string {
+  return `${databaseName}#${namespace}`;
 }

@@ -20,7 +20,7 @@ export function pageKnobs(params: URLSearchParams): Partial<ConnectOptions> {
     ...(params.has('worker') ? { worker: params.get('worker')! } : {}),
     mode: params.get('mode') === 'dedicated' ? 'dedicated' : 'shared',
     authToken: params.get('token') ?? undefined,
-    callTimeout: params.has('callTimeout') ? Number(params.get('callTimeout')) : undefined,
+    ...(params.has('callTimeout') ? { callTimeout: Number(params.get('callTimeout')) } : {}),
   };
 }
 

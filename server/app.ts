@@ -34,7 +34,7 @@ export interface RunningServer {
 
 export interface StartOptions {
   /** Where log lines go (default stdout). */
-  logSink?: (line: string) => void;
+  logSink?: ((line: string) => void) | undefined;
   /** `false`: open no port; an app's own HTTP server hands requests in (`createSyncServer`). */
   listen?: boolean;
 }

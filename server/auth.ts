@@ -75,7 +75,7 @@ function staticPrincipal(token: string): string {
 }
 
 /** The token of an `auth` message: `token`, else an `Authorization: Bearer …` header. */
-export function tokenOf(credentials: { token?: string; headers?: Record<string, string> }): string | undefined {
+export function tokenOf(credentials: { token?: string | undefined; headers?: Record<string, string> | undefined }): string | undefined {
   if (credentials.token) return credentials.token;
   const headers = credentials.headers ?? {};
   const name = Object.keys(headers).find((h) => h.toLowerCase() === 'authorization');

@@ -14,9 +14,9 @@ export interface ServerConfig {
   /** Static tokens: token → namespace. */
   authTokens: ReadonlyMap<string, string>;
   /** HS256 secret for bearer JWTs. */
-  jwtSecret?: string;
+  jwtSecret?: string | undefined;
   /** Origins allowed to open a WebSocket; `['*']` = any; undefined = same origin (or none) only. */
-  allowedOrigins?: readonly string[];
+  allowedOrigins?: readonly string[] | undefined;
   maxMessageBytes: number;
   /** Most bytes of one catch-up page (a page of large records is cut short, never refused by the client). */
   maxPageBytes: number;

@@ -51,11 +51,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Connection implements Subscriber {
   readonly id = randomUUID();
-  private identity?: Identity;
+  private identity: Identity | undefined;
   private readonly bucket: TokenBucket;
   private readonly bytes: TokenBucket;
   /** The principal's shared byte bucket, while authenticated. */
-  private principalBytes?: TokenBucket;
+  private principalBytes: TokenBucket | undefined;
   private readonly outbound: Outbound;
   private readonly gate: ReadGate;
   private queue: Promise<void> = Promise.resolve();

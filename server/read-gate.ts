@@ -19,7 +19,7 @@ const MIN_REST_MS = 10;
 const MAX_REST_MS = 1000;
 
 export class ReadGate {
-  private resting?: NodeJS.Timeout;
+  private resting: NodeJS.Timeout | undefined;
   private readonly replies = new TokenBucket(REFUSAL_REPLIES_PER_SECOND, REFUSAL_REPLY_BURST);
   private dropped = 0;
   private readonly restMs: number;

@@ -1,6 +1,6 @@
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
 import type { GenericSchema } from 'valibot';
-import type { Credentials, Diagnostics, LogEntry, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../protocol/tab-api';
+import { tabLockName, workerLockName, type Credentials, type Diagnostics, type LogEntry, type StoredRecord, type SyncStatus, type SyncWorkerApi, type TabListener } from '../protocol/tab-api';
 import { SyncError, emit, ignore, report, toError } from './errors';
 import { createRepository, randomId, type Identified, type Repository, type WorkerCall } from './repository';
 import { createWatchers } from './watchers';
@@ -71,13 +71,14 @@ export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>>
 export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(options: ConnectOptions): SyncClient<S> {
   const given = options.worker;
   /** Starts a worker: again after one died, unless the app handed over a single instance. Where
-   *  SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself. */
+   *  SharedWorker is missing (e.g. Chrome on Android), each tab runs the worker script itself.
+   *  (A `type` left undefined is the browser's default, `classic`: the cast only tells TypeScript.) */
   const spawn =
     typeof given === 'function'
       ? given
       : given instanceof EventTarget
         ? undefined
-        : () => new (options.mode !== 'dedicated' && typeof SharedWorker === 'function' ? SharedWorker : Worker)(given, { type: options.workerType });
+        : () => new (options.mode !== 'dedicated' && typeof SharedWorker === 'function' ? SharedWorker : Worker)(given, { type: options.workerType } as WorkerOptions);
   const tabId = randomId();
   const credentials: Credentials = { authToken: options.authToken, headers: options.headers };
   const statusCallbacks = new Set<(status: SyncStatus) => void>();
@@ -141,7 +142,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   let releaseTabLock = ignore;
   const locked = new Promise<void>((held) => {
     if (!navigator.locks) return held();
-    void navigator.locks.request(`tabsync-tab-${tabId}`, () => {
+    void navigator.locks.request(tabLockName(tabId), () => {
       held();
       return new Promise<void>((release) => (releaseTabLock = release));
     });
@@ -157,7 +158,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   };
 
   /** Starts (or, for an app-built worker, takes) a worker and attaches to it. The worker holds
-   *  `tabsync-worker-<id>` while it lives: once this tab is granted it, the worker is gone, and
+   *  `workerLockName(id)` while it lives: once this tab is granted it, the worker is gone, and
    *  a new one takes its place with this tab's watchers, credentials and started state. */
   const open = (rewatch?: boolean): Link => {
     const worker = spawn ? spawn() : (given as SharedWorker | Worker);
@@ -169,7 +170,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     lost.catch(ignore);
     const next = { worker, api, lost } as Link;
     next.ready = attach(next, rewatch).then<unknown>((workerId) => {
-      void navigator.locks?.request(`tabsync-worker-${workerId}`, () => {
+      void navigator.locks?.request(workerLockName(workerId), () => {
         if (closed) return;
         lose(unavailable());
         if (spawn) link = open(true);

@@ -6,4 +6,4 @@ export { connect } from './client';
 export type { ConnectOptions, Schemas, SyncClient } from './client';
 export { SyncError } from './errors';
 export type { Identified, Repository } from './repository';
-export type { ConnectionState, Credentials, Diagnostics, SetAsideWrite, StoredRecord, SyncErrorInfo, SyncStatus, TabErrorCode } from '../protocol/tab-api';
+export type { ConnectionState, Credentials, Diagnostics, ServerErrorCode, SetAsideWrite, StoredRecord, SyncErrorCode, SyncErrorInfo, SyncStatus, TabErrorCode } from '../protocol/tab-api';

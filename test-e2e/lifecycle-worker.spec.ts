@@ -9,7 +9,7 @@ import { diagnostics, expect, openDemo, storedTodos, test } from './lifecycle';
 
 declare global {
   interface Window {
-    inFlight?: Promise<{ ok: boolean; code?: string }[]>;
+    inFlight?: Promise<{ ok: boolean; code?: string | undefined }[]>;
   }
 }
 

@@ -287,7 +287,7 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
     });
 
     it('tells listeners what this process committed: the stored events, in sequence order, as the log has them', async () => {
-      const heard: { max: number; committed?: readonly LoggedEvent[] }[] = [];
+      const heard: { max: number; committed?: readonly LoggedEvent[] | undefined }[] = [];
       const stop = store.onAppended((namespace, max, committed) => {
         if (namespace === 'ns') heard.push({ max, committed });
       });

@@ -304,3 +304,18 @@ test('an unauthenticated reply that crossed auth_failed on the wire does not hid
   assert.equal(status.lastError?.code, 'auth_failed');
   assert.match(status.lastError?.message ?? '', /expired/);
 });
+
+test("an error code this worker does not know (a newer server's) still counts: the refused write is set aside as server_error", async () => {
+  const server = await fake((socket, message) => {
+    if (message.type === 'request_events') sendTo(socket, { type: 'sync_complete', repository: message.repository });
+    if (message.type !== 'push_event' && message.type !== 'push_events_batch') return;
+    const eventIds = message.type === 'push_event' ? [message.event.eventId] : message.events.map((e) => e.eventId);
+    sendTo(socket, JSON.stringify({ type: 'error', code: 'a_code_of_tomorrow', message: 'not today', eventIds }));
+  });
+  const c = await cores.open(server.url);
+  await c.api.upsert('todos', { id: 'a', title: 'a', done: false });
+  await c.api.start();
+  await waitFor(async () => (await c.api.status()).lastError?.code === 'server_error', 'the refusal');
+  assert.deepEqual((await c.api.diagnostics()).outbox.setAside.map(({ id, code }) => ({ id, code })), [{ id: 'a', code: 'server_error' }]);
+  assert.deepEqual((await dumpDatabase(c.databaseName))['outbox'], []);
+});

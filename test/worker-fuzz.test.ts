@@ -177,7 +177,7 @@ function hostileFrame(random: Random, sequence: () => number, hugeLeft: { count:
 // ── the oracle: what the valid frames decide, by the protocol's own decoder and order ──
 
 interface Expected {
-  records: Map<string, { eventId: string; createdAt: string; data?: Record<string, unknown> }>;
+  records: Map<string, { eventId: string; createdAt: string; data: Record<string, unknown> | undefined }>;
   highestSequence: number;
   /** The namespace the last valid auth_success named: events land in that namespace's database. */
   namespace: string;

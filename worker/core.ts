@@ -42,7 +42,7 @@ export interface SyncCoreOptions extends SyncWorkerConfig {
   /** The other runtimes of this profile on the same database; none for a lone runtime. */
   peers?: Peers;
   /** Reports tabs that are gone without detaching (crashed, killed). */
-  watchTab?: TabWatcher;
+  watchTab?: TabWatcher | undefined;
   /** How tabs reach this runtime: one SharedWorker for all, or a dedicated worker each. */
   scope?: 'shared' | 'dedicated';
   /** Opens without the right to connect: the socket waits for `lead()`. */

@@ -6,7 +6,7 @@
 import { decodeFrame } from '../protocol/frame';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES } from '../protocol/limits';
 import { ErrorCode, ServerMessageSchema, type ClientMessage, type MessageOf, type ServerMessage, type SyncEvent } from '../protocol/messages';
-import type { ConnectionState, Credentials, Diagnostics, SetAsideWrite } from '../protocol/tab-api';
+import type { ConnectionState, Credentials, Diagnostics, ServerErrorCode, SetAsideWrite } from '../protocol/tab-api';
 import { reconnectDelay } from './backoff';
 import type { Logger } from './config';
 import { describe, storageFailure } from './errors';
@@ -112,7 +112,7 @@ export class SyncEngine {
   private socketsOpened = 0;
   /** Per repository, the end of its last complete catch-up (ISO-8601). */
   private readonly syncedAt = new Map<string, string>();
-  private session: { connectionId?: string; principal?: string; namespace?: string } = {};
+  private session: Pick<Diagnostics['connection'], 'connectionId' | 'principal' | 'namespace'> = {};
   private state: ConnectionState = 'stopped';
   private stateSince = new Date().toISOString();
 
@@ -700,7 +700,7 @@ export class SyncEngine {
    * neither the writes after them nor the stall watchdog, and said loudly. The local records
    * keep them.
    */
-  private async setAside(entries: readonly OutboxEntry[], code: string, why: string): Promise<void> {
+  private async setAside(entries: readonly OutboxEntry[], code: ServerErrorCode, why: string): Promise<void> {
     const message = `${why}: ${entries.length === 1 ? 'it' : `these ${entries.length} writes`} will not sync; the local copy stays`;
     this.options.log.error(message);
     this.options.status.error(code, message);

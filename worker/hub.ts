@@ -28,7 +28,7 @@ interface Tab {
 export type TabWatcher = (tabId: string, gone: () => void) => () => void;
 
 export interface HubHooks {
-  watchTab?: TabWatcher;
+  watchTab?: TabWatcher | undefined;
   /** The number of attached tabs changed. */
   tabsChanged?: (count: number) => void;
   /** Records of these repositories were committed (every commit of the profile passes here). */

@@ -32,7 +32,7 @@ export interface IdbOptions {
   /** The open waits for other connections to close (an older version's worker letting go). */
   onBlocked?: () => void;
   /** Where to open it; the global `indexedDB` by default (a seam for tests). */
-  factory?: IDBFactory;
+  factory?: IDBFactory | undefined;
 }
 
 export async function openIdbStorage(databaseName: string, options: IdbOptions = {}): Promise<SyncStorage> {

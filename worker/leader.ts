@@ -1,11 +1,12 @@
 /**
- * Who may open the socket. Only the holder of the Web Lock `<database>-connection` does, so two
+ * Who may open the socket. Only the holder of the Web Lock `connectionLockName(database)` does, so two
  * runtimes of one browser profile never hold two sockets: a new deployment's worker waits until
  * the old one stepped aside, and of the dedicated workers (one per tab where SharedWorker is
  * missing) only the leader connects. Dedicated workers first elect that leader with
- * `<database>-leader`: the others wait in the lock's queue, and the next one takes over as soon
+ * `leaderLockName(database)`: the others wait in the lock's queue, and the next one takes over as soon
  * as the leader's tab closes (its worker ends, and the browser releases its locks).
  */
+import { connectionLockName, leaderLockName } from '../protocol/tab-api';
 import { webLocks } from './tab-liveness';
 
 /** Calls `lead` once this runtime holds the connection; returns the function that lets go. */
@@ -19,8 +20,8 @@ export function elect(databaseName: string, dedicated: boolean, lead: () => void
   const releases: (() => void)[] = [];
   let resigned = false;
   const hold = (name: string, granted: () => void) => releases.push(holdLock(locks, name, () => resigned || granted()));
-  const takeConnection = () => hold(`${databaseName}-connection`, lead);
-  if (dedicated) hold(`${databaseName}-leader`, takeConnection);
+  const takeConnection = () => hold(connectionLockName(databaseName), lead);
+  if (dedicated) hold(leaderLockName(databaseName), takeConnection);
   else takeConnection();
   return () => {
     resigned = true;

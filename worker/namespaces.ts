@@ -7,6 +7,7 @@
  * Writes made before any server ever named a namespace for this profile live in the base
  * database (`databaseName`); the first namespace named adopts it, and keeps it from then on.
  */
+import { namespaceDatabaseName, namespaceRegistryName } from '../protocol/tab-api';
 import type { Logger } from './config';
 import { describe } from './errors';
 
@@ -24,7 +25,7 @@ export interface NamespaceRegistry {
 
 /** The database holding `namespace`'s data (none: the writes made before any namespace was known). */
 export function databaseOf(base: string, state: NamespaceState, namespace: string | undefined): string {
-  return namespace === undefined || namespace === state.adopted ? base : `${base}#${namespace}`;
+  return namespace === undefined || namespace === state.adopted ? base : namespaceDatabaseName(base, namespace);
 }
 
 /** What an `auth_success` naming `namespace` changes: the new state, and whether the data must move. */
@@ -38,13 +39,13 @@ export function named(state: NamespaceState, namespace: string): { state: Namesp
 const STORE = 'state';
 const KEY = 'namespaces';
 
-/** The registry in IndexedDB, as `<databaseName>-namespaces`; opened for each read or write
+/** The registry in IndexedDB, as `namespaceRegistryName(databaseName)`; opened for each read or write
  *  (both are rare: at start, and when the namespace changes). */
 export function idbNamespaceRegistry(base: string, factory?: IDBFactory): NamespaceRegistry {
   const inStore = <T>(mode: IDBTransactionMode, use: (store: IDBObjectStore) => IDBRequest<T>) =>
     new Promise<T>((resolve, reject) => {
       // Inside the executor: where there is no IndexedDB at all, this rejects instead of throwing.
-      const opening = (factory ?? indexedDB).open(`${base}-namespaces`, 1);
+      const opening = (factory ?? indexedDB).open(namespaceRegistryName(base), 1);
       opening.onupgradeneeded = () => opening.result.createObjectStore(STORE);
       opening.onerror = () => reject(opening.error);
       opening.onsuccess = () => {

@@ -6,7 +6,7 @@
  * Messages are checked on arrival like any other crossing a process boundary.
  */
 import * as v from 'valibot';
-import type { SyncStatus } from '../protocol/tab-api';
+import { runtimesChannelName, type SyncStatus } from '../protocol/tab-api';
 import type { Logger } from './config';
 
 const PeerMessageSchema = v.variant('type', [
@@ -38,7 +38,7 @@ export interface Peers {
 }
 
 export function openPeers(databaseName: string, log: Logger): Peers {
-  const channel = new BroadcastChannel(`${databaseName}-runtimes`);
+  const channel = new BroadcastChannel(runtimesChannelName(databaseName));
   let closed = false;
   return {
     post(message) {

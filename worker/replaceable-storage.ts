@@ -214,7 +214,7 @@ export class ReplaceableStorage implements SyncStorage {
 
 /** Local events queued and not yet acknowledged, by eventId, with their outbox key once known. */
 class UnackedEvents {
-  private readonly byEventId = new Map<string, QueuedEvent & { key?: number; chars: number }>();
+  private readonly byEventId = new Map<string, QueuedEvent & { key: number | undefined; chars: number }>();
   private readonly eventIdByKey = new Map<number, string>();
   private chars = 0;
 

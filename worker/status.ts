@@ -1,5 +1,5 @@
 /** The runtime's SyncStatus: one object, changed in place, published to tabs once per burst. */
-import type { SyncStatus } from '../protocol/tab-api';
+import type { SyncErrorCode, SyncStatus } from '../protocol/tab-api';
 
 /** Counters that change with every write (the outbox size, how long it has stalled) reach tabs
  *  at most once per this interval (the first at once, the last at the end of a burst) instead of
@@ -7,6 +7,9 @@ import type { SyncStatus } from '../protocol/tab-api';
  *  included (once per page of hundreds of events), publishes at once, carrying them along. */
 const QUIET_KEYS: ReadonlySet<keyof SyncStatus> = new Set(['pending', 'stalledForMs']);
 const QUIET_DELAY_MS = 50;
+
+/** A change to the status: a key given as `undefined` is cleared. */
+export type StatusPatch = { [K in keyof SyncStatus]?: SyncStatus[K] | undefined };
 
 export class StatusStore {
   private current: SyncStatus = {
@@ -33,10 +36,10 @@ export class StatusStore {
     return copy;
   }
 
-  update(patch: Partial<SyncStatus>): void {
+  update(patch: StatusPatch): void {
     const changed = (Object.keys(patch) as (keyof SyncStatus)[]).filter((key) => patch[key] !== this.current[key]);
     if (changed.length === 0) return;
-    this.current = { ...this.current, ...patch };
+    this.current = patched(this.current, patch);
     // Changes of one task (connected, authenticated, syncing…) reach tabs as one status.
     const urgent = changed.some((key) => !QUIET_KEYS.has(key));
     if (this.publishTimer !== undefined && (this.publishDelay === 0 || !urgent)) return;
@@ -53,7 +56,7 @@ export class StatusStore {
     }, delay);
   }
 
-  error(code: string, message: string): void {
+  error(code: SyncErrorCode, message: string): void {
     this.update({ lastError: { code, message, at: new Date().toISOString() } });
   }
 
@@ -62,4 +65,11 @@ export class StatusStore {
     clearTimeout(this.publishTimer);
     this.publishTimer = undefined;
   }
+}
+
+/** The status with the patch applied: the keys it clears are left out. */
+function patched(status: SyncStatus, patch: StatusPatch): SyncStatus {
+  const next: StatusPatch = { ...status, ...patch };
+  for (const key of Object.keys(patch) as (keyof SyncStatus)[]) if (patch[key] === undefined) delete next[key];
+  return next as SyncStatus;
 }

@@ -15,7 +15,7 @@ export interface AppendResult {
 /** What one append may take. */
 export interface AppendOptions {
   /** Most bytes the namespace may hold (`storedBytes` of every event stored); none when absent. */
-  quotaBytes?: number;
+  quotaBytes?: number | undefined;
 }
 
 /**
@@ -72,7 +72,7 @@ export interface StoredPage {
 
 export interface CompactedQuery {
   afterSequence: number;
-  since?: string;
+  since?: string | undefined;
   limit: number;
 }
 

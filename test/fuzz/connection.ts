@@ -108,7 +108,7 @@ class Session {
   private readonly immediate: AwaitingImmediate[] = [];
   private readonly processing: AwaitingProcessing[] = [];
   private authenticated = false;
-  private namespace?: string;
+  private namespace: string | undefined;
   /** The close a frame must cause (1007, 1009), or one the server announced (auth timeout). */
   private expectedClose?: number;
   /** From when a close is due: a close-causing frame was sent, or the connection fell silent. */

@@ -6,7 +6,7 @@ type ServerType = ServerMessage['type'];
 type Waiter = { type: ServerType | undefined; resolve: (message: ServerMessage) => void };
 
 export interface ConnectOptions {
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   origin?: string;
 }
 
