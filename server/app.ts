@@ -2,18 +2,18 @@
  * The server on one port: HTTP (health, REST reads, static demo) and the WebSocket at `/sync`.
  * `startServer` is what main.ts runs and what tests start in-process.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createAuthenticator } from './auth';
 import { Hub } from './broadcast';
 import type { ServerConfig } from './config';
 import { CloseCode, Connection, type ConnectionContext } from './connection';
-import { SharedBuckets } from './rate-limit';
 import { setSecurityHeaders } from './http-headers';
 import { createRequestHandler } from './http-routes';
 import { createLogger } from './log';
 import { SendPool } from './outbound';
+import { SharedBuckets } from './rate-limit';
 import { refuseOrigin } from './refuse-origin';
 import type { EventStore } from './store/event-store';
 import { openStore } from './store/open';
@@ -85,39 +85,14 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes * MAX_PAYLOAD_FACTOR, allowSynchronousEvents: false });
   let closing: Promise<void> | undefined;
 
-  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (path !== '/sync') return refuseUpgrade(socket, 404, 'Not Found');
-    if (closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
-    if (sockets.size >= config.maxConnections) {
-      log.warn('connection cap reached', { maxConnections: config.maxConnections, remoteAddress: request.socket.remoteAddress });
-      return refuseUpgrade(socket, 503, 'Service Unavailable');
-    }
-    if (hostRefused(request)) return refuseUpgrade(socket, 403, 'Forbidden');
-    if (!originAllowed(request, config.allowedOrigins)) {
-      log.warn('origin refused', { origin: request.headers.origin, remoteAddress: request.socket.remoteAddress });
-      return wss.handleUpgrade(request, socket, head, (ws) => refuseOrigin(ws, request.headers.origin));
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      sockets.set(ws, new Connection(ws, context, request.headers.authorization, request.socket.remoteAddress));
-      ws.on('close', () => sockets.delete(ws));
-    });
-  };
+  const handleUpgrade = createUpgradeHandler({ wss, sockets, context, config, hostRefused, closing: () => closing !== undefined });
   server.on('upgrade', handleUpgrade);
 
   const heartbeat = setInterval(() => {
     for (const connection of sockets.values()) connection.heartbeat();
   }, config.heartbeatIntervalMs);
 
-  if (options.listen !== false) {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  }
+  if (options.listen !== false) await listen(server, config.port, config.host);
   server.on('error', (error) => log.error('http server error', { error }));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -154,6 +129,48 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     handleRequest: handleHttp,
     handleUpgrade,
   };
+}
+
+interface UpgradeParts {
+  wss: WebSocketServer;
+  sockets: Map<WebSocket, Connection>;
+  context: ConnectionContext;
+  config: ServerConfig;
+  hostRefused: (request: IncomingMessage) => boolean;
+  closing: () => boolean;
+}
+
+/** WebSocket upgrades at /sync: refused (path, shutdown, cap, host, origin) or made a Connection. */
+function createUpgradeHandler({ wss, sockets, context, config, hostRefused, closing }: UpgradeParts) {
+  const { log } = context;
+  return (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path !== '/sync') return refuseUpgrade(socket, 404, 'Not Found');
+    if (closing()) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    if (sockets.size >= config.maxConnections) {
+      log.warn('connection cap reached', { maxConnections: config.maxConnections, remoteAddress: request.socket.remoteAddress });
+      return refuseUpgrade(socket, 503, 'Service Unavailable');
+    }
+    if (hostRefused(request)) return refuseUpgrade(socket, 403, 'Forbidden');
+    if (!originAllowed(request, config.allowedOrigins)) {
+      log.warn('origin refused', { origin: request.headers.origin, remoteAddress: request.socket.remoteAddress });
+      return wss.handleUpgrade(request, socket, head, (ws) => refuseOrigin(ws, request.headers.origin));
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      sockets.set(ws, new Connection(ws, context, request.headers.authorization, request.socket.remoteAddress));
+      ws.on('close', () => sockets.delete(ws));
+    });
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 /**

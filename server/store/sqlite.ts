@@ -98,6 +98,32 @@ interface WinnerRow {
   winner_event_id: string;
 }
 
+/**
+ * iterate() reads row by row, so rows past the page's byte budget are never read (nor held).
+ * Reads are synchronous: after every STRETCH_BYTES of data the iterator is closed (so appends
+ * can use the connection) and the event loop gets a turn before the page goes on from there.
+ */
+async function readCompactedText(
+  compacted: Database.Statement<[CompactedParameters], EventRow>,
+  query: CompactedQuery & { namespace: string; repository: string; maxBytes: number },
+): Promise<StoredPage> {
+  const { namespace, repository } = query;
+  const collector = new PageCollector(query.limit, query.maxBytes);
+  let after = query.afterSequence;
+  for (;;) {
+    const rows = compacted.iterate({ namespace, repository, afterSequence: after, since: query.since ?? null, limit: collector.rowsWanted });
+    let stretch = 0;
+    for (const row of rows) {
+      if (!collector.add(row)) return collector.page(true);
+      after = row.sequence;
+      stretch += row.data?.length ?? 0;
+      if (stretch >= STRETCH_BYTES) break;
+    }
+    if (stretch < STRETCH_BYTES) return collector.page(false);
+    await nextTurn();
+  }
+}
+
 export function openSqliteStore(path: string): EventStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
@@ -125,27 +151,8 @@ export function openSqliteStore(path: string): EventStore {
     ),
   };
 
-  /**
-   * iterate() reads row by row, so rows past the page's byte budget are never read (nor held).
-   * Reads are synchronous: after every STRETCH_BYTES of data the iterator is closed (so appends
-   * can use the connection) and the event loop gets a turn before the page goes on from there.
-   */
-  const readText = async (namespace: string, repository: string, query: CompactedQuery & { maxBytes: number }): Promise<StoredPage> => {
-    const collector = new PageCollector(query.limit, query.maxBytes);
-    let after = query.afterSequence;
-    for (;;) {
-      const rows = statements.compacted.iterate({ namespace, repository, afterSequence: after, since: query.since ?? null, limit: collector.rowsWanted });
-      let stretch = 0;
-      for (const row of rows) {
-        if (!collector.add(row)) return collector.page(true);
-        after = row.sequence;
-        stretch += row.data?.length ?? 0;
-        if (stretch >= STRETCH_BYTES) break;
-      }
-      if (stretch < STRETCH_BYTES) return collector.page(false);
-      await nextTurn();
-    }
-  };
+  const readText = (namespace: string, repository: string, query: CompactedQuery & { maxBytes: number }) =>
+    readCompactedText(statements.compacted, { namespace, repository, ...query });
 
   const listeners = new Set<AppendedListener>();
   const queue = new AppendQueue<SyncEvent>(async (namespace, requests) => {
