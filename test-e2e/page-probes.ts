@@ -4,7 +4,7 @@
  */
 
 /** How many workers of the page's profile run: each holds the Web Lock `tabsync-worker-<id>`
- *  while it lives (worker/tab-liveness.ts), and any page of the origin sees the profile's locks. */
+ *  while it lives (worker/coordination/tab-liveness.ts), and any page of the origin sees the profile's locks. */
 export async function workerLocksHeld(): Promise<number> {
   const { held = [] } = await navigator.locks.query();
   return held.filter((lock) => lock.name?.startsWith('tabsync-worker-')).length;

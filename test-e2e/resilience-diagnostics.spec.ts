@@ -91,7 +91,7 @@ test('two tabs see the same diagnostics: one worker, the outbox waiting while of
     }).toBe(true);
   }
   expect((await diagnostics(second)).worker.id).toBe(picture.worker.id);
-  // The live count is refreshed lazily after a change (worker/live-counts.ts): wait for it.
+  // The live count is refreshed lazily after a change (worker/runtime/live-counts.ts): wait for it.
   await expect.poll(async () => (await diagnostics(first)).repositories['todos']?.records).toBe(4);
 
   await server.restart();

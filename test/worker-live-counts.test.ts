@@ -1,8 +1,8 @@
 /** The diagnostics' live record counts: read once, kept while nothing changes, re-read at a bounded cost. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LiveRecordCounts } from '../worker/live-counts';
-import type { RecordRow } from '../worker/storage';
+import { LiveRecordCounts } from '../worker/runtime/live-counts';
+import type { RecordRow } from '../worker/storage/storage';
 
 const row = (id: string, deleted = false): RecordRow => ({ repository: 'todos', id, deleted, createdAt: '2025-01-01T00:00:00.000Z', eventId: `e-${id}`, ...(deleted ? {} : { data: { id } }) });
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import type WebSocket from 'ws';
 import type { ClientMessage, SyncEvent } from '../protocol/messages';
-import { databaseOf, named } from '../worker/namespaces';
+import { databaseOf, named } from '../worker/runtime/namespaces';
 import { authed, type AuthedClient } from './helpers/client';
 import { TestServers, type TestServer } from './helpers/server';
 import { dumpDatabase, type FakeServer, leaderAndFollower, RecordingTab, sendTo, settled, startFakeServer, TestCores, waitFor } from './helpers/worker';

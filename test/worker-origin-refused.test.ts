@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import WebSocket from 'ws';
-import type { SocketLike } from '../worker/socket';
+import type { SocketLike } from '../worker/sync/socket';
 import { TestClient } from './helpers/client';
 import { TestServers } from './helpers/server';
 import { RecordingTab, TestCores, waitFor } from './helpers/worker';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { proxy, wrap, type Endpoint } from 'comlink';
 import type { SyncWorkerApi } from '../protocol/tab-api';
-import { serveTabs } from '../worker/shared-worker';
+import { serveTabs } from '../worker/entry/shared-worker';
 import { openTestCore, RecordingLogger, RecordingTab, removeDatabase, sleep, waitFor } from './helpers/worker';
 
 /** What serveTabs uses of a SharedWorker global, on Node's globalThis. */

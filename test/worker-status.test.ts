@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SyncStatus } from '../protocol/tab-api';
-import { StatusStore } from '../worker/status';
+import { StatusStore } from '../worker/runtime/status';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Operation, type SyncEvent } from '../protocol/messages';
-import { incomingWins } from '../worker/merge';
-import type { RecordChange, RecordRow, SyncStorage } from '../worker/storage';
+import { incomingWins } from '../worker/local/merge';
+import type { RecordChange, RecordRow, SyncStorage } from '../worker/storage/storage';
 
 export const row = (id: string, createdAt: string, title = id): RecordRow => ({
   repository: 'todos', id, data: { id, title }, deleted: false, createdAt, eventId: `${id}-${createdAt}`,

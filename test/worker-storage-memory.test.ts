@@ -1,5 +1,5 @@
 /** The in-memory storage (no IndexedDB) keeps the same contract as IndexedDB's. */
-import { MemoryStorage } from '../worker/memory-store';
+import { MemoryStorage } from '../worker/storage/memory-store';
 import { storageContract } from './worker-storage-contract';
 
 storageContract('memory', async () => new MemoryStorage());

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemoryStorage } from '../worker/memory-store';
-import { ReplaceableStorage } from '../worker/replaceable-storage';
-import type { RecordChange } from '../worker/storage';
+import { MemoryStorage } from '../worker/storage/memory-store';
+import { ReplaceableStorage } from '../worker/storage/replaceable-storage';
+import type { RecordChange } from '../worker/storage/storage';
 import { local, remote, row } from './worker-storage-contract';
 
 /** A memory store that can be taken away like a database: closed under its user. */

@@ -3,8 +3,8 @@ import 'fake-indexeddb/auto';
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { openDB } from 'idb';
-import { openIdbStorage } from '../worker/idb-store';
-import type { SyncStorage } from '../worker/storage';
+import { openIdbStorage } from '../worker/storage/idb-store';
+import type { SyncStorage } from '../worker/storage/storage';
 import { removeDatabase, uniqueDatabaseName } from './helpers/worker';
 import { local, storageContract } from './worker-storage-contract';
 

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SyncEvent } from '../protocol/messages';
-import { reconnectDelay } from '../worker/backoff';
+import { reconnectDelay } from '../worker/sync/backoff';
 import type { ClientMessage } from '../protocol/messages';
-import { OutboxSender, packBatches, pushMessage } from '../worker/outbox';
-import type { OutboxEntry, SyncStorage } from '../worker/storage';
+import { OutboxSender, packBatches, pushMessage } from '../worker/outbox/outbox';
+import type { OutboxEntry, SyncStorage } from '../worker/storage/storage';
 
 test('reconnect delays double from the base up to the cap, jittered within the upper half', () => {
   const lowest = (attempt: number) => reconnectDelay(attempt, 3000, 30_000, () => 0);

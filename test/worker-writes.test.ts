@@ -5,7 +5,7 @@ import * as v from 'valibot';
 import { MAX_DATA_DEPTH } from '../protocol/limits';
 import type { SyncEvent } from '../protocol/messages';
 import type { StoredRecord } from '../protocol/tab-api';
-import type { RecordRow } from '../worker/storage';
+import type { RecordRow } from '../worker/storage/storage';
 import { dumpDatabase, openTestCore, RecordingTab, sleep, type TestCore, TestCores, TodoSchema, waitFor } from './helpers/worker';
 
 // Never started: these cores work offline and open no socket.

@@ -4,7 +4,7 @@
  */
 import type * as v from 'valibot';
 import type { StoredRecord } from '../protocol/tab-api';
-import type { ConflictResolver } from './merge';
+import type { ConflictResolver } from './local/merge';
 
 /** A repository's record schema: its output must be a plain object with a string `id`. */
 export type RecordSchema = v.GenericSchema<unknown, StoredRecord>;

@@ -5,9 +5,9 @@
  *   startSyncWorker({ websocketUrl: 'wss://example.com/sync', repositories: { todos: TodoSchema } })
  */
 import { consoleLogger, type SyncWorkerConfig } from './config';
-import { serveTab } from './dedicated-worker';
-import { openWorkerRuntime } from './runtime';
-import { isSharedWorkerScope, serveTabs } from './shared-worker';
+import { serveTab } from './entry/dedicated-worker';
+import { openWorkerRuntime } from './runtime/runtime';
+import { isSharedWorkerScope, serveTabs } from './entry/shared-worker';
 
 export function startSyncWorker(config: SyncWorkerConfig): void {
   const log = config.logger ?? consoleLogger;
@@ -16,4 +16,4 @@ export function startSyncWorker(config: SyncWorkerConfig): void {
 }
 
 export type { Logger, RecordSchema, SyncWorkerConfig } from './config';
-export type { ConflictResolver, RecordVersion } from './merge';
+export type { ConflictResolver, RecordVersion } from './local/merge';

@@ -10,9 +10,9 @@ import type { ClientMessage, ServerMessage } from '../../protocol/messages';
 import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
 import { applyChange } from '../../src/records-view';
 import type { Logger } from '../../worker/config';
-import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/core';
-import { openPeers } from '../../worker/peers';
-import type { SocketLike } from '../../worker/socket';
+import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/runtime/core';
+import { openPeers } from '../../worker/coordination/peers';
+import type { SocketLike } from '../../worker/sync/socket';
 import { waitFor } from './wait';
 
 export { sleep, waitFor } from './wait';

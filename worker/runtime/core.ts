@@ -6,27 +6,27 @@
  * status and pass their tabs' writes and requests to it.
  */
 import { nanoid } from 'nanoid';
-import { EVENT_ID } from '../protocol/limits';
-import type { Diagnostics, StorageMode, StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
-import { consoleLogger, DEFAULTS, RUNTIME_VERSION, type SyncWorkerConfig } from './config';
-import { SyncEngine } from './engine';
-import { describe, storageFailure, syncError } from './errors';
+import { EVENT_ID } from '../../protocol/limits';
+import type { Diagnostics, StorageMode, StoredRecord, SyncWorkerApi } from '../../protocol/tab-api';
+import { consoleLogger, DEFAULTS, RUNTIME_VERSION, type SyncWorkerConfig } from '../config';
+import { SyncEngine } from '../sync/engine';
+import { describe, storageFailure, syncError } from '../errors';
 import { TabHub, type TabWatcher } from './hub';
 import { forwardingLogger } from './log-forwarding';
-import { MemoryStorage } from './memory-store';
+import { MemoryStorage } from '../storage/memory-store';
 import { NamespaceSwitch } from './namespace-switch';
 import { databaseOf, deleteDatabase, idbNamespaceRegistry, resilientRegistry } from './namespaces';
-import { openStorage, type OpenedStorage } from './open-storage';
-import type { Peers } from './peers';
-import { browserStorageManager, PersistenceRequest, storageEstimate, type StorageManagerLike } from './persistence';
+import { openStorage, type OpenedStorage } from '../storage/open-storage';
+import type { Peers } from '../coordination/peers';
+import { browserStorageManager, PersistenceRequest, storageEstimate, type StorageManagerLike } from '../storage/persistence';
 import { LiveRecordCounts } from './live-counts';
-import { RemoteApplier } from './remote';
-import { ReplaceableStorage } from './replaceable-storage';
-import { assertRecordId, Repositories } from './repositories';
-import { Role } from './role';
-import type { CreateSocket } from './socket';
+import { RemoteApplier } from '../local/remote';
+import { ReplaceableStorage } from '../storage/replaceable-storage';
+import { assertRecordId, Repositories } from '../local/repositories';
+import { Role } from '../coordination/role';
+import type { CreateSocket } from '../sync/socket';
 import { StatusStore } from './status';
-import { WriteQueue } from './writes';
+import { WriteQueue } from '../local/writes';
 
 type LossReason = 'deleted' | 'closed';
 /** Losses this close together (ms) count as one run: the third of a run is not answered with

@@ -3,9 +3,9 @@
  * (a dedicated worker's global drops messages nobody listens to yet), and gets the reason as a
  * `storage_failed` error when the runtime could not start, instead of waiting forever.
  */
-import type { SyncWorkerApi } from '../protocol/tab-api';
-import type { SyncCore } from './core';
-import { describe, syncError } from './errors';
+import type { SyncWorkerApi } from '../../protocol/tab-api';
+import type { SyncCore } from '../runtime/core';
+import { describe, syncError } from '../errors';
 
 export function deferredApi(core: Promise<SyncCore>): SyncWorkerApi {
   const api = core.then(

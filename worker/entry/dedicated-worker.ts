@@ -4,10 +4,10 @@
  * worker itself. The API is exposed at once (the global drops messages nobody listens to).
  */
 import { expose, type Endpoint } from 'comlink';
-import type { Logger } from './config';
-import type { SyncCore } from './core';
+import type { Logger } from '../config';
+import type { SyncCore } from '../runtime/core';
 import { deferredApi } from './deferred-api';
-import { describe } from './errors';
+import { describe } from '../errors';
 
 export function serveTab(core: Promise<SyncCore>, log: Logger): void {
   expose(deferredApi(core), globalThis as unknown as Endpoint);

@@ -5,10 +5,10 @@
  * and how much is used of the quota, the worker reads itself. Where the engine has no
  * `navigator.storage` at all (WebKitGTK, Node), nobody is asked and all of it is `unknown`.
  */
-import type { Diagnostics } from '../protocol/tab-api';
-import type { Logger } from './config';
-import { describe } from './errors';
-import type { TabHub } from './hub';
+import type { Diagnostics } from '../../protocol/tab-api';
+import type { Logger } from '../config';
+import { describe } from '../errors';
+import type { TabHub } from '../runtime/hub';
 
 /** The parts of `navigator.storage` the worker reads; any of them may be missing. */
 export type StorageManagerLike = Partial<Pick<StorageManager, 'persisted' | 'estimate'>>;

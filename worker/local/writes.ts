@@ -4,11 +4,11 @@
  * write still resolves only once its own record and outbox entry are committed.
  */
 import { nanoid } from 'nanoid';
-import { Operation, type SyncEvent } from '../protocol/messages';
-import { eventIdAfter, nextTimestamp } from '../protocol/order';
-import type { StoredRecord } from '../protocol/tab-api';
-import { storageFailure } from './errors';
-import { rowOf, type RecordChange, type RecordRow, type SyncStorage } from './storage';
+import { Operation, type SyncEvent } from '../../protocol/messages';
+import { eventIdAfter, nextTimestamp } from '../../protocol/order';
+import type { StoredRecord } from '../../protocol/tab-api';
+import { storageFailure } from '../errors';
+import { rowOf, type RecordChange, type RecordRow, type SyncStorage } from '../storage/storage';
 
 interface PendingWrite {
   repository: string;

@@ -3,8 +3,8 @@
  * cursors. IndexedDB implements it (idb-store.ts), memory where IndexedDB fails (memory-store.ts);
  * replaceable-storage.ts swaps one for a fresh one when the database is taken away.
  */
-import type { SyncEvent } from '../protocol/messages';
-import type { StoredRecord } from '../protocol/tab-api';
+import type { SyncEvent } from '../../protocol/messages';
+import type { StoredRecord } from '../../protocol/tab-api';
 
 /** A record's winning event. A delete keeps its row (`deleted`, no data) so that an older
  *  event arriving later still loses to it. */

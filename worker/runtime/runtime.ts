@@ -4,11 +4,11 @@
  * and opening the socket only once it holds the connection (leader.ts). A newer schema version
  * makes it close and let go of the connection, so the new worker takes over.
  */
-import { consoleLogger, DEFAULTS, type SyncWorkerConfig } from './config';
+import { consoleLogger, DEFAULTS, type SyncWorkerConfig } from '../config';
 import { openSyncCore, type SyncCore } from './core';
-import { elect } from './leader';
-import { openPeers } from './peers';
-import { holdWorkerLock, watchTabLock, webLocks } from './tab-liveness';
+import { elect } from '../coordination/leader';
+import { openPeers } from '../coordination/peers';
+import { holdWorkerLock, watchTabLock, webLocks } from '../coordination/tab-liveness';
 
 export async function openWorkerRuntime(config: SyncWorkerConfig, scope: 'shared' | 'dedicated'): Promise<SyncCore> {
   const databaseName = config.databaseName ?? DEFAULTS.databaseName;

@@ -4,9 +4,9 @@
  * a burst of writes becomes a few large frames). An `ack` removes its frame's entries. A new
  * session sends everything unacknowledged again; the server stores an eventId once.
  */
-import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_EVENTS, PUSH_FRAME_ENVELOPE_BYTES } from '../protocol/limits';
-import type { ClientMessage, SyncEvent } from '../protocol/messages';
-import type { OutboxEntry, SyncStorage } from './storage';
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_EVENTS, PUSH_FRAME_ENVELOPE_BYTES } from '../../protocol/limits';
+import type { ClientMessage, SyncEvent } from '../../protocol/messages';
+import type { OutboxEntry, SyncStorage } from '../storage/storage';
 
 /** Frames sent and not yet acknowledged, at most. */
 const WINDOW_FRAMES = 2;

@@ -1,9 +1,9 @@
 /** The only module that touches the SharedWorker global: one comlink endpoint per tab port. */
 import { expose } from 'comlink';
-import type { Logger } from './config';
-import type { SyncCore } from './core';
+import type { Logger } from '../config';
+import type { SyncCore } from '../runtime/core';
 import { deferredApi } from './deferred-api';
-import { describe } from './errors';
+import { describe } from '../errors';
 
 /** The parts of SharedWorkerGlobalScope used here (typed locally so that the DOM and
  *  WebWorker libs both accept this file). */

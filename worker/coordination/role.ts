@@ -3,14 +3,14 @@
  * it leads (holds the connection) or follows, what status its tabs see, and what it tells the
  * others and does with what they tell. Without peers (a lone runtime) it just leads or waits.
  */
-import type { Credentials, SyncStatus } from '../protocol/tab-api';
-import type { Logger } from './config';
-import type { SyncEngine } from './engine';
-import { describe } from './errors';
-import type { TabHub } from './hub';
+import type { Credentials, SyncStatus } from '../../protocol/tab-api';
+import type { Logger } from '../config';
+import type { SyncEngine } from '../sync/engine';
+import { describe } from '../errors';
+import type { TabHub } from '../runtime/hub';
 import type { PeerMessage, Peers } from './peers';
-import type { StatusStore } from './status';
-import type { RecordRow, SyncStorage } from './storage';
+import type { StatusStore } from '../runtime/status';
+import type { RecordRow, SyncStorage } from '../storage/storage';
 
 /** How long a tab's attach waits for the leader's status before it gets this runtime's own. */
 const LEADER_STATUS_WAIT_MS = 500;

@@ -4,7 +4,7 @@
  * its first key directly follows the one asked after and its keys run without a gap (another
  * writer of the same database, or a key the generator skipped, sends the reader to IndexedDB).
  */
-import type { OutboxEntry } from './storage';
+import type { OutboxEntry } from '../storage/storage';
 
 /** Beyond this many (a long time offline), entries are read back from IndexedDB instead. */
 const MAX_ENTRIES = 5000;

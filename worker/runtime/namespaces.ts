@@ -7,9 +7,9 @@
  * Writes made before any server ever named a namespace for this profile live in the base
  * database (`databaseName`); the first namespace named adopts it, and keeps it from then on.
  */
-import { namespaceDatabaseName, namespaceRegistryName } from '../protocol/tab-api';
-import type { Logger } from './config';
-import { describe } from './errors';
+import { namespaceDatabaseName, namespaceRegistryName } from '../../protocol/tab-api';
+import type { Logger } from '../config';
+import { describe } from '../errors';
 
 export interface NamespaceState {
   /** The namespace whose data is shown; undefined until a server named one. */

@@ -4,10 +4,10 @@
  * is a tab that closed or crashed without saying goodbye, once `watchTab` reports it gone.
  */
 import { releaseProxy } from 'comlink';
-import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../protocol/tab-api';
-import type { Logger } from './config';
-import { describe } from './errors';
-import type { RecordRow } from './storage';
+import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
+import type { Logger } from '../config';
+import { describe } from '../errors';
+import type { RecordRow } from '../storage/storage';
 
 /** How long a tab may take to answer `credentialsNeeded` before the next one is asked. */
 const CREDENTIALS_TIMEOUT_MS = 10_000;

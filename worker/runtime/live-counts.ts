@@ -6,7 +6,7 @@
  * nothing while nothing changes, and at most a tenth of the worker's time while a large
  * repository syncs. The count it returns meanwhile is the last one.
  */
-import type { RecordRow } from './storage';
+import type { RecordRow } from '../storage/storage';
 
 /** A count may be repeated once this many times its own duration has passed. */
 const COST_FACTOR = 10;

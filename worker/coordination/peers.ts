@@ -6,8 +6,8 @@
  * Messages are checked on arrival like any other crossing a process boundary.
  */
 import * as v from 'valibot';
-import { runtimesChannelName, type SyncStatus } from '../protocol/tab-api';
-import type { Logger } from './config';
+import { runtimesChannelName, type SyncStatus } from '../../protocol/tab-api';
+import type { Logger } from '../config';
 
 const PeerMessageSchema = v.variant('type', [
   /** A runtime joined: the leader answers with its status. */

@@ -3,18 +3,18 @@
  * heartbeat and reconnection. Frames from the server are decoded defensively and handled one
  * at a time, in arrival order.
  */
-import { decodeFrame } from '../protocol/frame';
-import { DEFAULT_MAX_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES } from '../protocol/limits';
-import { ErrorCode, ServerMessageSchema, type ClientMessage, type MessageOf, type ServerMessage, type SyncEvent } from '../protocol/messages';
-import type { ConnectionState, Credentials, Diagnostics, ServerErrorCode, SetAsideWrite } from '../protocol/tab-api';
+import { decodeFrame } from '../../protocol/frame';
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES } from '../../protocol/limits';
+import { ErrorCode, ServerMessageSchema, type ClientMessage, type MessageOf, type ServerMessage, type SyncEvent } from '../../protocol/messages';
+import type { ConnectionState, Credentials, Diagnostics, ServerErrorCode, SetAsideWrite } from '../../protocol/tab-api';
 import { reconnectDelay } from './backoff';
-import type { Logger } from './config';
-import { describe, storageFailure } from './errors';
-import { OutboxSender } from './outbox';
-import type { RemoteApplier, RemotePage } from './remote';
+import type { Logger } from '../config';
+import { describe, storageFailure } from '../errors';
+import { OutboxSender } from '../outbox/outbox';
+import type { RemoteApplier, RemotePage } from '../local/remote';
 import { SOCKET_CLOSED, SOCKET_OPEN, type CreateSocket, type SocketLike } from './socket';
-import type { StatusStore } from './status';
-import type { OutboxEntry, SyncStorage } from './storage';
+import type { StatusStore } from '../runtime/status';
+import type { OutboxEntry, SyncStorage } from '../storage/storage';
 
 export interface EngineOptions {
   websocketUrl: string;

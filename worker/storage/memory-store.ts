@@ -4,7 +4,7 @@
  * increasing keys, cursors that only move forward, one atomic commit), gone with the worker.
  * Values are copied in and out, as IndexedDB's structured clone does, so no caller shares them.
  */
-import type { SyncEvent } from '../protocol/messages';
+import type { SyncEvent } from '../../protocol/messages';
 import { recordKey, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 export class MemoryStorage implements SyncStorage {

@@ -3,8 +3,8 @@
  * window or an embedded webview may have an IndexedDB whose open() throws, or never answers: the
  * runtime must sync all the same (and say that nothing survives it).
  */
-import type { StorageMode } from '../protocol/tab-api';
-import { describe } from './errors';
+import type { StorageMode } from '../../protocol/tab-api';
+import { describe } from '../errors';
 import { openIdbStorage, type IdbOptions } from './idb-store';
 import { MemoryStorage } from './memory-store';
 import type { SyncStorage } from './storage';

@@ -5,8 +5,8 @@
  * namespace's local data (an app logging its user out). One change at a time.
  */
 import { databaseOf, named, type NamespaceRegistry, type NamespaceState } from './namespaces';
-import type { OpenedStorage } from './open-storage';
-import type { ReplaceableStorage } from './replaceable-storage';
+import type { OpenedStorage } from '../storage/open-storage';
+import type { ReplaceableStorage } from '../storage/replaceable-storage';
 
 export interface NamespaceParts {
   base: string;

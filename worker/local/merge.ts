@@ -1,6 +1,6 @@
 /** Which version of a record wins: last writer wins by default, or the app's resolver. */
-import { compareEvents } from '../protocol/order';
-import type { RecordRow } from './storage';
+import { compareEvents } from '../../protocol/order';
+import type { RecordRow } from '../storage/storage';
 
 /** A record's state as a resolver sees it: its data (absent once deleted) and its event. */
 export type RecordVersion = Omit<RecordRow, 'repository' | 'id'>;

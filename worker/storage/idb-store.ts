@@ -1,7 +1,7 @@
 /** SyncStorage on IndexedDB (through idb): one database per app, four object stores. */
 import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
-import type { SyncEvent } from '../protocol/messages';
-import { OutboxTail } from './outbox-tail';
+import type { SyncEvent } from '../../protocol/messages';
+import { OutboxTail } from '../outbox/outbox-tail';
 import { recordKey, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 interface SyncDatabase extends DBSchema {

@@ -1,10 +1,10 @@
 /** Applying events from the server: validated against the schema, merged by the one order. */
-import type { SyncEvent } from '../protocol/messages';
-import type { Logger } from './config';
-import { describe } from './errors';
+import type { SyncEvent } from '../../protocol/messages';
+import type { Logger } from '../config';
+import { describe } from '../errors';
 import { incomingWins, type ConflictResolver } from './merge';
 import type { Repositories } from './repositories';
-import { rowOf, type RecordChange, type RecordRow, type SyncStorage } from './storage';
+import { rowOf, type RecordChange, type RecordRow, type SyncStorage } from '../storage/storage';
 
 /** One frame's events for a repository, and where its cursor may move once they are stored. */
 export interface RemotePage {

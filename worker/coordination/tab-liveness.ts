@@ -1,4 +1,4 @@
-import { tabLockName, workerLockName } from '../protocol/tab-api';
+import { tabLockName, workerLockName } from '../../protocol/tab-api';
 
 /**
  * Noticing a tab that is gone, even one that crashed or was killed and never said goodbye: each

@@ -1,5 +1,5 @@
 /** The runtime's SyncStatus: one object, changed in place, published to tabs once per burst. */
-import type { SyncErrorCode, SyncStatus } from '../protocol/tab-api';
+import type { SyncErrorCode, SyncStatus } from '../../protocol/tab-api';
 
 /** Counters that change with every write (the outbox size, how long it has stalled) reach tabs
  *  at most once per this interval (the first at once, the last at the end of a burst) instead of

@@ -1,11 +1,11 @@
 /** The configured repositories: what a record must look like before it is stored or sent. */
 import * as v from 'valibot';
-import { jsonDepth, unstorableText } from '../protocol/frame';
-import { DEFAULT_MAX_MESSAGE_BYTES, EVENT_FIELDS_BYTES, MAX_DATA_DEPTH, MAX_DATA_ID_LENGTH, PUSH_FRAME_ENVELOPE_BYTES, REPOSITORY_NAME } from '../protocol/limits';
-import { describeIssues, Operation, type SyncEvent } from '../protocol/messages';
-import type { StoredRecord } from '../protocol/tab-api';
-import type { RecordSchema } from './config';
-import { syncError } from './errors';
+import { jsonDepth, unstorableText } from '../../protocol/frame';
+import { DEFAULT_MAX_MESSAGE_BYTES, EVENT_FIELDS_BYTES, MAX_DATA_DEPTH, MAX_DATA_ID_LENGTH, PUSH_FRAME_ENVELOPE_BYTES, REPOSITORY_NAME } from '../../protocol/limits';
+import { describeIssues, Operation, type SyncEvent } from '../../protocol/messages';
+import type { StoredRecord } from '../../protocol/tab-api';
+import type { RecordSchema } from '../config';
+import { syncError } from '../errors';
 import { jsonMismatch } from './json-safe';
 
 const encoder = new TextEncoder();

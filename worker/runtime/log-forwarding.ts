@@ -1,8 +1,8 @@
 /** The worker's warnings and errors, to the app's logger (the console by default) and to the
  *  tabs (`onLog`), without waiting for either. */
-import type { LogEntry } from '../protocol/tab-api';
-import type { Logger } from './config';
-import { describe } from './errors';
+import type { LogEntry } from '../../protocol/tab-api';
+import type { Logger } from '../config';
+import { describe } from '../errors';
 
 export function forwardingLogger(base: Logger, forward: (entry: LogEntry) => void): Required<Logger> {
   const send = (level: LogEntry['level'], message: string, detail: unknown) =>

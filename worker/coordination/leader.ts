@@ -6,7 +6,7 @@
  * `leaderLockName(database)`: the others wait in the lock's queue, and the next one takes over as soon
  * as the leader's tab closes (its worker ends, and the browser releases its locks).
  */
-import { connectionLockName, leaderLockName } from '../protocol/tab-api';
+import { connectionLockName, leaderLockName } from '../../protocol/tab-api';
 import { webLocks } from './tab-liveness';
 
 /** Calls `lead` once this runtime holds the connection; returns the function that lets go. */

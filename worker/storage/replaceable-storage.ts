@@ -9,11 +9,11 @@
  * It also remembers the local events queued and not yet acknowledged that passed through it (as
  * written, or as read back for sending), so that a loss can re-queue them with the same eventIds.
  */
-import type { SyncEvent } from '../protocol/messages';
-import { compareEvents } from '../protocol/order';
-import type { StoredRecord } from '../protocol/tab-api';
-import { syncError } from './errors';
-import { incomingWins } from './merge';
+import type { SyncEvent } from '../../protocol/messages';
+import { compareEvents } from '../../protocol/order';
+import type { StoredRecord } from '../../protocol/tab-api';
+import { syncError } from '../errors';
+import { incomingWins } from '../local/merge';
 import { rowOf, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 /** Beyond this many unacknowledged events (a long time offline) the oldest are forgotten here:
