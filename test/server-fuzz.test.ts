@@ -24,7 +24,8 @@ describe('sync server under hostile input', () => {
     const result = await runCampaign({
       seed,
       frames: FRAMES,
-      maxSendMs: 50_000,
+      // Every frame is sent, however slow the machine: the count is the test, not the time.
+      maxSendMs: Number.POSITIVE_INFINITY,
       authenticatedConnections: 4,
       unauthenticatedConnections: 2,
       maxMessageBytes: 256 * 1024,
@@ -34,7 +35,7 @@ describe('sync server under hostile input', () => {
     for (const line of summarize(result)) t.diagnostic(line);
 
     assert.deepEqual(result.violations, [], `seed ${seed}: ${result.violationCount} violations`);
-    assert.equal(result.stats.framesSent, FRAMES, `seed ${seed}: only ${result.stats.framesSent} frames were sent in time`);
+    assert.equal(result.stats.framesSent, FRAMES, `seed ${seed}: only ${result.stats.framesSent} frames were sent`);
     // The run reached every path it is meant to: stored events, refusals, and each kind of close.
     const { stats } = result;
     assert.ok(result.storedEvents > 0 && stats.eventsAcked > 0, 'valid events were acked and stored');
