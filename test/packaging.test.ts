@@ -3,7 +3,8 @@
  * installed into a fresh project per bundler recipe (test/helpers/packaging-project.ts). The Vite
  * project: the packages' contents, a strict compile under Vite's TypeScript template, a Node
  * program attaching `createSyncServer` to its own HTTP server, `vite build` served by the
- * installed `tabsync-server` bin, and the Vite dev server proxying to the bin. Every build runs in Chromium.
+ * installed `tabsync-server` bin, and the Vite dev server proxying to the bin. The webpack 5 and
+ * esbuild projects: `npm run build`, served by the bin. Every build runs in Chromium.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -188,4 +189,26 @@ describe('the packed tarballs in fresh projects, one per bundler recipe', { time
       });
     });
   });
+
+  const recipes = [
+    { bundler: 'webpack 5 (esbuild-loader for the TypeScript)', fixture: 'packaging-webpack', packages: ['webpack', 'webpack-cli', 'esbuild-loader'] },
+    { bundler: 'esbuild (the worker an entry point of its own)', fixture: 'packaging-esbuild', packages: ['esbuild'] },
+  ];
+  for (const { bundler, fixture, packages } of recipes) {
+    describe(`${bundler}: npm run build, served by the installed tabsync-server bin`, () => {
+      let server: SpawnedServer;
+
+      before(async () => {
+        const project = await installFixture(tarballs, fixture, packages);
+        await project.exec('npm', ['run', '--silent', 'build']);
+        server = await project.serve('www');
+      }, { timeout: 300_000 });
+      after(() => server?.stop());
+
+      test('two tabs of one profile see each other through one worker; another profile sees them too', async () => {
+        await twoTabsSeeEachOther(await newProfile(), server.url);
+        await sees(await open(await newProfile(), server.url), 'from tab 2');
+      });
+    });
+  }
 });
