@@ -14,7 +14,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext } from '@playwright/test';
 import { CHROMIUM_LAUNCH } from '../test-e2e/engines';
 import { reachableDeclarations } from '../scripts/packaging/declarations';
-import { endSharedWorkers, open, sees, sharedWorkerUrls, twoTabsSeeEachOther, workerId, write } from './helpers/packaging-browser';
+import { endSharedWorkers, navigationType, open, sees, sharedWorkerUrls, twoTabsSeeEachOther, workerId, write } from './helpers/packaging-browser';
 import { installFixture, packTarballs, type PackagingProject, type Tarballs } from './helpers/packaging-project';
 import type { SpawnedServer } from './helpers/server';
 
@@ -175,7 +175,9 @@ describe('the packed tarballs in fresh projects, one per bundler recipe', { time
       });
 
       test('two tabs see each other through one worker, an ES module Vite serves from source (a classic worker could not run it)', async () => {
-        await twoTabsSeeEachOther(await newProfile(), dev.url);
+        const tabs = await twoTabsSeeEachOther(await newProfile(), dev.url);
+        // The worker's dependencies were pre-bundled at start (optimizeDeps.entries), so no tab was reloaded.
+        for (const tab of tabs) assert.equal(await navigationType(tab), 'navigate');
         const workers = (await sharedWorkerUrls(browser)).filter((url) => url.startsWith(dev.url));
         assert.equal(workers.length, 1, workers.join(', '));
         assert.match(await (await fetch(workers[0]!)).text(), /^import /m, 'the worker script has static imports');

@@ -37,6 +37,11 @@ export function workerId(page: Page): Promise<string> {
   return page.evaluate(() => (window as Driven).app!.workerId());
 }
 
+/** How the page was last loaded: `navigate` (as it was opened) or `reload` (a dev server reloaded it, say). */
+export function navigationType(page: Page): Promise<string> {
+  return page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).type);
+}
+
 /** Two tabs of `context` at `url`: each one's write reaches the other. Returns the tabs. */
 export async function twoTabsSeeEachOther(context: BrowserContext, url: string): Promise<[Page, Page]> {
   const [tab1, tab2] = [await open(context, url), await open(context, url)];
