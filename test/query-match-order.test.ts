@@ -82,7 +82,7 @@ test('the order is a total order on random values (antisymmetric, transitive), s
 
 test('encoded keys sort as the values do, by our compareKeys and by IndexedDB itself, seed 11', () => {
   const random = seeded(11);
-  const values = [undefined, null, false, true, 0, -1, 1e300, '', '\uffff', { a: 1 }, [1]];
+  const values: unknown[] = [undefined, null, false, true, 0, -1, 1e300, '', '\uffff', { a: 1 }, [1]];
   for (let i = 0; i < 200; i++) values.push(randomValue(random));
   for (const a of values) {
     for (const b of values) {
