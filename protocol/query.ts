@@ -142,9 +142,9 @@ export function queryKey(query: NormalizedQuery): string {
 function normalizeWhere(where: unknown): Condition[] {
   if (where === undefined) return [];
   if (!isPlainObject(where)) throw new Invalid('where must be an object of field conditions');
-  const fields = Object.keys(where).sort();
+  const fields = Object.keys(where);
   if (fields.length > QUERY_LIMITS.maxFields) throw new Invalid(`where names at most ${QUERY_LIMITS.maxFields} fields`);
-  return fields.map((field) => {
+  return fields.sort().map((field) => {
     checkField(field, 'where');
     // An object is read as operators, anything else as a scalar: each names its own fault.
     const value = where[field];

@@ -6,7 +6,8 @@ import 'fake-indexeddb/auto';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { normalizeQuery, type NormalizedQuery, type QueryInput } from '../protocol/query';
-import { evaluateIndexedDb, evaluateRows } from '../worker/local/query/evaluate';
+import { evaluateIndexedDb, evaluateRows, unwindowed } from '../worker/local/query/evaluate';
+import { LiveWindow } from '../worker/local/query/window';
 import { indexedFields, indexesMatch, indexSpecs, upgradeIndexes, withIndexKeys, type IndexSpec, type UpgradeReport } from '../worker/local/query/indexes';
 import { planQuery } from '../worker/local/query/plan';
 import { queryRowOf, type QueryRow } from '../worker/local/query/row';
@@ -158,7 +159,11 @@ test('every query answers the same from IndexedDB along its plan as from memory 
       if (plan.kind === 'index' && plan.ordered) served.ordered++;
       const fromStore = await transact(db, 'readonly', (store) => evaluateIndexedDb(store, 'todos', query, plan));
       const expected = evaluateRows(query, memory);
-      assert.deepEqual(fromStore.map((row) => row.id), expected.map((row) => row.id), `seed ${seed}, query ${i}: ${JSON.stringify(query)} by ${plan.description}`);
+      const message = `seed ${seed}, query ${i}: ${JSON.stringify(query)} by ${plan.description}`;
+      assert.deepEqual(fromStore.map((row) => row.id), expected.map((row) => row.id), message);
+      // A live window starts from every matching record, read along the same plan.
+      const matching = await transact(db, 'readonly', (store) => evaluateIndexedDb(store, 'todos', unwindowed(query), plan));
+      assert.deepEqual(new LiveWindow(query, matching).window().map((row) => row.id), expected.map((row) => row.id), `${message}, live`);
     }
     db.close();
   }

@@ -24,6 +24,11 @@ export function countRows(query: NormalizedQuery, rows: Iterable<QueryRow>): num
   return count;
 }
 
+/** The same query without its window: what a live window loads (every matching record). */
+export function unwindowed(query: NormalizedQuery): NormalizedQuery {
+  return { where: query.where, orderBy: query.orderBy, offset: 0 };
+}
+
 export function windowOf<T>(query: NormalizedQuery, sorted: readonly T[]): T[] {
   return sorted.slice(query.offset, query.limit === undefined ? undefined : query.offset + query.limit);
 }
