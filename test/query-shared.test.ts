@@ -1,0 +1,86 @@
+/** Tabs watching the same query share one evaluation; changes during its load are not lost. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { normalizeQuery, queryKey, type NormalizedQuery, type QueryInput, type WindowDelta } from '../protocol/query';
+import type { QueryRow } from '../worker/local/query/row';
+import { SharedQueries } from '../worker/local/query/shared';
+
+function query(input: QueryInput): NormalizedQuery {
+  const result = normalizeQuery(input);
+  if (!result.ok) throw new Error(result.error.message);
+  return result.query;
+}
+
+const row = (id: string, data: Record<string, unknown>, version = `v-${id}`): QueryRow => ({ id, version, data: { id, ...data } });
+const rows = [row('a', { done: false, n: 1 }), row('b', { done: true, n: 2 }), row('c', { done: false, n: 3 })];
+
+test('two watches of one query share its evaluation: one load, one apply, both told', async () => {
+  const shared = new SharedQueries();
+  let loads = 0;
+  const load = () => {
+    loads++;
+    return rows;
+  };
+  const seen: WindowDelta<QueryRow>[][] = [[], []];
+  const first = await shared.windows.watch('todos', query({ where: { done: false }, orderBy: { n: 'asc' } }), { load, listener: (d) => seen[0]!.push(d), description: 'scan' });
+  const second = await shared.windows.watch('todos', query({ orderBy: [{ n: 'asc' }], where: { done: { eq: false } } }), { load, listener: (d) => seen[1]!.push(d) });
+  assert.equal(loads, 1);
+  assert.equal(first.live, second.live);
+  assert.deepEqual(first.live.window().map((r) => r.id), ['a', 'c']);
+  shared.apply('todos', [{ id: 'b', row: row('b', { done: false, n: 2 }, 'v2') }]);
+  shared.apply('notes', [{ id: 'b', row: row('b', { done: false, n: 0 }, 'v3') }]);
+  assert.deepEqual(seen.map((deltas) => deltas.map((d) => d.entered.map((e) => [e.record.id, e.index]))), [[[['b', 1]]], [[['b', 1]]]]);
+  assert.deepEqual(shared.describe().windows, [{ repository: 'todos', query: queryKey(query({ where: { done: false }, orderBy: { n: 'asc' } })), watchers: 2, count: 3, description: 'scan' }]);
+
+  first.stop();
+  assert.equal(shared.describe().windows[0]?.watchers, 1);
+  second.stop();
+  assert.deepEqual(shared.describe().windows, [], 'the last watcher gone, the evaluation goes');
+  await shared.windows.watch('todos', query({ where: { done: false } }), { load, listener: () => {} });
+  assert.equal(loads, 2);
+});
+
+test('two watches with one callback stop apart', async () => {
+  const shared = new SharedQueries();
+  let told = 0;
+  const listener = () => told++;
+  const a = await shared.windows.watch('todos', query({}), { load: () => rows, listener });
+  await shared.windows.watch('todos', query({}), { load: () => rows, listener });
+  a.stop();
+  shared.apply('todos', [{ id: 'd', row: row('d', {}) }]);
+  assert.equal(told, 1);
+});
+
+test('changes that arrive while the query loads are applied once it has loaded', async () => {
+  const shared = new SharedQueries();
+  let release!: (rows: QueryRow[]) => void;
+  const loaded = new Promise<QueryRow[]>((resolve) => (release = resolve));
+  const watching = shared.windows.watch('todos', query({ where: { done: false }, orderBy: { n: 'asc' } }), { load: () => loaded, listener: () => {} });
+  const alsoWatching = shared.windows.watch('todos', query({ where: { done: false }, orderBy: { n: 'asc' } }), { load: () => assert.fail('loaded twice'), listener: () => {} });
+  // The load read a, b, c; meanwhile d was written and c deleted.
+  shared.apply('todos', [{ id: 'd', row: row('d', { done: false, n: 0 }) }]);
+  shared.apply('todos', [{ id: 'c', row: undefined }]);
+  release(rows);
+  const [first, second] = await Promise.all([watching, alsoWatching]);
+  assert.deepEqual(first.live.window().map((r) => r.id), ['d', 'a']);
+  assert.equal(second.live, first.live);
+});
+
+test('a failed load fails its watches and leaves nothing behind', async () => {
+  const shared = new SharedQueries();
+  await assert.rejects(shared.windows.watch('todos', query({}), { load: () => Promise.reject(new Error('disk gone')), listener: () => {} }), /disk gone/);
+  assert.deepEqual(shared.describe().windows, []);
+  const again = await shared.windows.watch('todos', query({}), { load: () => rows, listener: () => {} });
+  assert.equal(again.live.count, 3);
+});
+
+test('counts are shared by queries with the same where, whatever their order and window', async () => {
+  const shared = new SharedQueries();
+  const counts: number[] = [];
+  const a = await shared.counts.watch('todos', query({ where: { done: false }, orderBy: { n: 'desc' }, limit: 1 }), { load: () => rows, listener: (n) => counts.push(n) });
+  const b = await shared.counts.watch('todos', query({ where: { done: false } }), { load: () => assert.fail('loaded twice'), listener: (n) => counts.push(n) });
+  assert.equal(a.live, b.live);
+  assert.equal(a.live.count, 2);
+  shared.apply('todos', [{ id: 'a', row: undefined }]);
+  assert.deepEqual(counts, [1, 1]);
+});

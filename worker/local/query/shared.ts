@@ -1,0 +1,146 @@
+/**
+ * One evaluation per distinct query, shared by every tab that watches it: watches are keyed by
+ * repository and `queryKey`, the live state is loaded once, and each batch of changes is applied
+ * once and its result handed to every watcher. Changes that arrive while the state loads are kept
+ * and applied after it (applying a change the load already saw again is harmless), so a watcher
+ * misses none, given that the worker reports every commit, in commit order.
+ */
+import { queryKey, type NormalizedQuery, type WindowDelta } from '../../../protocol/query';
+import type { QueryRow } from './row';
+import { LiveCount, LiveWindow, type QueryChange } from './window';
+
+interface Live<D> {
+  readonly count: number;
+  apply(changes: readonly QueryChange[]): D | undefined;
+}
+
+interface Entry<L, D> {
+  repository: string;
+  key: string;
+  description: string;
+  /** Settles once `live` is set (or the load failed). */
+  loading: Promise<void>;
+  live?: L;
+  buffered: QueryChange[][];
+  listeners: Set<(update: D) => void>;
+  /** Watches awaiting `loading`: the entry stays while any does, even with no listener yet. */
+  waiting: number;
+}
+
+export interface Watching<L> {
+  /** The live state as this watcher starts: every later change comes to its listener. */
+  live: L;
+  stop(): void;
+}
+
+export interface WatchOptions<D> {
+  /** The rows to start from (all the repository's rows, or those matching the where). */
+  load: () => Promise<Iterable<QueryRow>> | Iterable<QueryRow>;
+  listener: (update: D) => void;
+  /** For diagnostics: how the query is answered (plan.ts: "index done", "scan"). */
+  description?: string;
+}
+
+export interface SharedQueryInfo {
+  repository: string;
+  query: string;
+  watchers: number;
+  count: number | undefined;
+  description: string;
+}
+
+class SharedLive<L extends Live<D>, D> {
+  private readonly entries = new Map<string, Entry<L, D>>();
+
+  constructor(
+    private readonly create: (query: NormalizedQuery, rows: Iterable<QueryRow>) => L,
+    /** What of the query its live state depends on. */
+    private readonly keyOf: (query: NormalizedQuery) => string = queryKey,
+  ) {}
+
+  async watch(repository: string, query: NormalizedQuery, options: WatchOptions<D>): Promise<Watching<L>> {
+    const key = this.keyOf(query);
+    const id = `${repository}\n${key}`;
+    let entry = this.entries.get(id);
+    if (!entry) {
+      const created: Entry<L, D> = { repository, key, description: options.description ?? '', loading: Promise.resolve(), buffered: [], listeners: new Set(), waiting: 0 };
+      created.loading = this.load(id, created, query, options.load);
+      this.entries.set(id, (entry = created));
+    }
+    entry.waiting++;
+    try {
+      await entry.loading;
+    } finally {
+      entry.waiting--;
+    }
+    const live = entry.live;
+    if (!live) throw new Error(`the query on ${repository} could not be loaded`);
+    // Added in the same step as the caller reads the state: no change falls between the two.
+    // A closure of its own, so that two watches with one callback stop apart.
+    const listener = (update: D) => options.listener(update);
+    entry.listeners.add(listener);
+    const watched = entry;
+    return {
+      live,
+      stop: () => {
+        watched.listeners.delete(listener);
+        if (watched.listeners.size === 0 && watched.waiting === 0 && this.entries.get(id) === watched) this.entries.delete(id);
+      },
+    };
+  }
+
+  /** Applies a commit's changes of one repository to every query watching it. */
+  apply(repository: string, changes: readonly QueryChange[]): void {
+    if (changes.length === 0) return;
+    for (const entry of this.entries.values()) {
+      if (entry.repository !== repository) continue;
+      if (!entry.live) {
+        entry.buffered.push([...changes]);
+        continue;
+      }
+      const update = entry.live.apply(changes);
+      if (update !== undefined) for (const listener of entry.listeners) listener(update);
+    }
+  }
+
+  describe(): SharedQueryInfo[] {
+    return [...this.entries.values()].map((entry) => ({
+      repository: entry.repository,
+      query: entry.key,
+      watchers: entry.listeners.size,
+      count: entry.live?.count,
+      description: entry.description,
+    }));
+  }
+
+  private async load(id: string, entry: Entry<L, D>, query: NormalizedQuery, load: WatchOptions<D>['load']): Promise<void> {
+    try {
+      const live = this.create(query, await load());
+      for (const changes of entry.buffered.splice(0)) live.apply(changes);
+      entry.live = live;
+    } catch (error) {
+      // Every watch waiting on it fails; the next one loads afresh.
+      this.entries.delete(id);
+      throw error;
+    }
+  }
+}
+
+/** Watched windows (`watch`) and watched counts (`watchCount`), each shared per distinct query. */
+export class SharedQueries {
+  readonly windows = new SharedLive<LiveWindow, WindowDelta<QueryRow>>((query, rows) => new LiveWindow(query, rows));
+  /** A count depends on the where alone: queries that differ only in order or window share one. */
+  readonly counts = new SharedLive<LiveCount, number>(
+    (query, rows) => new LiveCount(query, rows),
+    (query) => JSON.stringify(query.where),
+  );
+
+  apply(repository: string, changes: readonly QueryChange[]): void {
+    this.windows.apply(repository, changes);
+    this.counts.apply(repository, changes);
+  }
+
+  describe(): { windows: SharedQueryInfo[]; counts: SharedQueryInfo[] } {
+    return { windows: this.windows.describe(), counts: this.counts.describe() };
+  }
+}
