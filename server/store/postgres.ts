@@ -3,7 +3,7 @@
  * namespace serialize on its counter row, so sequences are assigned and committed in order across
  * instances; the compacted view is maintained in the same transaction (tabsync_append in
  * postgres-schema.ts); concurrent appends of a namespace share a transaction
- * (postgres-append-queue.ts); LISTEN/NOTIFY tells the other instances to re-read the log
+ * (append-queue.ts); LISTEN/NOTIFY tells the other instances to re-read the log
  * (postgres-fanout.ts).
  */
 import type pg from 'pg';
@@ -28,7 +28,7 @@ import {
   type RepositoryInfo,
   type StoredPage,
 } from './event-store';
-import { AppendQueue, type AppendRequest } from './postgres-append-queue';
+import { GroupCommitQueue, type AppendRequest } from './append-queue';
 import { Fanout } from './postgres-fanout';
 import { createPool } from './postgres-pool';
 import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED_TEXT, READ_LOG, REPOSITORIES, type EventRow } from './postgres-queries';
@@ -81,7 +81,7 @@ class PostgresStore implements EventStore {
   /** Namespaces this instance has served (read or written): re-announced after a LISTEN outage. */
   private readonly knownNamespaces = new Set<string>();
   private readonly fanout: Fanout;
-  private readonly queue = new AppendQueue<PreparedEvent>((namespace, requests) => this.commit(namespace, requests), isDataError);
+  private readonly queue = new GroupCommitQueue<PreparedEvent>((namespace, requests) => this.commit(namespace, requests), isDataError);
 
   constructor(
     private readonly pool: pg.Pool,
@@ -109,7 +109,7 @@ class PostgresStore implements EventStore {
     return this.queue.append(namespace, repository, prepared, options?.quotaBytes);
   }
 
-  /** One transaction for requests of one namespace (see AppendQueue); results per request. */
+  /** One transaction for requests of one namespace (see GroupCommitQueue); results per request. */
   private async commit(namespace: string, requests: readonly AppendRequest<PreparedEvent>[]): Promise<AppendResult[][]> {
     const batch = firstCopies(requests);
     const { rows } = await this.pool.query<EventRow & { duplicate: boolean }>(APPEND, [

@@ -27,7 +27,7 @@ import {
   type RepositoryInfo,
   type StoredPage,
 } from './event-store';
-import { AppendQueue, type AppendRequest } from './postgres-append-queue';
+import { GroupCommitQueue, type AppendRequest } from './append-queue';
 
 /** Data read synchronously in one go before the event loop gets a turn (a page may hold several). */
 const STRETCH_BYTES = 1024 * 1024;
@@ -155,7 +155,7 @@ export function openSqliteStore(path: string): EventStore {
     readCompactedText(statements.compacted, { namespace, repository, ...query });
 
   const listeners = new Set<AppendedListener>();
-  const queue = new AppendQueue<SyncEvent>(async (namespace, requests) => {
+  const queue = new GroupCommitQueue<SyncEvent>(async (namespace, requests) => {
     // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
     // wait in the queue and go together in the next transaction.
     await new Promise((resolve) => setImmediate(resolve));
