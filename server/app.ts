@@ -50,7 +50,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   if (authenticator.mode === 'dev') {
     log.warn('dev mode: neither AUTH_TOKENS nor JWT_SECRET is set, so every connection is accepted as principal "dev" in namespace "default"; do not expose this server');
   }
-  const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize });
+  const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize, log });
   const hub = new Hub(store, log, config.maxPageBytes);
   const sockets = new Map<WebSocket, Connection>();
   const principalBytes = new SharedBuckets(config.principalByteRate.perSecond, config.principalByteRate.burst);

@@ -3,9 +3,10 @@
  * store's `onAppended` and read back from its log, so events committed by another server
  * instance (PostgreSQL) reach this instance's connections through the same path. A commit of
  * this process that directly follows what was delivered goes out as committed, without
- * reading it back.
+ * reading it back. Each event of such a commit carries its origin (the pushing connection's
+ * id), which is not sent its own events back.
  */
-import type { EventStore, LoggedEvent } from './store/event-store';
+import type { Commit, EventStore, LoggedEvent } from './store/event-store';
 import type { SequencedEvent } from '../protocol';
 import { eventsFrames } from './events-frames';
 import type { Logger } from './log';
@@ -27,8 +28,11 @@ interface NamespaceState {
   committed: number;
   ready: Promise<void>;
   draining: boolean;
-  /** eventId → id of the connection that pushed it, so it is not echoed back to its sender. */
-  readonly origins: Map<string, string>;
+  /**
+   * serverSequence → origin of a commit of this process that is read back from the log rather
+   * than sent as committed (the log does not keep origins): so that it is not echoed either.
+   */
+  readonly origins: Map<number, string>;
 }
 
 const LOG_PAGE = 1000;
@@ -43,22 +47,27 @@ export class Hub {
     /** Most bytes of one `events` frame (a large commit goes in several). */
     private readonly maxFrameBytes: number,
   ) {
-    this.unsubscribe = store.onAppended((namespace, maxSequence, committed) => {
-      const state = this.namespaces.get(namespace);
-      if (!state) return;
-      state.committed = Math.max(state.committed, maxSequence);
-      if (!committed || !this.followsDelivered(state, committed)) {
-        void this.drain(namespace, state);
-        return;
+    this.unsubscribe = store.onAppended((commit) => this.heard(commit));
+  }
+
+  private heard({ namespace, maxSequence, events }: Commit): void {
+    const state = this.namespaces.get(namespace);
+    if (!state) return;
+    state.committed = Math.max(state.committed, maxSequence);
+    if (!events || !this.followsDelivered(state, events)) {
+      for (const { event, origin } of events ?? []) {
+        if (origin !== undefined && event.serverSequence > state.lastBroadcast) state.origins.set(event.serverSequence, origin);
       }
-      state.lastBroadcast = state.committed;
-      try {
-        this.deliver(state, committed);
-      } catch (error) {
-        // As in drain: logged, never thrown into the store's commit.
-        this.log.error('broadcast failed', { namespace, error });
-      }
-    });
+      void this.drain(namespace, state);
+      return;
+    }
+    state.lastBroadcast = state.committed;
+    try {
+      this.deliver(state, events);
+    } catch (error) {
+      // As in drain: logged, never thrown into the store's commit.
+      this.log.error('broadcast failed', { namespace, error });
+    }
   }
 
   /** Adds a subscriber; resolves once the namespace's starting point is known. */
@@ -100,18 +109,6 @@ export class Hub {
     if (state.subscribers.size === 0) this.namespaces.delete(namespace);
   }
 
-  /** Call before appending: the events of `eventIds` will not be sent back to `subscriberId`. */
-  markOrigin(namespace: string, eventIds: readonly string[], subscriberId: string): void {
-    const origins = this.namespaces.get(namespace)?.origins;
-    if (origins) for (const id of eventIds) origins.set(id, subscriberId);
-  }
-
-  /** For events that will never be broadcast (duplicates, a failed append). */
-  forgetOrigin(namespace: string, eventIds: readonly string[]): void {
-    const origins = this.namespaces.get(namespace)?.origins;
-    if (origins) for (const id of eventIds) origins.delete(id);
-  }
-
   close(): void {
     this.unsubscribe();
     this.namespaces.clear();
@@ -136,8 +133,11 @@ export class Hub {
     state.draining = true;
     try {
       await state.ready;
+      for (const sequence of state.origins.keys()) if (sequence <= state.lastBroadcast) state.origins.delete(sequence);
       while (state.lastBroadcast < state.committed && this.namespaces.get(namespace) === state) {
-        const logged = await this.store.readLog(namespace, state.lastBroadcast, LOG_PAGE);
+        // No further than what was announced: a commit of this process read before its own
+        // announcement would lose its origin and be echoed. (Sequences have no gaps.)
+        const logged = await this.store.readLog(namespace, state.lastBroadcast, Math.min(LOG_PAGE, state.committed - state.lastBroadcast));
         const last = logged.at(-1);
         if (!last) break;
         state.lastBroadcast = last.event.serverSequence;
@@ -153,9 +153,9 @@ export class Hub {
 
   private deliver(state: NamespaceState, logged: readonly LoggedEvent[]): void {
     const byRepository = new Map<string, { event: SequencedEvent; origin?: string }[]>();
-    for (const { repository, event } of logged) {
-      const origin = state.origins.get(event.eventId);
-      state.origins.delete(event.eventId);
+    for (const { repository, event, origin: committedBy } of logged) {
+      const origin = committedBy ?? state.origins.get(event.serverSequence);
+      state.origins.delete(event.serverSequence);
       let group = byRepository.get(repository);
       if (!group) byRepository.set(repository, (group = []));
       group.push(origin === undefined ? { event } : { event, origin });

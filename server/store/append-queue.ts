@@ -5,13 +5,15 @@
  * transaction of the namespace is in flight wait here and then go together in the next
  * transaction: one lock, one commit, for all of them. Under load, batches grow by themselves.
  */
-import { AppendRefused, type AppendResult } from './event-store';
+import { AppendRefused, type AppendOptions, type AppendResult } from './event-store';
 
 export interface AppendRequest<E> {
   repository: string;
   events: readonly E[];
   /** The namespace's quota this request must stay within (AppendOptions.quotaBytes). */
   quotaBytes: number | undefined;
+  /** Who wrote it (AppendOptions.origin), for the commit's listeners. */
+  origin: string | undefined;
 }
 
 /** Commits requests in one transaction; returns each request's results, in request order. */
@@ -35,9 +37,9 @@ export class GroupCommitQueue<E> {
     private readonly isRequestError: (error: unknown) => boolean,
   ) {}
 
-  append(namespace: string, repository: string, events: readonly E[], quotaBytes?: number): Promise<AppendResult[]> {
+  append(namespace: string, repository: string, events: readonly E[], options: AppendOptions = {}): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
-      const request = { repository, events, quotaBytes, resolve, reject };
+      const request = { repository, events, quotaBytes: options.quotaBytes, origin: options.origin, resolve, reject };
       const queue = this.waiting.get(namespace);
       if (queue) {
         queue.push(request);

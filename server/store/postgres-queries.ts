@@ -1,15 +1,8 @@
 /** The PostgreSQL store's statements (schema in postgres-schema.ts). */
-import type { SyncEvent } from '../../protocol';
+import type { EventRow as Row } from './event-rows';
 
-export interface EventRow {
-  sequence: number;
-  repository: string;
-  event_id: string;
-  data_id: string;
-  operation: SyncEvent['operation'];
-  created_at: string;
-  data: Record<string, unknown> | null;
-}
+/** pg parses jsonb: an event's data comes back as an object. */
+export type EventRow = Row<Record<string, unknown>>;
 
 const EVENT_COLUMNS = 'sequence, repository, event_id, data_id, operation, created_at, data';
 

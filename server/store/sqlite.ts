@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { compareEvents, type SequencedEvent, type SyncEvent } from '../../protocol';
 import {
+  commitOf,
   EVENT_ROW_BYTES,
   nextTurn,
   PageCollector,
@@ -18,15 +19,19 @@ import {
   storedBytes,
   storedEvents,
   storedInAnotherRepository,
-  type AppendedListener,
+  storeLog,
   type AppendResult,
+  type Commit,
   type CompactedQuery,
   type EventStore,
   type LoggedEvent,
   type Page,
   type RepositoryInfo,
   type StoredPage,
+  type StoreLogOptions,
 } from './event-store';
+import { eventOfRow, sequenced, type EventRow as Row } from './event-rows';
+import { Listeners } from './listeners';
 import { GroupCommitQueue, type AppendRequest } from './append-queue';
 
 /** Data read synchronously in one go before the event loop gets a turn (a page may hold several). */
@@ -83,15 +88,8 @@ interface CompactedParameters {
   limit: number;
 }
 
-interface EventRow {
-  sequence: number;
-  repository: string;
-  event_id: string;
-  data_id: string;
-  operation: number;
-  created_at: string;
-  data: string | null;
-}
+/** SQLite keeps an event's data as JSON text. */
+type EventRow = Row<string>;
 
 interface WinnerRow {
   winner_created_at: string;
@@ -124,7 +122,7 @@ async function readCompactedText(
   }
 }
 
-export function openSqliteStore(path: string): EventStore {
+export function openSqliteStore(path: string, options?: StoreLogOptions): EventStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -154,16 +152,13 @@ export function openSqliteStore(path: string): EventStore {
   const readText = (namespace: string, repository: string, query: CompactedQuery & { maxBytes: number }) =>
     readCompactedText(statements.compacted, { namespace, repository, ...query });
 
-  const listeners = new Set<AppendedListener>();
+  const listeners = new Listeners<Commit>(storeLog(options), 'onAppended');
   const queue = new GroupCommitQueue<SyncEvent>(async (namespace, requests) => {
     // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
     // wait in the queue and go together in the next transaction.
     await new Promise((resolve) => setImmediate(resolve));
     const { results, sequence, stored } = appendInTransaction.immediate(namespace, requests);
-    if (stored) {
-      const committed = storedEvents(results);
-      for (const listener of listeners) listener(namespace, sequence, committed);
-    }
+    if (stored) listeners.emit(commitOf(namespace, sequence, storedEvents(requests, results)), { namespace });
     return results;
   }, isRequestError);
 
@@ -171,7 +166,7 @@ export function openSqliteStore(path: string): EventStore {
     kind: 'sqlite',
 
     append(namespace, repository, events, options) {
-      return queue.append(namespace, repository, events, options?.quotaBytes);
+      return queue.append(namespace, repository, events, options);
     },
 
     async readCompacted(namespace, repository, query): Promise<Page> {
@@ -195,8 +190,7 @@ export function openSqliteStore(path: string): EventStore {
     },
 
     onAppended(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+      return listeners.add(listener);
     },
 
     async close() {
@@ -293,20 +287,6 @@ function isRequestError(error: unknown): boolean {
   return !(error instanceof Database.SqliteError && DATABASE_FAILURE.test(error.code));
 }
 
-/** The event as stored: the server's sequence replaces whatever the client sent. */
-function sequenced(event: SyncEvent, serverSequence: number): SequencedEvent {
-  const { eventId, dataId, operation, createdAt, data } = event;
-  return data === undefined ? { eventId, dataId, operation, createdAt, serverSequence } : { eventId, dataId, operation, createdAt, data, serverSequence };
-}
-
 function toEvent(row: EventRow): SequencedEvent {
-  const event: SequencedEvent = {
-    eventId: row.event_id,
-    dataId: row.data_id,
-    operation: row.operation as SequencedEvent['operation'],
-    createdAt: row.created_at,
-    serverSequence: row.sequence,
-  };
-  if (row.data !== null) event.data = JSON.parse(row.data) as Record<string, unknown>;
-  return event;
+  return eventOfRow(row, row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>));
 }
