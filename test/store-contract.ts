@@ -241,6 +241,22 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
       assert.deepEqual(await compacted('ns', 'todos', 0, late.createdAt), []);
     });
 
+    it('reads the current winners of the records asked for, deletes flagged, other records and repositories left out', async () => {
+      const later = makeEvent('a', 5);
+      await store.append('ns', 'todos', [later, makeEvent('a', 1), makeEvent('b', 2), makeEvent('c', 3, { operation: Operation.delete, data: undefined })]);
+      await store.append('ns', 'notes', [makeEvent('a', 9)]);
+      const winners = await store.readWinners('ns', 'todos', ['a', 'c', 'missing']);
+      assert.deepEqual(
+        [...winners].sort(([x], [y]) => x.localeCompare(y)),
+        [
+          ['a', { createdAt: later.createdAt, eventId: later.eventId, deleted: false }],
+          ['c', { createdAt: '2024-01-01T00:00:03.000Z', eventId: winners.get('c')?.eventId, deleted: true }],
+        ],
+      );
+      assert.match(winners.get('c')!.eventId, /-c$/);
+      assert.equal((await store.readWinners('other', 'todos', ['a'])).size, 0);
+    });
+
     it('reads the raw log in sequence order, after a sequence, at most limit', async () => {
       await store.append('ns', 'todos', [makeEvent('a', 3)]);
       await store.append('ns', 'notes', [makeEvent('b', 1), makeEvent('c', 2)]);

@@ -2,7 +2,7 @@
  * The event log behind the server: one seam, two implementations (SQLite, PostgreSQL), one
  * contract suite (test/store-contract.ts) that both run.
  */
-import type { SequencedEvent, SyncEvent } from '../../protocol';
+import { Operation, type SequencedEvent, type SyncEvent } from '../../protocol';
 import { createLogger, type Logger } from '../log';
 import { eventJson, type EventTextRow } from './event-rows';
 
@@ -144,9 +144,29 @@ export class PageCollector {
 /** Lets timers and I/O run between two synchronous reads of the database. */
 export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** A winner as both stores read it: the record's winning event's order keys and operation. */
+export interface WinnerRow {
+  data_id: string;
+  created_at: string;
+  event_id: string;
+  operation: number;
+}
+
+export function winnersOf(rows: readonly WinnerRow[]): Map<string, Winner> {
+  return new Map(rows.map((row) => [row.data_id, { createdAt: row.created_at, eventId: row.event_id, deleted: row.operation === Operation.delete }]));
+}
+
 /** The page with its events parsed (REST and tests; catch-up sends the text). */
 export function parsePage(page: StoredPage): Page {
   return { events: page.events.map((e) => JSON.parse(e.json) as SequencedEvent), hasMore: page.hasMore };
+}
+
+/** A record's current winner: what a new write of it must follow in the LWW order. */
+export interface Winner {
+  createdAt: string;
+  eventId: string;
+  /** The winner is a delete: the record is gone. */
+  deleted: boolean;
 }
 
 export interface RepositoryInfo {
@@ -218,6 +238,8 @@ export interface EventStore {
    * REST send, so that a page is never held as parsed objects.
    */
   readCompactedText(namespace: string, repository: string, options: CompactedQuery & { maxBytes: number }): Promise<StoredPage>;
+  /** The current winner of each of `dataIds` that has one, by dataId (server-side writes follow it). */
+  readWinners(namespace: string, repository: string, dataIds: readonly string[]): Promise<Map<string, Winner>>;
   /** The raw log of a namespace after a sequence, in order (for fan-out between instances). */
   readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]>;
   /** The highest sequence of a namespace (0 when empty). */

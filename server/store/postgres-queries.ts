@@ -34,6 +34,12 @@ export const READ_COMPACTED_TEXT = `
   WHERE coalesce(bytes_before_previous, 0) <= $6::float8
   ORDER BY sequence`;
 
+/** The winners of some records of a repository, by the records primary key. */
+export const READ_WINNERS = `
+  SELECT r.data_id, r.winner_created_at AS created_at, r.winner_event_id AS event_id, e.operation
+  FROM records r JOIN events e ON e.namespace = r.namespace AND e.sequence = r.winner_sequence
+  WHERE r.namespace = $1 AND r.repository = $2 AND r.data_id = ANY($3::text[])`;
+
 /** A range of the log's primary key. */
 export const READ_LOG = `
   SELECT ${EVENT_COLUMNS} FROM events WHERE namespace = $1 AND sequence > $2 ORDER BY sequence LIMIT $3`;

@@ -18,6 +18,7 @@ import {
   storedEvents,
   storedInAnotherRepository,
   storeLog,
+  winnersOf,
   type AppendedListener,
   type AppendOptions,
   type AppendRefused,
@@ -30,13 +31,15 @@ import {
   type RepositoryInfo,
   type StoredPage,
   type StoreLogOptions,
+  type Winner,
+  type WinnerRow,
 } from './event-store';
 import { eventOfRow, type EventTextRow } from './event-rows';
 import { Listeners } from './listeners';
 import { GroupCommitQueue, type AppendRequest } from './append-queue';
 import { Fanout } from './postgres-fanout';
 import { createPool } from './postgres-pool';
-import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED_TEXT, READ_LOG, REPOSITORIES, type EventRow } from './postgres-queries';
+import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED_TEXT, READ_LOG, READ_WINNERS, REPOSITORIES, type EventRow } from './postgres-queries';
 import { migrate } from './postgres-schema';
 
 export interface PostgresStoreOptions extends StoreLogOptions {
@@ -175,6 +178,12 @@ class PostgresStore implements EventStore {
       after = last.sequence;
       ask = collector.nextRead();
     }
+  }
+
+  async readWinners(namespace: string, repository: string, dataIds: readonly string[]): Promise<Map<string, Winner>> {
+    this.knownNamespaces.add(namespace);
+    const { rows } = await this.pool.query<WinnerRow>(READ_WINNERS, [namespace, repository, dataIds]);
+    return winnersOf(rows);
   }
 
   async readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]> {

@@ -20,6 +20,7 @@ import {
   storedEvents,
   storedInAnotherRepository,
   storeLog,
+  winnersOf,
   type AppendResult,
   type Commit,
   type CompactedQuery,
@@ -29,6 +30,7 @@ import {
   type RepositoryInfo,
   type StoredPage,
   type StoreLogOptions,
+  type WinnerRow as CurrentWinner,
 } from './event-store';
 import { eventOfRow, sequenced, type EventRow as Row } from './event-rows';
 import { Listeners } from './listeners';
@@ -136,18 +138,7 @@ export function openSqliteStore(path: string, options?: StoreLogOptions): EventS
   addUsageColumn(db);
 
   const appendInTransaction = prepareAppend(db);
-  const statements = {
-    lastSequence: db.prepare<[string], { last_sequence: number }>('SELECT last_sequence FROM namespaces WHERE namespace = ?'),
-    compacted: db.prepare<[CompactedParameters], EventRow>(READ_COMPACTED),
-    log: db.prepare<[string, number, number], EventRow>(
-      `SELECT sequence, repository, event_id, data_id, operation, created_at, data
-       FROM events WHERE namespace = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
-    ),
-    repositories: db.prepare<[string], { name: string; events: number; max_sequence: number }>(
-      `SELECT repository AS name, COUNT(*) AS events, MAX(sequence) AS max_sequence
-       FROM events WHERE namespace = ? GROUP BY repository ORDER BY repository`,
-    ),
-  };
+  const statements = prepareReads(db);
 
   const readText = (namespace: string, repository: string, query: CompactedQuery & { maxBytes: number }) =>
     readCompactedText(statements.compacted, { namespace, repository, ...query });
@@ -177,6 +168,10 @@ export function openSqliteStore(path: string, options?: StoreLogOptions): EventS
       return readText(namespace, repository, query);
     },
 
+    async readWinners(namespace, repository, dataIds) {
+      return winnersOf(statements.winners.all(namespace, repository, JSON.stringify(dataIds)));
+    },
+
     async readLog(namespace, afterSequence, limit): Promise<LoggedEvent[]> {
       return statements.log.all(namespace, afterSequence, limit).map((row) => ({ repository: row.repository, event: toEvent(row) }));
     },
@@ -197,6 +192,27 @@ export function openSqliteStore(path: string, options?: StoreLogOptions): EventS
       listeners.clear();
       if (db.open) db.close();
     },
+  };
+}
+
+/** The read statements: counters, the compacted view, winners, the log, repositories. */
+function prepareReads(db: Database.Database) {
+  return {
+    lastSequence: db.prepare<[string], { last_sequence: number }>('SELECT last_sequence FROM namespaces WHERE namespace = ?'),
+    compacted: db.prepare<[CompactedParameters], EventRow>(READ_COMPACTED),
+    log: db.prepare<[string, number, number], EventRow>(
+      `SELECT sequence, repository, event_id, data_id, operation, created_at, data
+       FROM events WHERE namespace = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
+    ),
+    winners: db.prepare<[string, string, string], CurrentWinner>(
+      `SELECT r.data_id, r.winner_created_at AS created_at, r.winner_event_id AS event_id, e.operation
+       FROM records r JOIN events e ON e.namespace = r.namespace AND e.sequence = r.winner_sequence
+       WHERE r.namespace = ? AND r.repository = ? AND r.data_id IN (SELECT value FROM json_each(?))`,
+    ),
+    repositories: db.prepare<[string], { name: string; events: number; max_sequence: number }>(
+      `SELECT repository AS name, COUNT(*) AS events, MAX(sequence) AS max_sequence
+       FROM events WHERE namespace = ? GROUP BY repository ORDER BY repository`,
+    ),
   };
 }
 
