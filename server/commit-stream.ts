@@ -80,6 +80,9 @@ export class CommitStream {
       while (!this.stopped && this.delivered < this.committed) {
         // No further than what was announced: a commit of this process read before its own
         // announcement would lose its origin. (Sequences have no gaps; with one, this reads less.)
+        // One can still be read first when another instance's notification that covers it
+        // arrives before it: its sender then gets its own event back, which a client applies
+        // once (worker/local/merge.ts), so it costs a frame and nothing else.
         const logged = await store.readLog(namespace, this.delivered, Math.min(LOG_PAGE, this.committed - this.delivered));
         const last = logged.at(-1);
         if (!last || this.stopped) break;

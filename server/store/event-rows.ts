@@ -1,9 +1,10 @@
 /**
  * A stored event's row and the event it stands for, the same for both stores: the columns of
  * the `events` table (SQLite keeps `data` as JSON text, PostgreSQL as jsonb), the event they
- * describe, and its JSON text built around the stored data text.
+ * describe, its JSON text built around the stored data text, and a record's winner.
  */
-import type { SequencedEvent, SyncEvent } from '../../protocol';
+import { Operation, type SequencedEvent, type SyncEvent } from '../../protocol';
+import type { Winner } from './event-store';
 
 /** The columns of a stored event; `Data` is how the driver hands `data` over. */
 export interface EventRow<Data> {
@@ -44,4 +45,16 @@ export function eventJson(row: EventTextRow): string {
     `{"eventId":${JSON.stringify(row.event_id)},"dataId":${JSON.stringify(row.data_id)},` +
     `"operation":${row.operation},"createdAt":${JSON.stringify(row.created_at)},"serverSequence":${row.sequence}`;
   return row.data === null ? `${head}}` : `${head},"data":${row.data}}`;
+}
+
+/** A record's winner as both stores read it (records joined to its event): order keys, operation. */
+export interface WinnerRow {
+  data_id: string;
+  created_at: string;
+  event_id: string;
+  operation: number;
+}
+
+export function winnersOf(rows: readonly WinnerRow[]): Map<string, Winner> {
+  return new Map(rows.map((row) => [row.data_id, { createdAt: row.created_at, eventId: row.event_id, deleted: row.operation === Operation.delete }]));
 }

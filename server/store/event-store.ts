@@ -2,7 +2,7 @@
  * The event log behind the server: one seam, two implementations (SQLite, PostgreSQL), one
  * contract suite (test/store-contract.ts) that both run.
  */
-import { Operation, type SequencedEvent, type SyncEvent } from '../../protocol';
+import type { SequencedEvent, SyncEvent } from '../../protocol';
 import { createLogger, type Logger } from '../log';
 import { eventJson, type EventTextRow } from './event-rows';
 
@@ -143,18 +143,6 @@ export class PageCollector {
 
 /** Lets timers and I/O run between two synchronous reads of the database. */
 export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** A winner as both stores read it: the record's winning event's order keys and operation. */
-export interface WinnerRow {
-  data_id: string;
-  created_at: string;
-  event_id: string;
-  operation: number;
-}
-
-export function winnersOf(rows: readonly WinnerRow[]): Map<string, Winner> {
-  return new Map(rows.map((row) => [row.data_id, { createdAt: row.created_at, eventId: row.event_id, deleted: row.operation === Operation.delete }]));
-}
 
 /** The page with its events parsed (REST and tests; catch-up sends the text). */
 export function parsePage(page: StoredPage): Page {

@@ -18,7 +18,6 @@ import {
   storedEvents,
   storedInAnotherRepository,
   storeLog,
-  winnersOf,
   type AppendedListener,
   type AppendOptions,
   type AppendRefused,
@@ -26,17 +25,16 @@ import {
   type Commit,
   type CompactedQuery,
   type EventStore,
-  type Page,
   type LoggedEvent,
+  type Page,
   type RepositoryInfo,
   type StoredPage,
   type StoreLogOptions,
   type Winner,
-  type WinnerRow,
 } from './event-store';
-import { eventOfRow, type EventTextRow } from './event-rows';
-import { Listeners } from './listeners';
 import { GroupCommitQueue, type AppendRequest } from './append-queue';
+import { eventOfRow, winnersOf, type EventTextRow, type WinnerRow } from './event-rows';
+import { Listeners } from './listeners';
 import { Fanout } from './postgres-fanout';
 import { createPool } from './postgres-pool';
 import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED_TEXT, READ_LOG, READ_WINNERS, REPOSITORIES, type EventRow } from './postgres-queries';

@@ -2,7 +2,7 @@
  * The embedded event log: one SQLite file (better-sqlite3). Appends run in one IMMEDIATE
  * transaction that assigns sequences, stores the events and moves each record's LWW winner;
  * appends that arrive while one is being committed share the next transaction (group commit,
- * the same queue as PostgreSQL's), so a burst of pushes from many connections costs two fsyncs,
+ * the same queue as PostgreSQL's: append-queue.ts), so a burst of pushes from many connections costs two fsyncs,
  * not one per push.
  */
 import Database from 'better-sqlite3';
@@ -20,7 +20,6 @@ import {
   storedEvents,
   storedInAnotherRepository,
   storeLog,
-  winnersOf,
   type AppendResult,
   type Commit,
   type CompactedQuery,
@@ -30,11 +29,10 @@ import {
   type RepositoryInfo,
   type StoredPage,
   type StoreLogOptions,
-  type WinnerRow as CurrentWinner,
 } from './event-store';
-import { eventOfRow, sequenced, type EventRow as Row } from './event-rows';
-import { Listeners } from './listeners';
 import { GroupCommitQueue, type AppendRequest } from './append-queue';
+import { eventOfRow, sequenced, winnersOf, type EventRow as Row, type WinnerRow as CurrentWinner } from './event-rows';
+import { Listeners } from './listeners';
 
 /** Data read synchronously in one go before the event loop gets a turn (a page may hold several). */
 const STRETCH_BYTES = 1024 * 1024;
