@@ -11,7 +11,7 @@ import type { ServerConfig } from './config';
 import { CloseCode, Connection, type ConnectionContext } from './connection';
 import { setSecurityHeaders } from './http-headers';
 import { createRequestHandler } from './http-routes';
-import { createLogger } from './log';
+import { createLogger, type Logger } from './log';
 import { SendPool } from './outbound';
 import { SharedBuckets } from './rate-limit';
 import { refuseOrigin } from './refuse-origin';
@@ -25,6 +25,8 @@ export interface RunningServer {
   /** `ws://host:port/sync` */
   syncUrl: string;
   store: EventStore;
+  /** The server's logger (createSyncServer's change feed reports its listeners' failures to it). */
+  log: Logger;
   /** Stops accepting, closes every socket with 1001, then closes the store. */
   close(): Promise<void>;
   /** What the port answers, for a server that does not listen itself (`listen: false`). */
@@ -50,7 +52,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   if (authenticator.mode === 'dev') {
     log.warn('dev mode: neither AUTH_TOKENS nor JWT_SECRET is set, so every connection is accepted as principal "dev" in namespace "default"; do not expose this server');
   }
-  const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize });
+  const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize, log });
   const hub = new Hub(store, log, config.maxPageBytes);
   const sockets = new Map<WebSocket, Connection>();
   const principalBytes = new SharedBuckets(config.principalByteRate.perSecond, config.principalByteRate.burst);
@@ -125,6 +127,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     url: `http://${hostPort}`,
     syncUrl: `ws://${hostPort}/sync`,
     store,
+    log,
     close: () => (closing ??= shutDown()),
     handleRequest: handleHttp,
     handleUpgrade,

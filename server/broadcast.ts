@@ -1,14 +1,15 @@
 /**
- * Fan-out: committed events go to every other connection of their namespace. Driven by the
- * store's `onAppended` and read back from its log, so events committed by another server
- * instance (PostgreSQL) reach this instance's connections through the same path. A commit of
- * this process that directly follows what was delivered goes out as committed, without
- * reading it back.
+ * Fan-out: committed events go to every other connection of their namespace, in order, each
+ * once (CommitStream), from the namespace's highest sequence when its first connection joined:
+ * what came before is the catch-up's job. Events committed by another server instance
+ * (PostgreSQL) reach this instance's connections through the same path. Each event of this
+ * process carries its origin (the pushing connection's id), which is not sent its own events back.
  */
-import type { EventStore, LoggedEvent } from './store/event-store';
 import type { SequencedEvent } from '../protocol';
+import { CommitStream } from './commit-stream';
 import { eventsFrames } from './events-frames';
 import type { Logger } from './log';
+import type { Commit, EventStore, LoggedEvent } from './store/event-store';
 
 /** A connection as the hub sees it. */
 export interface Subscriber {
@@ -19,19 +20,10 @@ export interface Subscriber {
 
 interface NamespaceState {
   readonly subscribers: Set<Subscriber>;
-  /** Everything up to this sequence was delivered (or predates every subscriber). */
-  lastBroadcast: number;
-  /** lastBroadcast holds the starting point (the store's maxSequence at the first join). */
-  started: boolean;
-  /** The highest sequence the store reported as committed. */
-  committed: number;
+  readonly stream: CommitStream;
+  /** Resolves once the starting point is known (the store's maxSequence at the first join). */
   ready: Promise<void>;
-  draining: boolean;
-  /** eventId → id of the connection that pushed it, so it is not echoed back to its sender. */
-  readonly origins: Map<string, string>;
 }
-
-const LOG_PAGE = 1000;
 
 export class Hub {
   private readonly namespaces = new Map<string, NamespaceState>();
@@ -43,46 +35,28 @@ export class Hub {
     /** Most bytes of one `events` frame (a large commit goes in several). */
     private readonly maxFrameBytes: number,
   ) {
-    this.unsubscribe = store.onAppended((namespace, maxSequence, committed) => {
-      const state = this.namespaces.get(namespace);
-      if (!state) return;
-      state.committed = Math.max(state.committed, maxSequence);
-      if (!committed || !this.followsDelivered(state, committed)) {
-        void this.drain(namespace, state);
-        return;
-      }
-      state.lastBroadcast = state.committed;
-      try {
-        this.deliver(state, committed);
-      } catch (error) {
-        // As in drain: logged, never thrown into the store's commit.
-        this.log.error('broadcast failed', { namespace, error });
-      }
-    });
+    this.unsubscribe = store.onAppended((commit: Commit) => this.namespaces.get(commit.namespace)?.stream.heard(commit));
   }
 
   /** Adds a subscriber; resolves once the namespace's starting point is known. */
   join(namespace: string, subscriber: Subscriber): Promise<void> {
     let state = this.namespaces.get(namespace);
     if (!state) {
-      const created: NamespaceState = {
-        subscribers: new Set(),
-        lastBroadcast: 0,
-        started: false,
-        committed: 0,
-        ready: Promise.resolve(),
-        draining: false,
-        origins: new Map(),
-      };
+      const subscribers = new Set<Subscriber>();
+      const stream = new CommitStream({
+        namespace,
+        store: this.store,
+        log: this.log,
+        what: 'broadcast',
+        handOn: (events) => this.deliver(subscribers, events),
+      });
+      const created: NamespaceState = { subscribers, stream, ready: Promise.resolve() };
       // Broadcast only what is committed from now on: earlier events are the catch-up's job.
       created.ready = this.store.maxSequence(namespace).then(
-        (max) => {
-          created.lastBroadcast = max;
-          created.started = true;
-        },
+        (max) => stream.startAfter(max),
         (error: unknown) => {
           // Let the next join try again instead of inheriting a broken starting point.
-          if (this.namespaces.get(namespace) === created) this.namespaces.delete(namespace);
+          if (this.namespaces.get(namespace) === created) this.drop(namespace, created);
           throw error;
         },
       );
@@ -97,65 +71,22 @@ export class Hub {
     const state = this.namespaces.get(namespace);
     if (!state) return;
     state.subscribers.delete(subscriber);
-    if (state.subscribers.size === 0) this.namespaces.delete(namespace);
-  }
-
-  /** Call before appending: the events of `eventIds` will not be sent back to `subscriberId`. */
-  markOrigin(namespace: string, eventIds: readonly string[], subscriberId: string): void {
-    const origins = this.namespaces.get(namespace)?.origins;
-    if (origins) for (const id of eventIds) origins.set(id, subscriberId);
-  }
-
-  /** For events that will never be broadcast (duplicates, a failed append). */
-  forgetOrigin(namespace: string, eventIds: readonly string[]): void {
-    const origins = this.namespaces.get(namespace)?.origins;
-    if (origins) for (const id of eventIds) origins.delete(id);
+    if (state.subscribers.size === 0) this.drop(namespace, state);
   }
 
   close(): void {
     this.unsubscribe();
-    this.namespaces.clear();
+    for (const [namespace, state] of this.namespaces) this.drop(namespace, state);
   }
 
-  /** `committed` is exactly what comes after the last delivery, up to the newest commit known:
-   *  nothing before it is undelivered, and no read of the log is running that could send it. */
-  private followsDelivered(state: NamespaceState, committed: readonly LoggedEvent[]): boolean {
-    const first = committed[0]?.event.serverSequence;
-    const last = committed.at(-1)?.event.serverSequence;
-    return (
-      state.started &&
-      !state.draining &&
-      first === state.lastBroadcast + 1 &&
-      last === state.committed &&
-      last - first + 1 === committed.length
-    );
+  private drop(namespace: string, state: NamespaceState): void {
+    state.stream.stop();
+    this.namespaces.delete(namespace);
   }
 
-  private async drain(namespace: string, state: NamespaceState): Promise<void> {
-    if (state.draining) return;
-    state.draining = true;
-    try {
-      await state.ready;
-      while (state.lastBroadcast < state.committed && this.namespaces.get(namespace) === state) {
-        const logged = await this.store.readLog(namespace, state.lastBroadcast, LOG_PAGE);
-        const last = logged.at(-1);
-        if (!last) break;
-        state.lastBroadcast = last.event.serverSequence;
-        this.deliver(state, logged);
-      }
-    } catch (error) {
-      // The next commit retries from lastBroadcast; nothing is skipped.
-      this.log.error('broadcast failed', { namespace, error });
-    } finally {
-      state.draining = false;
-    }
-  }
-
-  private deliver(state: NamespaceState, logged: readonly LoggedEvent[]): void {
+  private deliver(subscribers: ReadonlySet<Subscriber>, logged: readonly LoggedEvent[]): void {
     const byRepository = new Map<string, { event: SequencedEvent; origin?: string }[]>();
-    for (const { repository, event } of logged) {
-      const origin = state.origins.get(event.eventId);
-      state.origins.delete(event.eventId);
+    for (const { repository, event, origin } of logged) {
       let group = byRepository.get(repository);
       if (!group) byRepository.set(repository, (group = []));
       group.push(origin === undefined ? { event } : { event, origin });
@@ -163,7 +94,7 @@ export class Hub {
     for (const [repository, group] of byRepository) {
       const origins = new Set(group.map((g) => g.origin));
       const everything = eventsFrames(repository, group.map((g) => g.event), this.maxFrameBytes);
-      for (const subscriber of state.subscribers) {
+      for (const subscriber of subscribers) {
         if (!origins.has(subscriber.id)) {
           for (const { frame } of everything) subscriber.deliver(frame);
           continue;

@@ -230,21 +230,17 @@ export class Connection implements Subscriber {
   }
 
   private async append(namespace: string, repository: string, events: readonly SyncEvent[]): Promise<void> {
-    const { hub, store } = this.context;
     const eventIds = events.map((e) => e.eventId);
-    hub.markOrigin(namespace, eventIds, this.id);
-    let results;
     try {
-      results = await store.append(namespace, repository, events, { quotaBytes: this.context.config.namespaceQuotaBytes });
+      // The origin travels with the commit: the fan-out does not send these back to this connection.
+      await this.context.store.append(namespace, repository, events, { quotaBytes: this.context.config.namespaceQuotaBytes, origin: this.id });
     } catch (error) {
-      hub.forgetOrigin(namespace, eventIds);
       if (!(error instanceof AppendRefused)) throw error;
       // Refused whole for what it holds: named, so that the client sets these writes aside.
       this.context.log.info('push refused', { connectionId: this.id, namespace, code: error.code, reason: error.message });
       this.sendError(error.code, error.message, eventIds);
       return;
     }
-    hub.forgetOrigin(namespace, results.filter((r) => r.duplicate).map((r) => r.event.eventId));
     this.send({ type: 'ack', eventIds, repositories: { [repository]: eventIds } });
   }
 

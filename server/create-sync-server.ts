@@ -9,9 +9,17 @@
  */
 import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { SequencedEvent } from '../protocol';
+import type { StoredRecord } from '../protocol/tab-api';
 import { refuseUpgrade, startServer, type RunningServer } from './app';
+import { ChangeFeed, type CommittedListener } from './change-feed';
 import { loadConfig, type ServerConfig } from './config';
 import type { LogLevel } from './log';
+import { createServerWrites } from './server-writes';
+
+export { ServerWriteRefused } from './server-writes';
+export { AppendRefused, type LoggedEvent } from './store/event-store';
+export type { CommittedEvents, CommittedListener } from './change-feed';
 
 export interface SyncServerOptions {
   /** `DATABASE_URL`: a file path → SQLite (created if absent), `postgres://…` → PostgreSQL. Default `./data/sync.db`. */
@@ -68,6 +76,18 @@ export interface SyncServer {
   attach(httpServer: Server, options?: AttachOptions): void;
   /** Closes every sync socket with 1001, then the database; the app's server stays up. */
   close(): Promise<void>;
+  /**
+   * Server-side writes (a job, a webhook): inserts or replaces `records` (`{ id, ...fields }`) in
+   * one atomic commit, with server-assigned eventIds and timestamps that win the LWW order over
+   * what the server holds; every client gets them like any other event. Checked as a client's
+   * push is; rejects with ServerWriteRefused or AppendRefused, storing nothing. Resolves with
+   * the stored events (eventIds, serverSequences).
+   */
+  append(namespace: string, repository: string, records: readonly StoredRecord[]): Promise<SequencedEvent[]>;
+  /** Deletes the records of `ids` as server-side writes (a tombstone each); as `append`. */
+  remove(namespace: string, repository: string, ids: readonly string[]): Promise<SequencedEvent[]>;
+  /** A change feed of committed events (see ChangeFeed); returns the unsubscribe function. */
+  onCommitted(listener: CommittedListener): () => void;
 }
 
 /** The bin's routes: a chosen path or prefix is mapped onto them. */
@@ -75,7 +95,10 @@ const BIN_SYNC_PATH = '/sync';
 const BIN_REST_PREFIX = '/api';
 
 export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
-  const running = await startServer(configFrom(options), { logSink: options.logSink, listen: false });
+  const config = configFrom(options);
+  const running = await startServer(config, { logSink: options.logSink, listen: false });
+  const writes = createServerWrites(running.store, config);
+  const feed = new ChangeFeed(running.store, running.log);
   return {
     attach(httpServer, { path = BIN_SYNC_PATH, restPrefix = BIN_REST_PREFIX } = {}) {
       checkPath('path', path);
@@ -85,7 +108,13 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       }
       claimUpgrades(httpServer, path, running);
     },
-    close: () => running.close(),
+    close: async () => {
+      await running.close();
+      feed.close();
+    },
+    append: (namespace, repository, records) => writes.append(namespace, repository, records),
+    remove: (namespace, repository, ids) => writes.remove(namespace, repository, ids),
+    onCommitted: (listener) => feed.subscribe(listener),
   };
 }
 

@@ -22,8 +22,8 @@ import { makeEvent } from './store-contract';
 function observed(store: EventStore) {
   const listeners = new Set<AppendedListener>();
   const state = { logReads: 0, holdReads: undefined as Promise<void> | undefined, muted: false };
-  store.onAppended((namespace, maxSequence, committed) => {
-    if (!state.muted) for (const listener of listeners) listener(namespace, maxSequence, committed);
+  store.onAppended((commit) => {
+    if (!state.muted) for (const listener of listeners) listener(commit);
   });
   const wrapped: EventStore = {
     ...store,
@@ -39,7 +39,7 @@ function observed(store: EventStore) {
   };
   /** Announces a commit without its events, as a notification from another instance does. */
   const announce = (namespace: string, maxSequence: number) => {
-    for (const listener of listeners) listener(namespace, maxSequence);
+    for (const listener of listeners) listener({ namespace, maxSequence });
   };
   return { store: wrapped, state, announce };
 }
@@ -82,9 +82,7 @@ describe('broadcast hub', () => {
     await hub.join('ns', sender);
     await hub.join('ns', other);
     for (let i = 0; i < 5; i++) {
-      const events = [makeEvent(`r${i}`, 10 + i)];
-      hub.markOrigin('ns', events.map((e) => e.eventId), sender.id);
-      await store.store.append('ns', 'todos', events);
+      await store.store.append('ns', 'todos', [makeEvent(`r${i}`, 10 + i)], { origin: sender.id });
     }
     assert.deepEqual(other.received.map((e) => e.dataId), ['r0', 'r1', 'r2', 'r3', 'r4']);
     assert.deepEqual(other.received.map((e) => e.serverSequence), [2, 3, 4, 5, 6]);
@@ -103,11 +101,14 @@ describe('broadcast hub', () => {
     store.state.muted = false;
     store.announce('ns', 1);
     // While that read is held, this process commits twice: both follow the read, not the delivery.
-    await store.store.append('ns', 'todos', [makeEvent('a', 2)]);
+    const sender = subscriber('sender');
+    await hub.join('ns', sender);
+    await store.store.append('ns', 'todos', [makeEvent('a', 2)], { origin: sender.id });
     await store.store.append('ns', 'todos', [makeEvent('b', 3)]);
     assert.equal(other.received.length, 0, 'nothing overtakes the read that is running');
     release();
     await until(() => other.received.length >= 3);
+    assert.deepEqual(sender.received.map((e) => e.dataId), ['elsewhere', 'b'], 'read back from the log, its own event is still not echoed');
     // Back in step: the next commit goes out directly again.
     const reads = store.state.logReads;
     await store.store.append('ns', 'todos', [makeEvent('c', 4)]);
@@ -125,8 +126,10 @@ describe('broadcast hub', () => {
       await small.join('ns', other);
       await small.join('ns', sender);
       const events = Array.from({ length: 20 }, (_, i) => makeEvent(`big${i}`, i, { data: { blob: 'x'.repeat(5000) } }));
-      small.markOrigin('ns', [events[0]!.eventId], sender.id);
-      await store.store.append('ns', 'todos', events);
+      await Promise.all([
+        store.store.append('ns', 'todos', events.slice(0, 1), { origin: sender.id }),
+        store.store.append('ns', 'todos', events.slice(1), { origin: 'server' }),
+      ]);
       assert.ok(other.frameBytes.length > 1, 'several frames');
       for (const bytes of [...other.frameBytes, ...sender.frameBytes]) assert.ok(bytes <= maxFrameBytes, `${bytes} bytes within the bound`);
       assert.deepEqual(other.received.map((e) => e.serverSequence), Array.from({ length: 20 }, (_, i) => i + 1));

@@ -6,13 +6,22 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { compareEvents, Operation, type SequencedEvent, type SyncEvent } from '../protocol';
-import { AppendRefused, storedBytes, type EventStore, type LoggedEvent } from '../server/store/event-store';
+import { createLogger, type Logger } from '../server/log';
+import { AppendRefused, storedBytes, type Commit, type EventStore } from '../server/store/event-store';
 
 export interface OpenedStore {
   store: EventStore;
+  /** The lines the store logged so far (it is opened with a logger that keeps them). */
+  logged(): readonly string[];
   cleanup(): Promise<void>;
   /** Opens another store on the same database. */
   reopen(): Promise<EventStore>;
+}
+
+/** A logger that keeps its lines, for a store under test. */
+export function keptLog(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: createLogger('debug', (line) => lines.push(line)), lines };
 }
 
 let counter = 0;
@@ -232,6 +241,22 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
       assert.deepEqual(await compacted('ns', 'todos', 0, late.createdAt), []);
     });
 
+    it('reads the current winners of the records asked for, deletes flagged, other records and repositories left out', async () => {
+      const later = makeEvent('a', 5);
+      await store.append('ns', 'todos', [later, makeEvent('a', 1), makeEvent('b', 2), makeEvent('c', 3, { operation: Operation.delete, data: undefined })]);
+      await store.append('ns', 'notes', [makeEvent('a', 9)]);
+      const winners = await store.readWinners('ns', 'todos', ['a', 'c', 'missing']);
+      assert.deepEqual(
+        [...winners].sort(([x], [y]) => x.localeCompare(y)),
+        [
+          ['a', { createdAt: later.createdAt, eventId: later.eventId, deleted: false }],
+          ['c', { createdAt: '2024-01-01T00:00:03.000Z', eventId: winners.get('c')?.eventId, deleted: true }],
+        ],
+      );
+      assert.match(winners.get('c')!.eventId, /-c$/);
+      assert.equal((await store.readWinners('other', 'todos', ['a'])).size, 0);
+    });
+
     it('reads the raw log in sequence order, after a sequence, at most limit', async () => {
       await store.append('ns', 'todos', [makeEvent('a', 3)]);
       await store.append('ns', 'notes', [makeEvent('b', 1), makeEvent('c', 2)]);
@@ -270,7 +295,7 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
     it('tells listeners after a commit, with the namespace and its highest sequence', async () => {
       const heard: [string, number][] = [];
       let readable = -1;
-      const stop = store.onAppended((namespace, max) => {
+      const stop = store.onAppended(({ namespace, maxSequence: max }) => {
         heard.push([namespace, max]);
         void store.readLog(namespace, 0, 100).then((log) => (readable = log.length));
       });
@@ -286,27 +311,61 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
       assert.equal(heard.length, before, 'an unsubscribed listener hears nothing');
     });
 
-    it('tells listeners what this process committed: the stored events, in sequence order, as the log has them', async () => {
-      const heard: { max: number; committed?: readonly LoggedEvent[] | undefined }[] = [];
-      const stop = store.onAppended((namespace, max, committed) => {
-        if (namespace === 'ns') heard.push({ max, committed });
+    it('tells listeners what this process committed: the stored events, in sequence order, as the log has them, each with its origin', async () => {
+      const heard: Commit[] = [];
+      const stop = store.onAppended((commit) => {
+        if (commit.namespace === 'ns') heard.push(commit);
       });
-      const [first] = await store.append('ns', 'todos', [makeEvent('a', 1)]);
+      const [first] = await store.append('ns', 'todos', [makeEvent('a', 1)], { origin: 'conn-a' });
       // Concurrent appends (one transaction or several); a duplicate of `first` among them.
       await Promise.all([
-        store.append('ns', 'todos', [makeEvent('b', 2), first!.event]),
-        store.append('ns', 'notes', [makeEvent('c', 3)]),
+        store.append('ns', 'todos', [makeEvent('b', 2), first!.event], { origin: 'conn-b' }),
+        store.append('ns', 'notes', [makeEvent('c', 3)], { origin: 'server' }),
         store.append('ns', 'todos', [makeEvent('d', 4, { operation: Operation.delete, data: undefined })]),
       ]);
-      await store.append('ns', 'todos', [first!.event]); // only a duplicate: nothing committed
-      await waitFor(() => heard.length > 0 && heard.at(-1)!.max === 4);
+      await store.append('ns', 'todos', [first!.event], { origin: 'conn-c' }); // only a duplicate: nothing committed
+      await waitFor(() => heard.length > 0 && heard.at(-1)!.maxSequence === 4);
       stop();
-      const told = heard.flatMap((h) => {
-        const committed = h.committed ?? [];
-        assert.equal(committed.at(-1)?.event.serverSequence, h.max, 'a commit reports its events up to its highest sequence');
-        return committed;
+      const told = heard.flatMap((commit) => {
+        const events = commit.events ?? [];
+        assert.equal(events.at(-1)?.event.serverSequence, commit.maxSequence, 'a commit reports its events up to its highest sequence');
+        assert.equal(events[0]?.event.serverSequence, commit.firstSequence, 'and from its lowest');
+        return events;
       });
-      assert.deepEqual(told, await store.readLog('ns', 0, 100), 'every stored event once, in order, equal to what the log reads back');
+      assert.deepEqual(
+        told.map(({ event, origin }) => [event.dataId, origin]),
+        [['a', 'conn-a'], ['b', 'conn-b'], ['c', 'server'], ['d', undefined]],
+        "each event with its own append's origin, even when appends share a transaction",
+      );
+      const withoutOrigins = told.map(({ repository, event }) => ({ repository, event }));
+      assert.deepEqual(withoutOrigins, await store.readLog('ns', 0, 100), 'every stored event once, in order, equal to what the log reads back');
+    });
+
+    it('guards its listeners: one that throws or rejects is logged, the others hear the commit, the append resolves', async () => {
+      const lines = opened.logged();
+      const heard: number[] = [];
+      const stops = [
+        store.onAppended(() => {
+          throw new Error('listener one broke');
+        }),
+        store.onAppended(async () => {
+          throw new Error('listener two rejected');
+        }),
+        store.onAppended(({ maxSequence }) => void heard.push(maxSequence)),
+      ];
+      const [result] = await store.append('ns', 'todos', [makeEvent('a', 1)]);
+      assert.equal(result?.duplicate, false);
+      await waitFor(() => heard.length === 1 && lines.length >= 2);
+      assert.deepEqual(heard, [result!.event.serverSequence]);
+      const messages = lines.map((line) => JSON.parse(line) as { level: string; msg: string; namespace: string; error: { message: string } });
+      assert.deepEqual(
+        messages.map((m) => [m.level, m.msg, m.namespace, m.error.message]).sort(),
+        [['error', 'onAppended listener failed', 'ns', 'listener one broke'], ['error', 'onAppended listener failed', 'ns', 'listener two rejected']],
+      );
+      // Still working for the next commit.
+      await store.append('ns', 'todos', [makeEvent('b', 2)]);
+      await waitFor(() => heard.length === 2);
+      for (const stop of stops) stop();
     });
 
     it('refuses, whole, a push naming an eventId stored under another repository', async () => {

@@ -6,17 +6,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { SyncEvent } from '../protocol';
-import type { EventStore } from '../server/store/event-store';
+import type { Commit, EventStore } from '../server/store/event-store';
 import { openPostgresStore } from '../server/store/postgres';
 import { READ_COMPACTED_TEXT } from '../server/store/postgres-queries';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres';
-import { assertUsage, runStoreContract, sizeOf } from './store-contract';
+import { assertUsage, keptLog, runStoreContract, sizeOf } from './store-contract';
 
 runStoreContract('postgres', async () => {
   const database = await createTestDatabase();
-  const open = () => openPostgresStore(database.url, { poolSize: 4 });
+  const { log, lines } = keptLog();
+  const open = () => openPostgresStore(database.url, { poolSize: 4, log });
   try {
-    return { store: await open(), reopen: open, cleanup: () => database.drop() };
+    return { store: await open(), logged: () => lines, reopen: open, cleanup: () => database.drop() };
   } catch (error) {
     await database.drop();
     throw error;
@@ -85,11 +86,12 @@ describe('postgres store: several instances over one database', () => {
   let database: TestDatabase;
   let a: EventStore;
   let b: EventStore;
+  const bLog = keptLog();
 
   before(async () => {
     database = await createTestDatabase();
     // Started together on an empty database: the advisory lock makes them migrate one by one.
-    [a, b] = await Promise.all([openPostgresStore(database.url, { poolSize: 4 }), openPostgresStore(database.url, { poolSize: 4 })]);
+    [a, b] = await Promise.all([openPostgresStore(database.url, { poolSize: 4 }), openPostgresStore(database.url, { poolSize: 4, log: bLog.log })]);
   });
 
   after(async () => {
@@ -174,13 +176,14 @@ describe('postgres store: several instances over one database', () => {
     assert.equal(new Set(results.map(([r]) => r!.event.serverSequence)).size, 1);
   });
 
-  test('an append through one instance reaches the other instance’s onAppended', async () => {
-    const heard: [string, number][] = [];
-    const stop = b.onAppended((namespace, maxSequence) => heard.push([namespace, maxSequence]));
+  test('an append through one instance reaches the other instance’s onAppended, with its range and without its events', async () => {
+    const heard: Commit[] = [];
+    const stop = b.onAppended((commit) => void heard.push(commit));
     try {
-      const [result] = await a.append('fanout', 'todos', [event('fanout-1')]);
-      await until(() => heard.some(([ns]) => ns === 'fanout'), 'the notification on the other instance');
-      assert.deepEqual(heard.find(([ns]) => ns === 'fanout'), ['fanout', result!.event.serverSequence]);
+      const results = await a.append('fanout', 'todos', [event('fanout-1'), event('fanout-2')]);
+      await until(() => heard.some(({ namespace }) => namespace === 'fanout'), 'the notification on the other instance');
+      const [first, second] = results.map((r) => r.event.serverSequence);
+      assert.deepEqual(heard.find(({ namespace }) => namespace === 'fanout'), { namespace: 'fanout', maxSequence: second, firstSequence: first });
     } finally {
       stop();
     }
@@ -190,7 +193,7 @@ describe('postgres store: several instances over one database', () => {
     const [first] = await a.append('relisten', 'todos', [event('relisten-1')]);
     await b.readLog('relisten', 0, 1); // b now knows the namespace
     const heard: number[] = [];
-    const stop = b.onAppended((namespace, maxSequence) => {
+    const stop = b.onAppended(({ namespace, maxSequence }) => {
       if (namespace === 'relisten') heard.push(maxSequence);
     });
     try {
@@ -200,6 +203,8 @@ describe('postgres store: several instances over one database', () => {
         c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tabsync-listen'`),
       );
       await until(() => heard.includes(first!.event.serverSequence), 'the re-announcement after reconnecting');
+      const lost = bLog.lines.map((line) => JSON.parse(line) as { level: string; msg: string }).find((entry) => entry.msg.startsWith('LISTEN connection'));
+      assert.deepEqual(lost && [lost.level, lost.msg], ['warn', 'LISTEN connection failed; reconnecting'], 'the loss is logged, not swallowed');
       // And the new connection listens again.
       const [next] = await a.append('relisten', 'todos', [event('relisten-2')]);
       await until(() => heard.includes(next!.event.serverSequence), 'a notification on the new connection');

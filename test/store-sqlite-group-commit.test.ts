@@ -13,7 +13,7 @@ test('appends arriving together are committed in at most two transactions, each 
   const store = openSqliteStore(join(dir, 'sync.db'));
   try {
     const commits: number[] = [];
-    store.onAppended((_, maxSequence) => commits.push(maxSequence));
+    store.onAppended(({ maxSequence }) => void commits.push(maxSequence));
     const first = makeEvent('r0', 0);
     const appends = Array.from({ length: 10 }, (_, i) => store.append('ns', 'todos', [i === 0 ? first : makeEvent(`r${i}`, i), makeEvent(`s${i}`, i)]));
     const results = await Promise.all(appends);

@@ -5,14 +5,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openSqliteStore, READ_COMPACTED } from '../server/store/sqlite';
-import { assertUsage, makeEvent, runStoreContract, sizeOf } from './store-contract';
+import { assertUsage, keptLog, makeEvent, runStoreContract, sizeOf } from './store-contract';
 
 runStoreContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tabsync-store-'));
   const file = join(dir, 'nested', 'sync.db');
+  const { log, lines } = keptLog();
   return {
-    store: openSqliteStore(file),
-    reopen: async () => openSqliteStore(file),
+    store: openSqliteStore(file, { log }),
+    logged: () => lines,
+    reopen: async () => openSqliteStore(file, { log }),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 });

@@ -3,6 +3,8 @@
  * contract suite (test/store-contract.ts) that both run.
  */
 import type { SequencedEvent, SyncEvent } from '../../protocol';
+import { createLogger, type Logger } from '../log';
+import { eventJson, type EventTextRow } from './event-rows';
 
 export interface AppendResult {
   /** The event as stored, with its sequence (the first copy's, for a duplicate). */
@@ -16,6 +18,22 @@ export interface AppendResult {
 export interface AppendOptions {
   /** Most bytes the namespace may hold (`storedBytes` of every event stored); none when absent. */
   quotaBytes?: number | undefined;
+  /**
+   * Who wrote the events (a connection's id, `server` for a server-side write): the commit's
+   * listeners get it with each event, so that the fan-out does not echo a push to its sender.
+   */
+  origin?: string | undefined;
+}
+
+/** What a store is opened with beside its database. */
+export interface StoreLogOptions {
+  /** Where failures that are handled, not thrown (a throwing listener, a lost LISTEN connection), are reported. */
+  log?: Logger | undefined;
+}
+
+/** A store opened without a logger reports to stderr, errors only. */
+export function storeLog(options: StoreLogOptions | undefined): Logger {
+  return options?.log ?? createLogger('error', (line) => process.stderr.write(line + '\n'));
 }
 
 /**
@@ -76,24 +94,6 @@ export interface CompactedQuery {
   limit: number;
 }
 
-/** The columns of a stored event, its data already JSON text (or null for a delete). */
-export interface EventTextRow {
-  sequence: number;
-  event_id: string;
-  data_id: string;
-  operation: number;
-  created_at: string;
-  data: string | null;
-}
-
-/** The event's JSON text, built around its stored data text: nothing is parsed. */
-export function eventJson(row: EventTextRow): string {
-  const head =
-    `{"eventId":${JSON.stringify(row.event_id)},"dataId":${JSON.stringify(row.data_id)},` +
-    `"operation":${row.operation},"createdAt":${JSON.stringify(row.created_at)},"serverSequence":${row.sequence}`;
-  return row.data === null ? `${head}}` : `${head},"data":${row.data}}`;
-}
-
 /**
  * A page filled row by row, in sequence order, until `limit` events or `maxBytes` bytes of JSON
  * (each event and its comma), always at least one event: the store reads no further than the
@@ -149,6 +149,14 @@ export function parsePage(page: StoredPage): Page {
   return { events: page.events.map((e) => JSON.parse(e.json) as SequencedEvent), hasMore: page.hasMore };
 }
 
+/** A record's current winner: what a new write of it must follow in the LWW order. */
+export interface Winner {
+  createdAt: string;
+  eventId: string;
+  /** The winner is a delete: the record is gone. */
+  deleted: boolean;
+}
+
 export interface RepositoryInfo {
   name: string;
   events: number;
@@ -158,14 +166,41 @@ export interface RepositoryInfo {
 export interface LoggedEvent {
   repository: string;
   event: SequencedEvent;
+  /** AppendOptions.origin of the append that stored it; known only to the process that did. */
+  origin?: string;
 }
 
-export type AppendedListener = (namespace: string, maxSequence: number, committed?: readonly LoggedEvent[]) => void;
+/** Events committed to a namespace, as an AppendedListener hears of them. */
+export interface Commit {
+  namespace: string;
+  /** The namespace's highest sequence the commit (or the commits announced together) reached. */
+  maxSequence: number;
+  /**
+   * The lowest sequence of what is announced, when known: always for a commit of this process,
+   * and for another instance's when its notification says (not after a LISTEN outage).
+   */
+  firstSequence?: number | undefined;
+  /** For a commit of this process: the events it stored (no duplicates), in sequence order. */
+  events?: readonly LoggedEvent[] | undefined;
+}
 
-/** The events a commit stored, in sequence order: what `AppendedListener` gets as `committed`. */
-export function storedEvents(results: readonly (readonly AppendResult[])[]): LoggedEvent[] {
-  const stored = results.flat().filter((result) => !result.duplicate);
-  return stored.map(({ repository, event }) => ({ repository, event })).sort((a, b) => a.event.serverSequence - b.event.serverSequence);
+export type AppendedListener = (commit: Commit) => void;
+
+/** The events a commit stored, in sequence order, each with its request's origin. */
+export function storedEvents(
+  requests: readonly { origin?: string | undefined }[],
+  results: readonly (readonly AppendResult[])[],
+): LoggedEvent[] {
+  const stored = results.flatMap((request, i) => {
+    const origin = requests[i]?.origin;
+    return request.filter((result) => !result.duplicate).map(({ repository, event }) => (origin === undefined ? { repository, event } : { repository, event, origin }));
+  });
+  return stored.sort((a, b) => a.event.serverSequence - b.event.serverSequence);
+}
+
+/** What a listener hears of a commit of this process. */
+export function commitOf(namespace: string, maxSequence: number, events: readonly LoggedEvent[]): Commit {
+  return { namespace, maxSequence, firstSequence: events[0]?.event.serverSequence, events };
 }
 
 export interface EventStore {
@@ -191,16 +226,19 @@ export interface EventStore {
    * REST send, so that a page is never held as parsed objects.
    */
   readCompactedText(namespace: string, repository: string, options: CompactedQuery & { maxBytes: number }): Promise<StoredPage>;
+  /** The current winner of each of `dataIds` that has one, by dataId (server-side writes follow it). */
+  readWinners(namespace: string, repository: string, dataIds: readonly string[]): Promise<Map<string, Winner>>;
   /** The raw log of a namespace after a sequence, in order (for fan-out between instances). */
   readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]>;
   /** The highest sequence of a namespace (0 when empty). */
   maxSequence(namespace: string): Promise<number>;
   repositories(namespace: string): Promise<RepositoryInfo[]>;
   /**
-   * Calls `listener(namespace, maxSequence, committed)` whenever events are committed to a
-   * namespace, by this process or (PostgreSQL) another instance. For a commit of this process,
-   * `committed` holds the events it stored (no duplicates), in sequence order, so that the
-   * fan-out need not read back what it just wrote. Returns an unsubscribe function.
+   * Calls `listener(commit)` whenever events are committed to a namespace, by this process or
+   * (PostgreSQL) another instance. For a commit of this process, `commit.events` holds the events
+   * it stored (no duplicates), in sequence order, each with its origin, so that the fan-out need
+   * not read back what it just wrote. A listener that throws is logged; the others still hear of
+   * the commit, and the append still resolves. Returns an unsubscribe function.
    */
   onAppended(listener: AppendedListener): () => void;
   close(): Promise<void>;

@@ -1,8 +1,8 @@
 /** Picks the event store from DATABASE_URL: a PostgreSQL URL, or else a SQLite file path. */
-import type { EventStore } from './event-store';
+import type { EventStore, StoreLogOptions } from './event-store';
 import { openSqliteStore } from './sqlite';
 
-export interface StoreOptions {
+export interface StoreOptions extends StoreLogOptions {
   /** PostgreSQL connection pool size. */
   poolSize: number;
 }
@@ -15,7 +15,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions): Pro
   if (isPostgresUrl(databaseUrl)) {
     // Loaded only when asked for, so a SQLite deployment never touches the pg driver.
     const { openPostgresStore } = await import('./postgres');
-    return openPostgresStore(databaseUrl, { poolSize: options.poolSize });
+    return openPostgresStore(databaseUrl, options);
   }
-  return openSqliteStore(databaseUrl);
+  return openSqliteStore(databaseUrl, options);
 }

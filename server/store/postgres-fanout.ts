@@ -1,33 +1,42 @@
 /**
  * Fan-out between server instances through PostgreSQL LISTEN/NOTIFY. After a commit an instance
- * announces only (namespace, max sequence), never the events: the others re-read the log from
- * their own last-broadcast sequence, so a lost notification delays delivery but loses nothing.
+ * announces only (namespace, first and max sequence), never the events: the others re-read the
+ * log from their own last-broadcast sequence, so a lost notification delays delivery but loses
+ * nothing. Nor the events' origins: an origin names a connection of the instance that committed,
+ * never a subscriber of another, so it stays local (LoggedEvent.origin).
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import * as v from 'valibot';
+import type { Logger } from '../log';
 import { connectionConfig } from './postgres-pool';
 
 const CHANNEL = 'tabsync_appended';
-/** [sending instance, namespace, max sequence] */
-const PayloadSchema = v.tuple([v.string(), v.string(), v.pipe(v.number(), v.integer(), v.minValue(0))]);
+const Sequence = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** [sending instance, namespace, max sequence, first sequence]; an older instance sends no first. */
+const PayloadSchema = v.union([v.tuple([v.string(), v.string(), Sequence, Sequence]), v.tuple([v.string(), v.string(), Sequence])]);
 
 const RECONNECT_FIRST_DELAY_MS = 100;
 const RECONNECT_MAX_DELAY_MS = 5_000;
 
 export interface FanoutHandlers {
-  /** Another instance committed events to `namespace`, up to `maxSequence`. */
-  appended(namespace: string, maxSequence: number): void;
+  /** Another instance committed events to `namespace`, from `firstSequence` (when it says) up to `maxSequence`. */
+  appended(namespace: string, maxSequence: number, firstSequence: number | undefined): void;
   /** The LISTEN connection is back after a drop: notifications sent meanwhile were missed. */
   reconnected(): void;
+}
+
+interface Range {
+  first: number;
+  max: number;
 }
 
 export class Fanout {
   /** Tells this instance's own notifications apart, which it has already handled locally. */
   private readonly instance = randomUUID();
   private client: pg.Client | undefined;
-  /** Highest sequence per namespace still to announce; coalesced, at most one NOTIFY in flight. */
-  private readonly unsent = new Map<string, number>();
+  /** The range of sequences per namespace still to announce; coalesced, at most one NOTIFY in flight. */
+  private readonly unsent = new Map<string, Range>();
   private sending = false;
   private failedAttempts = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -35,6 +44,7 @@ export class Fanout {
 
   constructor(
     private readonly url: string,
+    private readonly log: Logger,
     private readonly handlers: FanoutHandlers,
   ) {}
 
@@ -43,9 +53,14 @@ export class Fanout {
     this.client = await this.connect();
   }
 
-  announce(namespace: string, maxSequence: number): void {
-    this.unsent.set(namespace, Math.max(this.unsent.get(namespace) ?? 0, maxSequence));
+  announce(namespace: string, firstSequence: number, maxSequence: number): void {
+    this.keep(namespace, { first: firstSequence, max: maxSequence });
     void this.send();
+  }
+
+  private keep(namespace: string, range: Range): void {
+    const unsent = this.unsent.get(namespace);
+    this.unsent.set(namespace, unsent ? { first: Math.min(unsent.first, range.first), max: Math.max(unsent.max, range.max) } : range);
   }
 
   async close(): Promise<void> {
@@ -62,14 +77,16 @@ export class Fanout {
     this.sending = true;
     const batch = new Map(this.unsent);
     this.unsent.clear();
-    const payloads = [...batch].map(([namespace, max]) => JSON.stringify([this.instance, namespace, max]));
+    const payloads = [...batch].map(([namespace, { first, max }]) => JSON.stringify([this.instance, namespace, max, first]));
     try {
       await client.query(`SELECT pg_notify('${CHANNEL}', payload) FROM unnest($1::text[]) AS payload`, [payloads]);
-    } catch {
+    } catch (error) {
       // The connection dropped: announce these once it is back. (Any other failure would fail
       // again: drop the batch; the next append to the namespace announces it anyway.)
       if (this.client !== client) {
-        for (const [namespace, max] of batch) this.unsent.set(namespace, Math.max(this.unsent.get(namespace) ?? 0, max));
+        for (const [namespace, range] of batch) this.keep(namespace, range);
+      } else {
+        this.log.warn('could not notify the other instances of a commit', { namespaces: batch.size, error });
       }
     } finally {
       this.sending = false;
@@ -79,7 +96,10 @@ export class Fanout {
 
   private async connect(): Promise<pg.Client> {
     const client = new pg.Client(connectionConfig(this.url, 'tabsync-listen'));
-    client.on('error', () => this.lose(client));
+    client.on('error', (error) => {
+      if (client === this.client) this.log.warn('LISTEN connection failed; reconnecting', { error });
+      this.lose(client);
+    });
     client.on('end', () => this.lose(client));
     client.on('notification', (notification) => this.receive(notification));
     try {
@@ -104,8 +124,8 @@ export class Fanout {
     }
     const parsed = v.safeParse(PayloadSchema, raw);
     if (!parsed.success) return;
-    const [instance, namespace, maxSequence] = parsed.output;
-    if (instance !== this.instance) this.handlers.appended(namespace, maxSequence);
+    const [instance, namespace, maxSequence, firstSequence] = parsed.output;
+    if (instance !== this.instance) this.handlers.appended(namespace, maxSequence, firstSequence);
   }
 
   private lose(client: pg.Client): void {
@@ -136,6 +156,7 @@ export class Fanout {
       return;
     }
     this.client = client;
+    if (this.failedAttempts > 1) this.log.info('LISTEN connection back', { attempts: this.failedAttempts });
     this.failedAttempts = 0;
     this.handlers.reconnected();
     void this.send();

@@ -1,15 +1,8 @@
 /** The PostgreSQL store's statements (schema in postgres-schema.ts). */
-import type { SyncEvent } from '../../protocol';
+import type { EventRow as Row } from './event-rows';
 
-export interface EventRow {
-  sequence: number;
-  repository: string;
-  event_id: string;
-  data_id: string;
-  operation: SyncEvent['operation'];
-  created_at: string;
-  data: Record<string, unknown> | null;
-}
+/** pg parses jsonb: an event's data comes back as an object. */
+export type EventRow = Row<Record<string, unknown>>;
 
 const EVENT_COLUMNS = 'sequence, repository, event_id, data_id, operation, created_at, data';
 
@@ -40,6 +33,12 @@ export const READ_COMPACTED_TEXT = `
   ) sized
   WHERE coalesce(bytes_before_previous, 0) <= $6::float8
   ORDER BY sequence`;
+
+/** The winners of some records of a repository, by the records primary key. */
+export const READ_WINNERS = `
+  SELECT r.data_id, r.winner_created_at AS created_at, r.winner_event_id AS event_id, e.operation
+  FROM records r JOIN events e ON e.namespace = r.namespace AND e.sequence = r.winner_sequence
+  WHERE r.namespace = $1 AND r.repository = $2 AND r.data_id = ANY($3::text[])`;
 
 /** A range of the log's primary key. */
 export const READ_LOG = `

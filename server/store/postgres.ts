@@ -3,42 +3,46 @@
  * namespace serialize on its counter row, so sequences are assigned and committed in order across
  * instances; the compacted view is maintained in the same transaction (tabsync_append in
  * postgres-schema.ts); concurrent appends of a namespace share a transaction
- * (postgres-append-queue.ts); LISTEN/NOTIFY tells the other instances to re-read the log
+ * (append-queue.ts); LISTEN/NOTIFY tells the other instances to re-read the log
  * (postgres-fanout.ts).
  */
 import type pg from 'pg';
-import type { SequencedEvent, SyncEvent } from '../../protocol';
+import type { SyncEvent } from '../../protocol';
 import type { Logger } from '../log';
 import {
+  commitOf,
   PageCollector,
   parsePage,
   quotaExceeded,
   storedBytes,
   storedEvents,
   storedInAnotherRepository,
+  storeLog,
   type AppendedListener,
   type AppendOptions,
   type AppendRefused,
   type AppendResult,
+  type Commit,
   type CompactedQuery,
   type EventStore,
-  type EventTextRow,
   type LoggedEvent,
   type Page,
   type RepositoryInfo,
   type StoredPage,
+  type StoreLogOptions,
+  type Winner,
 } from './event-store';
-import { AppendQueue, type AppendRequest } from './postgres-append-queue';
+import { GroupCommitQueue, type AppendRequest } from './append-queue';
+import { eventOfRow, winnersOf, type EventTextRow, type WinnerRow } from './event-rows';
+import { Listeners } from './listeners';
 import { Fanout } from './postgres-fanout';
 import { createPool } from './postgres-pool';
-import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED_TEXT, READ_LOG, REPOSITORIES, type EventRow } from './postgres-queries';
+import { APPEND, MAX_SEQUENCE, MAX_SEQUENCES, READ_COMPACTED_TEXT, READ_LOG, READ_WINNERS, REPOSITORIES, type EventRow } from './postgres-queries';
 import { migrate } from './postgres-schema';
 
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends StoreLogOptions {
   /** Connections per instance (PG_POOL_SIZE). */
   poolSize?: number;
-  /** Where failures that are handled, not thrown (a throwing onAppended listener), are reported. */
-  log?: Logger;
 }
 
 const DEFAULT_POOL_SIZE = 10;
@@ -66,7 +70,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   const pool = createPool(url, options.poolSize ?? DEFAULT_POOL_SIZE);
   try {
     await migrate(pool);
-    const store = new PostgresStore(pool, url, options.log);
+    const store = new PostgresStore(pool, url, storeLog(options));
     await store.start();
     return store;
   } catch (error) {
@@ -77,19 +81,20 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
 class PostgresStore implements EventStore {
   readonly kind = 'postgres';
-  private readonly listeners = new Set<AppendedListener>();
+  private readonly listeners: Listeners<Commit>;
   /** Namespaces this instance has served (read or written): re-announced after a LISTEN outage. */
   private readonly knownNamespaces = new Set<string>();
   private readonly fanout: Fanout;
-  private readonly queue = new AppendQueue<PreparedEvent>((namespace, requests) => this.commit(namespace, requests), isDataError);
+  private readonly queue = new GroupCommitQueue<PreparedEvent>((namespace, requests) => this.commit(namespace, requests), isDataError);
 
   constructor(
     private readonly pool: pg.Pool,
     url: string,
-    private readonly log: Logger | undefined,
+    private readonly log: Logger,
   ) {
-    this.fanout = new Fanout(url, {
-      appended: (namespace, maxSequence) => this.emit(namespace, maxSequence),
+    this.listeners = new Listeners(log, 'onAppended');
+    this.fanout = new Fanout(url, log, {
+      appended: (namespace, maxSequence, firstSequence) => this.emit({ namespace, maxSequence, firstSequence }),
       reconnected: () => void this.reannounce(),
     });
   }
@@ -106,10 +111,10 @@ class PostgresStore implements EventStore {
       const data = event.data === undefined ? null : JSON.stringify(event.data);
       return { event, data, bytes: storedBytes(repository, event, data) };
     });
-    return this.queue.append(namespace, repository, prepared, options?.quotaBytes);
+    return this.queue.append(namespace, repository, prepared, options);
   }
 
-  /** One transaction for requests of one namespace (see AppendQueue); results per request. */
+  /** One transaction for requests of one namespace (see GroupCommitQueue); results per request. */
   private async commit(namespace: string, requests: readonly AppendRequest<PreparedEvent>[]): Promise<AppendResult[][]> {
     const batch = firstCopies(requests);
     const { rows } = await this.pool.query<EventRow & { duplicate: boolean }>(APPEND, [
@@ -132,19 +137,20 @@ class PostgresStore implements EventStore {
     if (missing) throw new Error(`event ${missing.event.eventId} was neither stored nor found`);
 
     const seen = new Set<string>();
-    let maxSequence = 0;
     const results = requests.map(({ events }) =>
       events.map(({ event }): AppendResult => {
         const row = byId.get(event.eventId) as EventRow & { duplicate: boolean };
         const duplicate = row.duplicate || seen.has(event.eventId);
         seen.add(event.eventId);
-        if (!duplicate) maxSequence = Math.max(maxSequence, row.sequence);
-        return { event: toEvent(row), repository: row.repository, duplicate };
+        return { event: eventOfRow(row, row.data), repository: row.repository, duplicate };
       }),
     );
-    if (maxSequence > 0) {
-      this.fanout.announce(namespace, maxSequence);
-      this.emit(namespace, maxSequence, storedEvents(results));
+    const stored = storedEvents(requests, results);
+    const first = stored[0]?.event.serverSequence;
+    const last = stored.at(-1)?.event.serverSequence;
+    if (first !== undefined && last !== undefined) {
+      this.fanout.announce(namespace, first, last);
+      this.emit(commitOf(namespace, last, stored));
     }
     return results;
   }
@@ -172,10 +178,16 @@ class PostgresStore implements EventStore {
     }
   }
 
+  async readWinners(namespace: string, repository: string, dataIds: readonly string[]): Promise<Map<string, Winner>> {
+    this.knownNamespaces.add(namespace);
+    const { rows } = await this.pool.query<WinnerRow>(READ_WINNERS, [namespace, repository, dataIds]);
+    return winnersOf(rows);
+  }
+
   async readLog(namespace: string, afterSequence: number, limit: number): Promise<LoggedEvent[]> {
     this.knownNamespaces.add(namespace);
     const { rows } = await this.pool.query<EventRow>(READ_LOG, [namespace, afterSequence, limit]);
-    return rows.map((row) => ({ repository: row.repository, event: toEvent(row) }));
+    return rows.map((row) => ({ repository: row.repository, event: eventOfRow(row, row.data) }));
   }
 
   async maxSequence(namespace: string): Promise<number> {
@@ -191,23 +203,17 @@ class PostgresStore implements EventStore {
   }
 
   onAppended(listener: AppendedListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   async close(): Promise<void> {
+    this.listeners.clear();
     await this.fanout.close();
     await this.pool.end();
   }
 
-  private emit(namespace: string, maxSequence: number, committed?: readonly LoggedEvent[]): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(namespace, maxSequence, committed);
-      } catch (error) {
-        this.log?.error('onAppended listener failed', { namespace, error });
-      }
-    }
+  private emit(commit: Commit): void {
+    this.listeners.emit(commit, { namespace: commit.namespace });
   }
 
   /**
@@ -219,9 +225,9 @@ class PostgresStore implements EventStore {
     if (this.knownNamespaces.size === 0) return;
     try {
       const { rows } = await this.pool.query<{ namespace: string; sequence: number }>(MAX_SEQUENCES, [[...this.knownNamespaces]]);
-      for (const row of rows) this.emit(row.namespace, row.sequence);
+      for (const row of rows) this.emit({ namespace: row.namespace, maxSequence: row.sequence });
     } catch (error) {
-      this.log?.warn('could not re-read namespaces after the LISTEN connection came back', { error });
+      this.log.warn('could not re-read namespaces after the LISTEN connection came back', { error });
     }
   }
 }
@@ -252,16 +258,4 @@ function refusalOf(error: unknown, requests: readonly AppendRequest<PreparedEven
   if (code !== STORED_IN_ANOTHER_REPOSITORY || typeof detail !== 'string') return undefined;
   const { eventId, repository } = JSON.parse(detail) as { eventId: string; repository: string };
   return storedInAnotherRepository(eventId, repository);
-}
-
-function toEvent(row: EventRow): SequencedEvent {
-  const event: SequencedEvent = {
-    eventId: row.event_id,
-    dataId: row.data_id,
-    operation: row.operation,
-    createdAt: row.created_at,
-    serverSequence: row.sequence,
-  };
-  if (row.data !== null) event.data = row.data;
-  return event;
 }

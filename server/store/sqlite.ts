@@ -2,7 +2,7 @@
  * The embedded event log: one SQLite file (better-sqlite3). Appends run in one IMMEDIATE
  * transaction that assigns sequences, stores the events and moves each record's LWW winner;
  * appends that arrive while one is being committed share the next transaction (group commit,
- * the same queue as PostgreSQL's), so a burst of pushes from many connections costs two fsyncs,
+ * the same queue as PostgreSQL's: append-queue.ts), so a burst of pushes from many connections costs two fsyncs,
  * not one per push.
  */
 import Database from 'better-sqlite3';
@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { compareEvents, type SequencedEvent, type SyncEvent } from '../../protocol';
 import {
+  commitOf,
   EVENT_ROW_BYTES,
   nextTurn,
   PageCollector,
@@ -18,16 +19,20 @@ import {
   storedBytes,
   storedEvents,
   storedInAnotherRepository,
-  type AppendedListener,
+  storeLog,
   type AppendResult,
+  type Commit,
   type CompactedQuery,
   type EventStore,
   type LoggedEvent,
   type Page,
   type RepositoryInfo,
   type StoredPage,
+  type StoreLogOptions,
 } from './event-store';
-import { AppendQueue, type AppendRequest } from './postgres-append-queue';
+import { GroupCommitQueue, type AppendRequest } from './append-queue';
+import { eventOfRow, sequenced, winnersOf, type EventRow as Row, type WinnerRow as CurrentWinner } from './event-rows';
+import { Listeners } from './listeners';
 
 /** Data read synchronously in one go before the event loop gets a turn (a page may hold several). */
 const STRETCH_BYTES = 1024 * 1024;
@@ -83,15 +88,8 @@ interface CompactedParameters {
   limit: number;
 }
 
-interface EventRow {
-  sequence: number;
-  repository: string;
-  event_id: string;
-  data_id: string;
-  operation: number;
-  created_at: string;
-  data: string | null;
-}
+/** SQLite keeps an event's data as JSON text. */
+type EventRow = Row<string>;
 
 interface WinnerRow {
   winner_created_at: string;
@@ -124,7 +122,7 @@ async function readCompactedText(
   }
 }
 
-export function openSqliteStore(path: string): EventStore {
+export function openSqliteStore(path: string, options?: StoreLogOptions): EventStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -138,32 +136,18 @@ export function openSqliteStore(path: string): EventStore {
   addUsageColumn(db);
 
   const appendInTransaction = prepareAppend(db);
-  const statements = {
-    lastSequence: db.prepare<[string], { last_sequence: number }>('SELECT last_sequence FROM namespaces WHERE namespace = ?'),
-    compacted: db.prepare<[CompactedParameters], EventRow>(READ_COMPACTED),
-    log: db.prepare<[string, number, number], EventRow>(
-      `SELECT sequence, repository, event_id, data_id, operation, created_at, data
-       FROM events WHERE namespace = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
-    ),
-    repositories: db.prepare<[string], { name: string; events: number; max_sequence: number }>(
-      `SELECT repository AS name, COUNT(*) AS events, MAX(sequence) AS max_sequence
-       FROM events WHERE namespace = ? GROUP BY repository ORDER BY repository`,
-    ),
-  };
+  const statements = prepareReads(db);
 
   const readText = (namespace: string, repository: string, query: CompactedQuery & { maxBytes: number }) =>
     readCompactedText(statements.compacted, { namespace, repository, ...query });
 
-  const listeners = new Set<AppendedListener>();
-  const queue = new AppendQueue<SyncEvent>(async (namespace, requests) => {
+  const listeners = new Listeners<Commit>(storeLog(options), 'onAppended');
+  const queue = new GroupCommitQueue<SyncEvent>(async (namespace, requests) => {
     // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
     // wait in the queue and go together in the next transaction.
     await new Promise((resolve) => setImmediate(resolve));
     const { results, sequence, stored } = appendInTransaction.immediate(namespace, requests);
-    if (stored) {
-      const committed = storedEvents(results);
-      for (const listener of listeners) listener(namespace, sequence, committed);
-    }
+    if (stored) listeners.emit(commitOf(namespace, sequence, storedEvents(requests, results)), { namespace });
     return results;
   }, isRequestError);
 
@@ -171,7 +155,7 @@ export function openSqliteStore(path: string): EventStore {
     kind: 'sqlite',
 
     append(namespace, repository, events, options) {
-      return queue.append(namespace, repository, events, options?.quotaBytes);
+      return queue.append(namespace, repository, events, options);
     },
 
     async readCompacted(namespace, repository, query): Promise<Page> {
@@ -180,6 +164,10 @@ export function openSqliteStore(path: string): EventStore {
 
     readCompactedText(namespace, repository, query): Promise<StoredPage> {
       return readText(namespace, repository, query);
+    },
+
+    async readWinners(namespace, repository, dataIds) {
+      return winnersOf(statements.winners.all(namespace, repository, JSON.stringify(dataIds)));
     },
 
     async readLog(namespace, afterSequence, limit): Promise<LoggedEvent[]> {
@@ -195,14 +183,34 @@ export function openSqliteStore(path: string): EventStore {
     },
 
     onAppended(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+      return listeners.add(listener);
     },
 
     async close() {
       listeners.clear();
       if (db.open) db.close();
     },
+  };
+}
+
+/** The read statements: counters, the compacted view, winners, the log, repositories. */
+function prepareReads(db: Database.Database) {
+  return {
+    lastSequence: db.prepare<[string], { last_sequence: number }>('SELECT last_sequence FROM namespaces WHERE namespace = ?'),
+    compacted: db.prepare<[CompactedParameters], EventRow>(READ_COMPACTED),
+    log: db.prepare<[string, number, number], EventRow>(
+      `SELECT sequence, repository, event_id, data_id, operation, created_at, data
+       FROM events WHERE namespace = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
+    ),
+    winners: db.prepare<[string, string, string], CurrentWinner>(
+      `SELECT r.data_id, r.winner_created_at AS created_at, r.winner_event_id AS event_id, e.operation
+       FROM records r JOIN events e ON e.namespace = r.namespace AND e.sequence = r.winner_sequence
+       WHERE r.namespace = ? AND r.repository = ? AND r.data_id IN (SELECT value FROM json_each(?))`,
+    ),
+    repositories: db.prepare<[string], { name: string; events: number; max_sequence: number }>(
+      `SELECT repository AS name, COUNT(*) AS events, MAX(sequence) AS max_sequence
+       FROM events WHERE namespace = ? GROUP BY repository ORDER BY repository`,
+    ),
   };
 }
 
@@ -293,20 +301,6 @@ function isRequestError(error: unknown): boolean {
   return !(error instanceof Database.SqliteError && DATABASE_FAILURE.test(error.code));
 }
 
-/** The event as stored: the server's sequence replaces whatever the client sent. */
-function sequenced(event: SyncEvent, serverSequence: number): SequencedEvent {
-  const { eventId, dataId, operation, createdAt, data } = event;
-  return data === undefined ? { eventId, dataId, operation, createdAt, serverSequence } : { eventId, dataId, operation, createdAt, data, serverSequence };
-}
-
 function toEvent(row: EventRow): SequencedEvent {
-  const event: SequencedEvent = {
-    eventId: row.event_id,
-    dataId: row.data_id,
-    operation: row.operation as SequencedEvent['operation'],
-    createdAt: row.created_at,
-    serverSequence: row.sequence,
-  };
-  if (row.data !== null) event.data = JSON.parse(row.data) as Record<string, unknown>;
-  return event;
+  return eventOfRow(row, row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>));
 }

@@ -6,7 +6,7 @@ import { describeIssues, Operation, type SyncEvent } from '../../protocol/messag
 import type { StoredRecord } from '../../protocol/tab-api';
 import type { RecordSchema } from '../config';
 import { syncError } from '../errors';
-import { jsonMismatch } from './json-safe';
+import { jsonMismatch } from '../../protocol/json-safe';
 
 const encoder = new TextEncoder();
 

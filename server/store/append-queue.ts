@@ -1,16 +1,19 @@
 /**
- * Group commit per namespace. Appends to a namespace serialize on its counter row anyway; rather
- * than each waiting for that lock while holding a pool connection, the appends that arrive while
- * one transaction of the namespace is in flight wait here and then go together in the next
+ * Group commit per namespace, for both stores. Appends to a namespace serialize anyway (on its
+ * counter row in PostgreSQL, on the one writer in SQLite); rather than each waiting for that lock
+ * (holding a pool connection, or paying its own fsync), the appends that arrive while one
+ * transaction of the namespace is in flight wait here and then go together in the next
  * transaction: one lock, one commit, for all of them. Under load, batches grow by themselves.
  */
-import { AppendRefused, type AppendResult } from './event-store';
+import { AppendRefused, type AppendOptions, type AppendResult } from './event-store';
 
 export interface AppendRequest<E> {
   repository: string;
   events: readonly E[];
   /** The namespace's quota this request must stay within (AppendOptions.quotaBytes). */
   quotaBytes: number | undefined;
+  /** Who wrote it (AppendOptions.origin), for the commit's listeners. */
+  origin: string | undefined;
 }
 
 /** Commits requests in one transaction; returns each request's results, in request order. */
@@ -24,7 +27,7 @@ interface Waiting<E> extends AppendRequest<E> {
 /** Most events in one transaction, so a burst still commits in bounded steps. */
 const MAX_EVENTS_PER_TRANSACTION = 5000;
 
-export class AppendQueue<E> {
+export class GroupCommitQueue<E> {
   /** Namespaces with a transaction in flight → the requests waiting for the next one. */
   private readonly waiting = new Map<string, Waiting<E>[]>();
 
@@ -34,9 +37,9 @@ export class AppendQueue<E> {
     private readonly isRequestError: (error: unknown) => boolean,
   ) {}
 
-  append(namespace: string, repository: string, events: readonly E[], quotaBytes?: number): Promise<AppendResult[]> {
+  append(namespace: string, repository: string, events: readonly E[], options: AppendOptions = {}): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
-      const request = { repository, events, quotaBytes, resolve, reject };
+      const request = { repository, events, quotaBytes: options.quotaBytes, origin: options.origin, resolve, reject };
       const queue = this.waiting.get(namespace);
       if (queue) {
         queue.push(request);

@@ -1,5 +1,6 @@
 /**
- * Whether a record comes back equal through JSON, the form it crosses the wire in. IndexedDB keeps
+ * Whether a record comes back equal through JSON, the form it crosses the wire in (the worker's
+ * writes and the server's own, server/server-writes.ts, both check). IndexedDB keeps
  * a Date or a Map as it is, so such a record would look fine here and differ (or be refused) on
  * every other device. One walk over plain objects and arrays, no stringify and parse round trip.
  */

@@ -1,0 +1,114 @@
+/**
+ * One namespace's committed events, handed on in sequence order, each once, from a starting
+ * point on: what the broadcast hub sends to a namespace's sockets and what the change feed
+ * reports. Driven by the store's `onAppended`. A commit of this process that directly follows
+ * what was handed on goes on as committed, without reading it back; anything else (another
+ * instance's commit, known only by its sequences, or one heard while a read of the log runs) is
+ * read back from the log, so a missed or coalesced notification delays events but loses none.
+ */
+import type { Logger } from './log';
+import type { Commit, EventStore, LoggedEvent } from './store/event-store';
+
+const LOG_PAGE = 1000;
+
+export interface CommitStreamParts {
+  namespace: string;
+  store: EventStore;
+  log: Logger;
+  /** Names the stream in log lines: `broadcast failed`. */
+  what: string;
+  /** Takes the next events, in order; a throw is logged and the stream goes on. */
+  handOn(events: readonly LoggedEvent[]): void;
+}
+
+export class CommitStream {
+  /** Everything up to this sequence was handed on (or predates the stream). */
+  private delivered = 0;
+  /** `delivered` holds the starting point. */
+  private started = false;
+  /** The highest sequence the store reported as committed. */
+  private committed = 0;
+  private draining = false;
+  private stopped = false;
+  /**
+   * serverSequence → origin of a commit of this process that is read back from the log rather
+   * than handed on as committed (the log keeps no origins), so that it still carries its origin.
+   */
+  private readonly origins = new Map<number, string>();
+
+  constructor(private readonly parts: CommitStreamParts) {}
+
+  /** Hands on what is committed after `sequence`; commits heard before this wait for it. */
+  startAfter(sequence: number): void {
+    this.delivered = sequence;
+    this.started = true;
+    for (const known of this.origins.keys()) if (known <= sequence) this.origins.delete(known);
+    if (this.committed > this.delivered) void this.drain();
+  }
+
+  heard({ maxSequence, events }: Commit): void {
+    if (this.stopped) return;
+    this.committed = Math.max(this.committed, maxSequence);
+    if (events && this.follows(events)) {
+      this.delivered = this.committed;
+      this.handOn(events);
+      return;
+    }
+    for (const { event, origin } of events ?? []) {
+      if (origin !== undefined && event.serverSequence > this.delivered) this.origins.set(event.serverSequence, origin);
+    }
+    if (this.started) void this.drain();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** `events` is exactly what comes after the last hand-on, up to the newest commit known:
+   *  nothing before it is undelivered, and no read of the log is running that could send it. */
+  private follows(events: readonly LoggedEvent[]): boolean {
+    const first = events[0]?.event.serverSequence;
+    const last = events.at(-1)?.event.serverSequence;
+    return this.started && !this.draining && first === this.delivered + 1 && last === this.committed && last - first + 1 === events.length;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const { namespace, store } = this.parts;
+    try {
+      while (!this.stopped && this.delivered < this.committed) {
+        // No further than what was announced: a commit of this process read before its own
+        // announcement would lose its origin. (Sequences have no gaps; with one, this reads less.)
+        // One can still be read first when another instance's notification that covers it
+        // arrives before it: its sender then gets its own event back, which a client applies
+        // once (worker/local/merge.ts), so it costs a frame and nothing else.
+        const logged = await store.readLog(namespace, this.delivered, Math.min(LOG_PAGE, this.committed - this.delivered));
+        const last = logged.at(-1);
+        if (!last || this.stopped) break;
+        this.delivered = last.event.serverSequence;
+        this.handOn(logged.map((entry) => this.withOrigin(entry)));
+      }
+    } catch (error) {
+      // The next commit retries from `delivered`; nothing is skipped.
+      this.parts.log.error(`${this.parts.what} failed`, { namespace, error });
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private withOrigin(entry: LoggedEvent): LoggedEvent {
+    const origin = this.origins.get(entry.event.serverSequence);
+    if (origin === undefined) return entry;
+    this.origins.delete(entry.event.serverSequence);
+    return { ...entry, origin };
+  }
+
+  private handOn(events: readonly LoggedEvent[]): void {
+    try {
+      this.parts.handOn(events);
+    } catch (error) {
+      this.parts.log.error(`${this.parts.what} failed`, { namespace: this.parts.namespace, error });
+    }
+  }
+}
