@@ -13,7 +13,7 @@ import { setSecurityHeaders } from './http-headers';
 import { createRequestHandler } from './http-routes';
 import { createLogger } from './log';
 import { SendPool } from './outbound';
-import { SharedBuckets } from './rate-limit';
+import { PrincipalLimiter } from './principal-limiter';
 import { refuseOrigin } from './refuse-origin';
 import type { EventStore } from './store/event-store';
 import { openStore } from './store/open';
@@ -53,9 +53,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize });
   const hub = new Hub(store, log, config.maxPageBytes);
   const sockets = new Map<WebSocket, Connection>();
-  const principalBytes = new SharedBuckets(config.principalByteRate.perSecond, config.principalByteRate.burst);
+  const principals = new PrincipalLimiter(config.maxConnectionsPerPrincipal, config.principalByteRate);
   const sendPool = new SendPool(config.maxTotalSendBufferBytes);
-  const context: ConnectionContext = { store, hub, authenticator, log, config, principals: new Map(), principalBytes, sendPool };
+  const context: ConnectionContext = { store, hub, authenticator, log, config, principals, sendPool };
 
   const handleRequest = createRequestHandler({
     store,
@@ -157,7 +157,7 @@ function createUpgradeHandler({ wss, sockets, context, config, hostRefused, clos
       return wss.handleUpgrade(request, socket, head, (ws) => refuseOrigin(ws, request.headers.origin));
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
-      sockets.set(ws, new Connection(ws, context, request.headers.authorization, request.socket.remoteAddress));
+      sockets.set(ws, new Connection(ws, context, request));
       ws.on('close', () => sockets.delete(ws));
     });
   };
