@@ -5,13 +5,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createAuthenticator } from './auth';
+import { createAuthenticator, createHookAuthenticator, type Authenticator } from './auth';
 import { Hub } from './broadcast';
 import type { ServerConfig } from './config';
 import { CloseCode, Connection, type ConnectionContext } from './connection';
+import { checkHooks, type SyncServerHooks } from './hooks';
 import { setSecurityHeaders } from './http-headers';
 import { createRequestHandler } from './http-routes';
-import { createLogger } from './log';
+import { createLogger, type Logger } from './log';
 import { SendPool } from './outbound';
 import { PrincipalLimiter } from './principal-limiter';
 import { refuseOrigin } from './refuse-origin';
@@ -37,6 +38,8 @@ export interface StartOptions {
   logSink?: ((line: string) => void) | undefined;
   /** `false`: open no port; an app's own HTTP server hands requests in (`createSyncServer`). */
   listen?: boolean;
+  /** The app's hooks (`createSyncServer`'s options); the bin has none. */
+  hooks?: SyncServerHooks;
 }
 
 /** ws cuts frames above this itself (close 1009); below it we answer `too_large` first. */
@@ -46,7 +49,9 @@ const CLOSE_GRACE_MS = 3000;
 
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = createLogger(config.logLevel, options.logSink);
-  const authenticator = createAuthenticator(config);
+  const hooks = options.hooks ?? {};
+  checkHooks(hooks);
+  const authenticator = chooseAuthenticator(config, hooks, log);
   if (authenticator.mode === 'dev') {
     log.warn('dev mode: neither AUTH_TOKENS nor JWT_SECRET is set, so every connection is accepted as principal "dev" in namespace "default"; do not expose this server');
   }
@@ -129,6 +134,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     handleRequest: handleHttp,
     handleUpgrade,
   };
+}
+
+/** The app's `authenticate` when it gives one (it replaces AUTH_TOKENS and JWT_SECRET), else those. */
+function chooseAuthenticator(config: ServerConfig, hooks: SyncServerHooks, log: Logger): Authenticator {
+  if (!hooks.authenticate) return createAuthenticator(config);
+  if (config.authTokens.size > 0 || config.jwtSecret) throw new Error('authenticate replaces authTokens and jwtSecret: give either the hook or those');
+  return createHookAuthenticator(hooks.authenticate, config.authTimeoutMs, log);
 }
 
 interface UpgradeParts {

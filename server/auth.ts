@@ -1,13 +1,15 @@
 /**
  * Who a token belongs to: static tokens (AUTH_TOKENS), HS256 JWTs (JWT_SECRET), or, with
  * neither configured, an explicit dev mode where everyone is `dev` in namespace `default`.
+ * An app's `authenticate` hook replaces all three.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { identifierProblem } from '../protocol';
 import type { ServerConfig } from './config';
-import type { AuthenticateInput } from './hooks';
+import { callHook, type AuthenticateInput, type SyncServerHooks } from './hooks';
+import type { Logger } from './log';
 
 export interface Identity {
   principal: string;
@@ -20,7 +22,7 @@ export type AuthResult = { ok: true; identity: Identity } | { ok: false; reason:
 
 export interface Authenticator {
   /** `dev` when no credentials are configured: every token (or none) is accepted. */
-  readonly mode: 'dev' | 'tokens' | 'jwt' | 'tokens+jwt';
+  readonly mode: 'dev' | 'tokens' | 'jwt' | 'tokens+jwt' | 'hook';
   /** Never rejects: a failure is `{ ok: false }` with its reason. */
   authenticate(credentials: AuthenticateInput): Promise<AuthResult>;
 }
@@ -65,6 +67,42 @@ async function verifyJwt(token: string, key: Uint8Array): Promise<AuthResult> {
   } catch (error) {
     return { ok: false, reason: error instanceof joseErrors.JWTExpired ? 'token expired' : 'invalid token' };
   }
+}
+
+/**
+ * The app's `authenticate` as the Authenticator: bounded by `timeoutMs`, and its answer checked as
+ * JWT claims are. A hook that throws, hangs or answers garbage fails the one authentication.
+ */
+export function createHookAuthenticator(hook: NonNullable<SyncServerHooks['authenticate']>, timeoutMs: number, log: Logger): Authenticator {
+  return {
+    mode: 'hook',
+    async authenticate(credentials) {
+      let answer: unknown;
+      try {
+        answer = await callHook('authenticate', timeoutMs, () => hook(credentials));
+      } catch (error) {
+        // The app's error may name its internals: the log keeps it, the client learns only that it failed.
+        log.warn('authenticate hook failed', { error });
+        return { ok: false, reason: 'the server could not check these credentials (its authenticate hook failed)' };
+      }
+      if (answer === null) return { ok: false, reason: 'credentials refused' };
+      const result = hookIdentity(answer);
+      if (!result.ok) log.warn('authenticate hook answered an invalid identity', { reason: result.reason });
+      return result;
+    },
+  };
+}
+
+/** What `authenticate` answered, as an Identity: identifier strings and an expiry yet to come. */
+function hookIdentity(answer: unknown): AuthResult {
+  if (typeof answer !== 'object' || answer === null) return { ok: false, reason: 'authenticate answered neither an identity nor null' };
+  const { principal, namespace, expiresAt } = answer as Record<string, unknown>;
+  const problem = fieldProblem('principal', principal) ?? fieldProblem('namespace', namespace);
+  if (problem !== undefined || typeof principal !== 'string' || typeof namespace !== 'string') return { ok: false, reason: `authenticate answered an identity whose ${problem ?? 'fields are invalid'}` };
+  if (expiresAt === undefined) return { ok: true, identity: { principal, namespace } };
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return { ok: false, reason: 'authenticate answered an expiresAt that is not a number of epoch milliseconds' };
+  if (expiresAt <= Date.now()) return { ok: false, reason: 'the identity has expired' };
+  return { ok: true, identity: { principal, namespace, expiresAt } };
 }
 
 /** Why `value`, named `name`, is no identifier, or undefined. */

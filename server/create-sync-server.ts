@@ -11,9 +11,13 @@ import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { refuseUpgrade, startServer, type RunningServer } from './app';
 import { loadConfig, type ServerConfig } from './config';
+import type { SyncServerHooks } from './hooks';
 import type { LogLevel } from './log';
 
-export interface SyncServerOptions {
+export type { AuthenticatedAs, AuthenticateInput, RecordSchema, SyncServerHooks, WriteRequest, WriteVerdict } from './hooks';
+
+/** The bin's environment in camelCase, and the app's hooks (SyncServerHooks: `authenticate`, `authorizeWrite`, `schemas`). */
+export interface SyncServerOptions extends SyncServerHooks {
   /** `DATABASE_URL`: a file path → SQLite (created if absent), `postgres://…` → PostgreSQL. Default `./data/sync.db`. */
   databaseUrl?: string;
   /** `PG_POOL_SIZE`, default 10. */
@@ -75,7 +79,8 @@ const BIN_SYNC_PATH = '/sync';
 const BIN_REST_PREFIX = '/api';
 
 export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
-  const running = await startServer(configFrom(options), { logSink: options.logSink, listen: false });
+  const { authenticate, authorizeWrite, schemas } = options;
+  const running = await startServer(configFrom(options), { logSink: options.logSink, listen: false, hooks: { authenticate, authorizeWrite, schemas } });
   return {
     attach(httpServer, { path = BIN_SYNC_PATH, restPrefix = BIN_REST_PREFIX } = {}) {
       checkPath('path', path);
@@ -91,7 +96,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
 
 /** The options as the environment the bin reads, so both get the same checks and defaults. */
 function configFrom(options: SyncServerOptions): ServerConfig {
-  const { authTokens = {}, allowedOrigins, logSink: _logSink, ...scalars } = options;
+  const { authTokens = {}, allowedOrigins, logSink: _logSink, authenticate: _a, authorizeWrite: _w, schemas: _s, ...scalars } = options;
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(scalars)) {
     if (value !== undefined) env[environmentName(name)] = String(value);

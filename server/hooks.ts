@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type * as v from 'valibot';
-import type { SyncEvent } from '../protocol';
+import { REPOSITORY_NAME, type SyncEvent } from '../protocol';
 
 /** What `authenticate` is given. */
 export interface AuthenticateInput {
@@ -47,6 +47,20 @@ export interface SyncServerHooks {
   authorizeWrite?: ((write: WriteRequest) => WriteVerdict | PromiseLike<WriteVerdict>) | undefined;
   /** Repository → record schema: a pushed insert or update whose data fails it is refused (`invalid_record`). */
   schemas?: Readonly<Record<string, RecordSchema>> | undefined;
+}
+
+/** Hooks that are not what they must be fail the start, with a message naming them, not the first connection. */
+export function checkHooks(hooks: SyncServerHooks): void {
+  for (const name of ['authenticate', 'authorizeWrite'] as const) {
+    if (hooks[name] !== undefined && typeof hooks[name] !== 'function') throw new Error(`${name} must be a function`);
+  }
+  const { schemas } = hooks;
+  if (schemas === undefined) return;
+  if (typeof schemas !== 'object' || schemas === null) throw new Error('schemas must be an object: repository name → valibot schema');
+  for (const [repository, schema] of Object.entries(schemas)) {
+    if (!REPOSITORY_NAME.test(repository)) throw new Error(`schemas: ${JSON.stringify(repository)} is not a repository name (^[A-Za-z0-9_-]{1,64}$)`);
+    if (typeof schema !== 'object' || schema === null || (schema as { kind?: unknown }).kind !== 'schema') throw new Error(`schemas.${repository} must be a valibot schema`);
+  }
 }
 
 /** A hook that threw, answered too late, or answered something it may not. */
