@@ -18,6 +18,7 @@ import { PrincipalLimiter } from './principal-limiter';
 import { refuseOrigin } from './refuse-origin';
 import type { EventStore } from './store/event-store';
 import { openStore } from './store/open';
+import { createWriteChecks } from './write-checks';
 
 export interface RunningServer {
   port: number;
@@ -52,6 +53,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const hooks = options.hooks ?? {};
   checkHooks(hooks);
   const authenticator = chooseAuthenticator(config, hooks, log);
+  const writes = createWriteChecks(hooks, config.authTimeoutMs, log);
   if (authenticator.mode === 'dev') {
     log.warn('dev mode: neither AUTH_TOKENS nor JWT_SECRET is set, so every connection is accepted as principal "dev" in namespace "default"; do not expose this server');
   }
@@ -60,7 +62,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const sockets = new Map<WebSocket, Connection>();
   const principals = new PrincipalLimiter(config.maxConnectionsPerPrincipal, config.principalByteRate);
   const sendPool = new SendPool(config.maxTotalSendBufferBytes);
-  const context: ConnectionContext = { store, hub, authenticator, log, config, principals, sendPool };
+  const context: ConnectionContext = { store, hub, authenticator, log, config, principals, sendPool, writes };
 
   const handleRequest = createRequestHandler({
     store,

@@ -24,6 +24,7 @@ import type { ServerConfig } from './config';
 import { ConnectionAuth, type AuthContext } from './connection-auth';
 import { Outbound, type SendPool } from './outbound';
 import { takeFromAll, TokenBucket } from './rate-limit';
+import type { WriteChecks } from './write-checks';
 import { ReadGate } from './read-gate';
 import { AppendRefused, type EventStore } from './store/event-store';
 
@@ -35,6 +36,8 @@ export interface ConnectionContext extends AuthContext {
     Pick<ServerConfig, 'maxMessageBytes' | 'maxPageBytes' | 'rateLimit' | 'connectionByteRate' | 'namespaceQuotaBytes' | 'maxSendBufferBytes'>;
   /** The unsent bytes of every connection, against MAX_TOTAL_SEND_BUFFER_BYTES. */
   sendPool: SendPool;
+  /** What the app lets into its event log (schemas, authorizeWrite). */
+  writes: WriteChecks;
 }
 
 export class Connection implements Subscriber {
@@ -200,12 +203,11 @@ export class Connection implements Subscriber {
       this.refuse('unauthenticated', `authenticate first: send {"type":"auth"} before ${message.type}`);
       return;
     }
-    const namespace = identity.namespace;
     switch (message.type) {
       case 'push_event':
-        return this.append(namespace, message.repository, [message.event]);
+        return this.push(identity, message.repository, [message.event]);
       case 'push_events_batch':
-        return this.append(namespace, message.repository, message.events);
+        return this.push(identity, message.repository, message.events);
       case 'request_events':
         return answerRequestEvents(this.catchUpFor(identity), message);
       case 'request_all_events':
@@ -213,6 +215,19 @@ export class Connection implements Subscriber {
       case 'events_received':
         return;
     }
+  }
+
+  /** A push passes the app's checks (schemas, authorizeWrite) before it is stored; a refused one is answered and not stored. */
+  private async push(identity: Identity, repository: string, events: readonly SyncEvent[]): Promise<void> {
+    const { principal, namespace } = identity;
+    const refusal = await this.context.writes.refusal({ principal, namespace, repository, events });
+    if (refusal) {
+      this.context.log.info('push refused', { connectionId: this.id, namespace, code: refusal.code, reason: refusal.message });
+      return this.sendError(refusal.code, refusal.message, refusal.eventIds);
+    }
+    // The identity ended (expired, or re-authenticated) while the app checked: the push is its, not the next one's.
+    if (this.auth.identity !== identity) return this.sendError('unauthenticated', 'the connection was no longer authenticated when this push was checked: nothing of it was stored');
+    return this.append(namespace, repository, events);
   }
 
   private async append(namespace: string, repository: string, events: readonly SyncEvent[]): Promise<void> {

@@ -31,6 +31,7 @@ export interface WriteRequest {
   principal: string;
   namespace: string;
   repository: string;
+  /** The push's events, as they will be stored: read them, do not change them. */
   events: readonly SyncEvent[];
 }
 
