@@ -18,7 +18,7 @@ import { PrincipalLimiter } from './principal-limiter';
 import { refuseOrigin } from './refuse-origin';
 import type { EventStore } from './store/event-store';
 import { openStore } from './store/open';
-import { createWriteChecks } from './write-checks';
+import { createWriteChecks, type WriteChecks } from './write-checks';
 
 export interface RunningServer {
   port: number;
@@ -50,13 +50,7 @@ const CLOSE_GRACE_MS = 3000;
 
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = createLogger(config.logLevel, options.logSink);
-  const hooks = options.hooks ?? {};
-  checkHooks(hooks);
-  const authenticator = chooseAuthenticator(config, hooks, log);
-  const writes = createWriteChecks(hooks, config.authTimeoutMs, log);
-  if (authenticator.mode === 'dev') {
-    log.warn('dev mode: neither AUTH_TOKENS nor JWT_SECRET is set, so every connection is accepted as principal "dev" in namespace "default"; do not expose this server');
-  }
+  const { authenticator, writes } = createGuards(config, options.hooks ?? {}, log);
   const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize });
   const hub = new Hub(store, log, config.maxPageBytes);
   const sockets = new Map<WebSocket, Connection>();
@@ -75,12 +69,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     activeConnections: () => sockets.size,
     sendBufferBytes: () => sendPool.bytes,
   });
-  const onlyLoopbackHosts = authenticator.mode === 'dev' && isLoopback(config.host);
-  const hostRefused = (request: IncomingMessage) => {
-    if (!onlyLoopbackHosts || namesLoopback(request.headers.host)) return false;
-    log.warn('host refused', { host: request.headers.host, remoteAddress: request.socket.remoteAddress });
-    return true;
-  };
+  const hostRefused = createHostCheck(authenticator.mode === 'dev' && isLoopback(config.host), log);
   const handleHttp = (request: IncomingMessage, response: ServerResponse) => {
     setSecurityHeaders(response);
     if (!hostRefused(request)) return handleRequest(request, response);
@@ -138,11 +127,28 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   };
 }
 
-/** The app's `authenticate` when it gives one (it replaces AUTH_TOKENS and JWT_SECRET), else those. */
-function chooseAuthenticator(config: ServerConfig, hooks: SyncServerHooks, log: Logger): Authenticator {
-  if (!hooks.authenticate) return createAuthenticator(config);
-  if (config.authTokens.size > 0 || config.jwtSecret) throw new Error('authenticate replaces authTokens and jwtSecret: give either the hook or those');
-  return createHookAuthenticator(hooks.authenticate, config.authTimeoutMs, log);
+/** Who may connect and what may be written: the app's hooks where it gave them, else AUTH_TOKENS and JWT_SECRET (or dev mode). */
+function createGuards(config: ServerConfig, hooks: SyncServerHooks, log: Logger): { authenticator: Authenticator; writes: WriteChecks } {
+  checkHooks(hooks);
+  const writes = createWriteChecks(hooks, config.authTimeoutMs, log);
+  if (hooks.authenticate) {
+    if (config.authTokens.size > 0 || config.jwtSecret) throw new Error('authenticate replaces authTokens and jwtSecret: give either the hook or those');
+    return { authenticator: createHookAuthenticator(hooks.authenticate, config.authTimeoutMs, log), writes };
+  }
+  const authenticator = createAuthenticator(config);
+  if (authenticator.mode === 'dev') {
+    log.warn('dev mode: neither AUTH_TOKENS nor JWT_SECRET is set, so every connection is accepted as principal "dev" in namespace "default"; do not expose this server');
+  }
+  return { authenticator, writes };
+}
+
+/** Whether a request is refused for its Host: only while `onlyLoopbackHosts` (see namesLoopback). */
+function createHostCheck(onlyLoopbackHosts: boolean, log: Logger): (request: IncomingMessage) => boolean {
+  return (request) => {
+    if (!onlyLoopbackHosts || namesLoopback(request.headers.host)) return false;
+    log.warn('host refused', { host: request.headers.host, remoteAddress: request.socket.remoteAddress });
+    return true;
+  };
 }
 
 interface UpgradeParts {

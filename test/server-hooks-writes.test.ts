@@ -30,6 +30,8 @@ const schemas: SyncServerOptions['schemas'] = {
 
 /** What authorizeWrite was asked, in order. */
 let asked: WriteRequest[] = [];
+/** Lets the push to `held` go on (allowed), once the test says so. */
+let release: () => void = () => {};
 
 function authorizeWrite(write: WriteRequest): WriteVerdict | Promise<WriteVerdict> {
   asked.push(write);
@@ -40,6 +42,8 @@ function authorizeWrite(write: WriteRequest): WriteVerdict | Promise<WriteVerdic
       throw new Error('policy service at 10.0.0.9 is down');
     case 'slow':
       return new Promise(() => {});
+    case 'held':
+      return new Promise((resolve) => (release = () => resolve({ allow: true })));
     case 'odd':
       return { allow: 'yes' } as unknown as WriteVerdict;
     default:
@@ -57,16 +61,16 @@ function runWriteHooksSuite(label: string, database: DatabaseUrl): void {
     const cleanups = new Cleanups();
     afterEach(() => cleanups.run());
 
-    async function start(): Promise<HookedServer> {
+    async function start(authTimeoutMs = TIMEOUT_MS): Promise<HookedServer> {
       asked = [];
       const db = await database();
       if (db) cleanups.add(() => db.drop());
       const server = await startHookedServer({
         ...(db ? { databaseUrl: db.url } : {}),
-        authenticate: ({ token }) => (token ? { principal: token, namespace: 'team' } : null),
+        authenticate: ({ token }) => (token === 'expiring' ? { principal: token, namespace: 'team', expiresAt: Date.now() + 300 } : token ? { principal: token, namespace: 'team' } : null),
         authorizeWrite,
         schemas,
-        authTimeoutMs: TIMEOUT_MS,
+        authTimeoutMs,
       });
       cleanups.add(() => server.close());
       return server;
@@ -167,6 +171,25 @@ function runWriteHooksSuite(label: string, database: DatabaseUrl): void {
       }
       assert.deepEqual(await repositories(server), []);
       assert.equal((await push(alice, 'todos', [todo('a', 2)])).type, 'ack');
+    });
+
+    it('a push whose identity expires while authorizeWrite decides is not stored: unauthenticated, sent again after a new auth', async () => {
+      // A hook bound far beyond the identity's 300 ms: the expiry comes first.
+      const server = await start(10_000);
+      const client = await login(server, 'expiring');
+      client.send({ type: 'push_event', repository: 'held', event: makeEvent('h', 1) });
+      assert.equal((await client.next('error')).code, 'auth_failed', 'the identity expired');
+      release();
+      const reply = await client.next('error');
+      assert.deepEqual([reply.code, reply.eventIds], ['unauthenticated', undefined]);
+      const reader = await login(server, 'alice');
+      assert.deepEqual(await caughtUp(reader, 'held'), []);
+    });
+
+    it('schemas that are not valibot schemas of repository names fail the start', async () => {
+      await assert.rejects(startHookedServer({ schemas: { todos: {} as never } }), /schemas\.todos must be a valibot schema/);
+      await assert.rejects(startHookedServer({ schemas: { 'my todos': v.object({}) } }), /schemas: "my todos" is not a repository name/);
+      await assert.rejects(startHookedServer({ authorizeWrite: true as never }), /authorizeWrite must be a function/);
     });
   });
 }
