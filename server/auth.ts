@@ -78,16 +78,17 @@ export function createHookAuthenticator(hook: NonNullable<SyncServerHooks['authe
     mode: 'hook',
     async authenticate(credentials) {
       let answer: unknown;
+      let result: AuthResult;
       try {
         answer = await callHook('authenticate', timeoutMs, () => hook(credentials));
+        // Inside the try: reading the answer runs the app's code too (a getter, a proxy).
+        result = answer === null ? { ok: false, reason: 'credentials refused' } : hookIdentity(answer);
       } catch (error) {
         // The app's error may name its internals: the log keeps it, the client learns only that it failed.
         log.warn('authenticate hook failed', { error });
         return { ok: false, reason: 'the server could not check these credentials (its authenticate hook failed)' };
       }
-      if (answer === null) return { ok: false, reason: 'credentials refused' };
-      const result = hookIdentity(answer);
-      if (!result.ok) log.warn('authenticate hook answered an invalid identity', { reason: result.reason });
+      if (!result.ok && answer !== null) log.warn('authenticate hook answered an invalid identity', { reason: result.reason });
       return result;
     },
   };

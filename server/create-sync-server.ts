@@ -1,6 +1,7 @@
 /**
  * `tabsync-server`: the sync server for an app's own Node HTTP server. The options mirror the
- * bin's environment in camelCase and pass through the same checks and defaults (config.ts);
+ * bin's environment in camelCase and pass through the same checks and defaults (config.ts), plus
+ * the app's hooks (hooks.ts: authenticate, authorizeWrite, schemas), which the bin has not;
  * `attach` adds the WebSocket endpoint and the REST reads and leaves every other request to the
  * app's own handler.
  *

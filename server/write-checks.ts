@@ -7,7 +7,7 @@
  */
 import * as v from 'valibot';
 import { describeIssues, Operation, type ErrorCode } from '../protocol';
-import { callHook, type RecordSchema, type SyncServerHooks, type WriteRequest, type WriteVerdict } from './hooks';
+import { callHook, HookFailed, type RecordSchema, type SyncServerHooks, type WriteRequest, type WriteVerdict } from './hooks';
 import type { Logger } from './log';
 
 export interface WriteRefusal {
@@ -22,7 +22,7 @@ export interface WriteChecks {
   refusal(write: WriteRequest): Promise<WriteRefusal | undefined>;
 }
 
-/** The checks of `hooks` (none when the app gave neither schemas nor authorizeWrite); each call bounded by `timeoutMs`. */
+/** The checks of `hooks`, each call bounded by `timeoutMs`; with neither schemas nor authorizeWrite every push passes. */
 export function createWriteChecks(hooks: SyncServerHooks, timeoutMs: number, log: Logger): WriteChecks {
   const { schemas = {}, authorizeWrite } = hooks;
   const failed = (what: string, error: unknown): WriteRefusal => {
@@ -41,16 +41,16 @@ export function createWriteChecks(hooks: SyncServerHooks, timeoutMs: number, log
         }
       }
       if (!authorizeWrite) return undefined;
-      let verdict: unknown;
       try {
-        verdict = await callHook('authorizeWrite', timeoutMs, () => authorizeWrite(write));
+        const verdict = await callHook('authorizeWrite', timeoutMs, () => authorizeWrite(write));
+        // Inside the try: reading the answer runs the app's code too (a getter, a proxy).
+        const read = readVerdict(verdict);
+        if (!read) throw new HookFailed(`authorizeWrite answered ${describeAnswer(verdict)}, not { allow: true } or { allow: false, reason }`);
+        if (read.allow) return undefined;
+        return { code: 'forbidden', message: `this push was refused: ${read.reason}; nothing of it was stored`, eventIds: idsOf(write.events) };
       } catch (error) {
         return failed('authorizeWrite', error);
       }
-      const read = readVerdict(verdict);
-      if (!read) return failed('authorizeWrite', new Error(`it answered ${describeAnswer(verdict)}, not { allow: true } or { allow: false, reason }`));
-      if (read.allow) return undefined;
-      return { code: 'forbidden', message: `this push was refused: ${read.reason}; nothing of it was stored`, eventIds: write.events.map((e) => e.eventId) };
     },
   };
 }
@@ -64,7 +64,7 @@ async function schemaRefusal(schema: RecordSchema, { repository, events }: Write
     return {
       code: 'invalid_record',
       message: `invalid ${repository} record in event ${event.eventId}: ${describeIssues(result.issues)}; nothing of this push was stored`,
-      eventIds: events.map((e) => e.eventId),
+      eventIds: idsOf(events),
     };
   }
   return undefined;
@@ -76,6 +76,10 @@ function readVerdict(verdict: unknown): WriteVerdict | undefined {
   const { allow, reason } = verdict as { allow?: unknown; reason?: unknown };
   if (allow === true) return { allow };
   return allow === false && typeof reason === 'string' && reason !== '' ? { allow, reason } : undefined;
+}
+
+function idsOf(events: WriteRequest['events']): string[] {
+  return events.map((e) => e.eventId);
 }
 
 function describeAnswer(answer: unknown): string {

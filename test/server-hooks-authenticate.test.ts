@@ -51,6 +51,15 @@ const GARBAGE: Record<string, { answer: unknown; told: RegExp }> = {
   'undefined': { answer: undefined, told: /neither an identity nor null/ },
   'bad-expiry': { answer: { principal: 'x', namespace: 'team', expiresAt: 'soon' }, told: /expiresAt that is not a number/ },
   'expired': { answer: { principal: 'x', namespace: 'team', expiresAt: 1 }, told: /has expired/ },
+  'throwing-getter': {
+    answer: {
+      get principal(): string {
+        throw new Error('a getter that throws');
+      },
+      namespace: 'team',
+    },
+    told: /authenticate hook failed/,
+  },
 };
 
 describe('createSyncServer: the authenticate hook', () => {

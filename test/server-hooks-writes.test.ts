@@ -46,6 +46,12 @@ function authorizeWrite(write: WriteRequest): WriteVerdict | Promise<WriteVerdic
       return new Promise((resolve) => (release = () => resolve({ allow: true })));
     case 'odd':
       return { allow: 'yes' } as unknown as WriteVerdict;
+    case 'trap':
+      return {
+        get allow(): true {
+          throw new Error('a getter that throws');
+        },
+      };
     default:
       return Promise.resolve(write.principal === 'mallory' ? { allow: false, reason: 'mallory may not write' } : { allow: true });
   }
@@ -158,7 +164,8 @@ function runWriteHooksSuite(label: string, database: DatabaseUrl): void {
       const alice = await login(server, 'alice');
       const failures: [string, RegExp][] = [
         ['boom', /authorizeWrite threw: policy service at 10\.0\.0\.9 is down/],
-        ['odd', /it answered an object with keys allow/],
+        ['odd', /authorizeWrite answered an object with keys allow/],
+        ['trap', /a getter that throws/],
         ['slow', new RegExp(`authorizeWrite did not answer within ${TIMEOUT_MS} ms`)],
         ['buggy', /buggy schema threw: schema bug/],
       ];
