@@ -2,6 +2,7 @@
  * One socket's state machine: unauthenticated → authenticated (in a namespace) → closed.
  * Frames are checked on arrival (rate, size, schema); `ping` is answered at once, everything
  * else runs in arrival order, one message at a time, so replies keep the order of requests.
+ * Who the socket is lives in ConnectionAuth; what the app lets in, in WriteChecks.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -24,9 +25,9 @@ import type { ServerConfig } from './config';
 import { ConnectionAuth, type AuthContext } from './connection-auth';
 import { Outbound, type SendPool } from './outbound';
 import { takeFromAll, TokenBucket } from './rate-limit';
-import type { WriteChecks } from './write-checks';
 import { ReadGate } from './read-gate';
 import { AppendRefused, type EventStore } from './store/event-store';
+import type { WriteChecks } from './write-checks';
 
 export { CloseCode } from './close-codes';
 
