@@ -27,6 +27,10 @@ export const ErrorCode = {
   quotaExceeded: 'quota_exceeded',
   /** A push naming an eventId the namespace holds under another repository; it names its events. */
   eventIdConflict: 'event_id_conflict',
+  /** A push with a record the server's schema for its repository refuses (createSyncServer's `schemas`); it names its events. */
+  invalidRecord: 'invalid_record',
+  /** A push the server's `authorizeWrite` refused; it names its events. */
+  forbidden: 'forbidden',
   internal: 'internal',
   /** The page's origin is not in the server's ALLOWED_ORIGINS; the server closes the socket (1008). */
   originRefused: 'origin_refused',

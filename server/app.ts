@@ -5,18 +5,20 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createAuthenticator } from './auth';
+import { createAuthenticator, createHookAuthenticator, type Authenticator } from './auth';
 import { Hub } from './broadcast';
 import type { ServerConfig } from './config';
 import { CloseCode, Connection, type ConnectionContext } from './connection';
+import { checkHooks, type SyncServerHooks } from './hooks';
 import { setSecurityHeaders } from './http-headers';
 import { createRequestHandler } from './http-routes';
 import { createLogger, type Logger } from './log';
 import { SendPool } from './outbound';
-import { SharedBuckets } from './rate-limit';
+import { PrincipalLimiter } from './principal-limiter';
 import { refuseOrigin } from './refuse-origin';
 import type { EventStore } from './store/event-store';
 import { openStore } from './store/open';
+import { createWriteChecks, type WriteChecks } from './write-checks';
 
 export interface RunningServer {
   port: number;
@@ -39,6 +41,8 @@ export interface StartOptions {
   logSink?: ((line: string) => void) | undefined;
   /** `false`: open no port; an app's own HTTP server hands requests in (`createSyncServer`). */
   listen?: boolean;
+  /** The app's hooks (`createSyncServer`'s options); the bin has none. */
+  hooks?: SyncServerHooks;
 }
 
 /** ws cuts frames above this itself (close 1009); below it we answer `too_large` first. */
@@ -48,16 +52,13 @@ const CLOSE_GRACE_MS = 3000;
 
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = createLogger(config.logLevel, options.logSink);
-  const authenticator = createAuthenticator(config);
-  if (authenticator.mode === 'dev') {
-    log.warn('dev mode: neither AUTH_TOKENS nor JWT_SECRET is set, so every connection is accepted as principal "dev" in namespace "default"; do not expose this server');
-  }
+  const { authenticator, writes } = createGuards(config, options.hooks ?? {}, log);
   const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize, log });
   const hub = new Hub(store, log, config.maxPageBytes);
   const sockets = new Map<WebSocket, Connection>();
-  const principalBytes = new SharedBuckets(config.principalByteRate.perSecond, config.principalByteRate.burst);
+  const principals = new PrincipalLimiter(config.maxConnectionsPerPrincipal, config.principalByteRate);
   const sendPool = new SendPool(config.maxTotalSendBufferBytes);
-  const context: ConnectionContext = { store, hub, authenticator, log, config, principals: new Map(), principalBytes, sendPool };
+  const context: ConnectionContext = { store, hub, authenticator, log, config, principals, sendPool, writes };
 
   const handleRequest = createRequestHandler({
     store,
@@ -70,12 +71,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     activeConnections: () => sockets.size,
     sendBufferBytes: () => sendPool.bytes,
   });
-  const onlyLoopbackHosts = authenticator.mode === 'dev' && isLoopback(config.host);
-  const hostRefused = (request: IncomingMessage) => {
-    if (!onlyLoopbackHosts || namesLoopback(request.headers.host)) return false;
-    log.warn('host refused', { host: request.headers.host, remoteAddress: request.socket.remoteAddress });
-    return true;
-  };
+  const hostRefused = createHostCheck(authenticator.mode === 'dev' && isLoopback(config.host), log);
   const handleHttp = (request: IncomingMessage, response: ServerResponse) => {
     setSecurityHeaders(response);
     if (!hostRefused(request)) return handleRequest(request, response);
@@ -134,6 +130,30 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   };
 }
 
+/** Who may connect and what may be written: the app's hooks where it gave them, else AUTH_TOKENS and JWT_SECRET (or dev mode). */
+function createGuards(config: ServerConfig, hooks: SyncServerHooks, log: Logger): { authenticator: Authenticator; writes: WriteChecks } {
+  checkHooks(hooks);
+  const writes = createWriteChecks(hooks, config.authTimeoutMs, log);
+  if (hooks.authenticate) {
+    if (config.authTokens.size > 0 || config.jwtSecret) throw new Error('authenticate replaces authTokens and jwtSecret: give either the hook or those');
+    return { authenticator: createHookAuthenticator(hooks.authenticate, config.authTimeoutMs, log), writes };
+  }
+  const authenticator = createAuthenticator(config);
+  if (authenticator.mode === 'dev') {
+    log.warn('dev mode: neither AUTH_TOKENS nor JWT_SECRET is set, so every connection is accepted as principal "dev" in namespace "default"; do not expose this server');
+  }
+  return { authenticator, writes };
+}
+
+/** Whether a request is refused for its Host: only while `onlyLoopbackHosts` (see namesLoopback). */
+function createHostCheck(onlyLoopbackHosts: boolean, log: Logger): (request: IncomingMessage) => boolean {
+  return (request) => {
+    if (!onlyLoopbackHosts || namesLoopback(request.headers.host)) return false;
+    log.warn('host refused', { host: request.headers.host, remoteAddress: request.socket.remoteAddress });
+    return true;
+  };
+}
+
 interface UpgradeParts {
   wss: WebSocketServer;
   sockets: Map<WebSocket, Connection>;
@@ -160,7 +180,7 @@ function createUpgradeHandler({ wss, sockets, context, config, hostRefused, clos
       return wss.handleUpgrade(request, socket, head, (ws) => refuseOrigin(ws, request.headers.origin));
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
-      sockets.set(ws, new Connection(ws, context, request.headers.authorization, request.socket.remoteAddress));
+      sockets.set(ws, new Connection(ws, context, request));
       ws.on('close', () => sockets.delete(ws));
     });
   };

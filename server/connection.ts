@@ -2,8 +2,10 @@
  * One socket's state machine: unauthenticated → authenticated (in a namespace) → closed.
  * Frames are checked on arrival (rate, size, schema); `ping` is answered at once, everything
  * else runs in arrival order, one message at a time, so replies keep the order of requests.
+ * Who the socket is lives in ConnectionAuth; what the app lets in, in WriteChecks.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import * as v from 'valibot';
 import WebSocket, { type RawData } from 'ws';
 import {
@@ -12,50 +14,38 @@ import {
   PushedEventIdsSchema,
   type ClientMessage,
   type ErrorCode,
-  type MessageOf,
   type ServerMessage,
   type SyncEvent,
 } from '../protocol';
-import { bearerToken, tokenOf, type Authenticator, type Identity } from './auth';
-import type { Hub, Subscriber } from './broadcast';
+import type { Identity } from './auth';
+import type { Subscriber } from './broadcast';
 import { answerRequestAllEvents, answerRequestEvents, type CatchUp, type PacedSender } from './catch-up';
+import { CloseCode } from './close-codes';
 import type { ServerConfig } from './config';
-import type { Logger } from './log';
+import { ConnectionAuth, type AuthContext } from './connection-auth';
 import { Outbound, type SendPool } from './outbound';
-import { SharedBuckets, takeFromAll, TokenBucket } from './rate-limit';
+import { takeFromAll, TokenBucket } from './rate-limit';
 import { ReadGate } from './read-gate';
 import { AppendRefused, type EventStore } from './store/event-store';
+import type { WriteChecks } from './write-checks';
 
-export interface ConnectionContext {
+export { CloseCode } from './close-codes';
+
+export interface ConnectionContext extends AuthContext {
   store: EventStore;
-  hub: Hub;
-  authenticator: Authenticator;
-  log: Logger;
-  config: Pick<
-    ServerConfig,
-    'maxMessageBytes' | 'maxPageBytes' | 'rateLimit' | 'authTimeoutMs' | 'maxConnectionsPerPrincipal' | 'connectionByteRate' | 'namespaceQuotaBytes' | 'maxSendBufferBytes'
-  >;
-  /** Authenticated connections per principal, shared by every connection of the server. */
-  principals: Map<string, number>;
-  /** The bytes each principal may still send (RATE_LIMIT_PRINCIPAL_BYTES), shared by its connections. */
-  principalBytes: SharedBuckets;
+  config: AuthContext['config'] &
+    Pick<ServerConfig, 'maxMessageBytes' | 'maxPageBytes' | 'rateLimit' | 'connectionByteRate' | 'namespaceQuotaBytes' | 'maxSendBufferBytes'>;
   /** The unsent bytes of every connection, against MAX_TOTAL_SEND_BUFFER_BYTES. */
   sendPool: SendPool;
+  /** What the app lets into its event log (schemas, authorizeWrite). */
+  writes: WriteChecks;
 }
-
-/** Close codes (RFC 6455 and its registry). */
-export const CloseCode = { goingAway: 1001, policyViolation: 1008, tooLarge: 1009, tryAgainLater: 1013 } as const;
-
-/** setTimeout's ceiling; identities expiring later than this are not timed. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Connection implements Subscriber {
   readonly id = randomUUID();
-  private identity: Identity | undefined;
+  private readonly auth: ConnectionAuth;
   private readonly bucket: TokenBucket;
   private readonly bytes: TokenBucket;
-  /** The principal's shared byte bucket, while authenticated. */
-  private principalBytes: TokenBucket | undefined;
   private readonly outbound: Outbound;
   private readonly gate: ReadGate;
   private queue: Promise<void> = Promise.resolve();
@@ -63,30 +53,30 @@ export class Connection implements Subscriber {
   private heardFrom = true;
   private pinged = false;
   private closed = false;
-  private authTimer?: NodeJS.Timeout;
-  private expiryTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly context: ConnectionContext,
-    /** The upgrade request's `Authorization` header: a fallback for non-browser clients. */
-    private readonly upgradeAuthorization: string | undefined,
-    private readonly remoteAddress: string | undefined,
+    upgrade: IncomingMessage,
   ) {
+    const remoteAddress = upgrade.socket.remoteAddress;
     this.bucket = new TokenBucket(context.config.rateLimit.perSecond, context.config.rateLimit.burst);
     this.bytes = new TokenBucket(context.config.connectionByteRate.perSecond, context.config.connectionByteRate.burst);
     this.outbound = new Outbound(socket, context.sendPool, context.config.maxSendBufferBytes, {
       overflow: (reason) => {
-        context.log.warn('slow consumer closed', { connectionId: this.id, principal: this.identity?.principal, reason });
+        context.log.warn('slow consumer closed', { connectionId: this.id, principal: this.auth.identity?.principal, reason });
         this.close(CloseCode.tryAgainLater, 'too far behind; reconnect and catch up');
       },
       drained: () => this.drained(),
     });
+    this.auth = new ConnectionAuth(
+      { subscriber: this, upgrade, remoteAddress, isClosed: () => this.closed, send: (message) => this.send(message), close: (code, reason) => this.close(code, reason) },
+      context,
+    );
     this.gate = new ReadGate(socket, this.outbound, context.config.rateLimit.perSecond, () => this.queued);
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
     socket.on('close', (code) => this.closedWith(code));
     socket.on('error', (error) => context.log.warn('socket error', { connectionId: this.id, error }));
-    this.startAuthTimer();
     context.log.info('connection opened', { connectionId: this.id, remoteAddress });
   }
 
@@ -96,7 +86,7 @@ export class Connection implements Subscriber {
       this.heardFrom = false;
       this.pinged = false;
     } else if (this.pinged) {
-      this.context.log.info('heartbeat timeout', { connectionId: this.id, principal: this.identity?.principal });
+      this.context.log.info('heartbeat timeout', { connectionId: this.id, principal: this.auth.identity?.principal });
       this.socket.terminate();
     } else {
       this.pinged = true;
@@ -117,7 +107,7 @@ export class Connection implements Subscriber {
 
   /** A fan-out message for this connection's namespace (bounded like every send: see Outbound). */
   deliver(text: string): void {
-    if (this.identity) this.outbound.send(text);
+    if (this.auth.identity) this.outbound.send(text);
   }
 
   /**
@@ -128,8 +118,8 @@ export class Connection implements Subscriber {
   private catchUpFor(identity: Identity): CatchUp {
     const out: PacedSender = {
       sendPaced: async (frame) => {
-        if (this.identity !== identity || !this.outbound.send(frame)) return false;
-        return (await this.outbound.whenReady()) && this.identity === identity;
+        if (this.auth.identity !== identity || !this.outbound.send(frame)) return false;
+        return (await this.outbound.whenReady()) && this.auth.identity === identity;
       },
     };
     return { store: this.context.store, namespace: identity.namespace, out, maxPageBytes: this.context.config.maxPageBytes };
@@ -174,7 +164,7 @@ export class Connection implements Subscriber {
     const { maxMessageBytes } = this.context.config;
     const frame = data as Buffer; // binaryType is ws's default, 'nodebuffer'
     // Counted before parsing, so that a dropped frame costs no more than its bytes.
-    if (frame.byteLength <= maxMessageBytes && !takeFromAll([this.bytes, this.principalBytes], frame.byteLength)) {
+    if (frame.byteLength <= maxMessageBytes && !takeFromAll([this.bytes, this.auth.principalBytes], frame.byteLength)) {
       this.refuse('rate_limited', 'too many bytes: this frame was dropped, slow down and send it again');
       return this.gate.rest();
     }
@@ -208,18 +198,17 @@ export class Connection implements Subscriber {
   }
 
   private async handle(message: ClientMessage): Promise<void> {
-    if (message.type === 'auth') return this.authenticate(message);
-    const identity = this.identity;
+    if (message.type === 'auth') return this.auth.authenticate(message);
+    const identity = this.auth.identity;
     if (identity === undefined) {
       this.refuse('unauthenticated', `authenticate first: send {"type":"auth"} before ${message.type}`);
       return;
     }
-    const namespace = identity.namespace;
     switch (message.type) {
       case 'push_event':
-        return this.append(namespace, message.repository, [message.event]);
+        return this.push(identity, message.repository, [message.event]);
       case 'push_events_batch':
-        return this.append(namespace, message.repository, message.events);
+        return this.push(identity, message.repository, message.events);
       case 'request_events':
         return answerRequestEvents(this.catchUpFor(identity), message);
       case 'request_all_events':
@@ -227,6 +216,19 @@ export class Connection implements Subscriber {
       case 'events_received':
         return;
     }
+  }
+
+  /** A push passes the app's checks (schemas, authorizeWrite) before it is stored; a refused one is answered and not stored. */
+  private async push(identity: Identity, repository: string, events: readonly SyncEvent[]): Promise<void> {
+    const { principal, namespace } = identity;
+    const refusal = await this.context.writes.refusal({ principal, namespace, repository, events });
+    if (refusal) {
+      this.context.log.info('push refused', { connectionId: this.id, namespace, code: refusal.code, reason: refusal.message });
+      return this.sendError(refusal.code, refusal.message, refusal.eventIds);
+    }
+    // The identity ended (expired, or re-authenticated) while the app checked: the push is its, not the next one's.
+    if (this.auth.identity !== identity) return this.sendError('unauthenticated', 'the connection was no longer authenticated when this push was checked: nothing of it was stored');
+    return this.append(namespace, repository, events);
   }
 
   private async append(namespace: string, repository: string, events: readonly SyncEvent[]): Promise<void> {
@@ -244,98 +246,12 @@ export class Connection implements Subscriber {
     this.send({ type: 'ack', eventIds, repositories: { [repository]: eventIds } });
   }
 
-  private async authenticate(credentials: MessageOf<ClientMessage, 'auth'>): Promise<void> {
-    const { authenticator, log, config, principals } = this.context;
-    const result = await authenticator.authenticate(tokenOf(credentials) ?? bearerToken(this.upgradeAuthorization));
-    if (this.closed) return;
-    if (!result.ok) {
-      log.warn('auth failed', { connectionId: this.id, reason: result.reason, remoteAddress: this.remoteAddress });
-      this.dropIdentity();
-      this.sendError('auth_failed', `authentication failed: ${result.reason}`);
-      return;
-    }
-    const identity = result.identity;
-    const previous = this.identity;
-    if (previous?.principal !== identity.principal && (principals.get(identity.principal) ?? 0) >= config.maxConnectionsPerPrincipal) {
-      log.warn('too many connections', { connectionId: this.id, principal: identity.principal });
-      this.sendError('rate_limited', `too many connections for this principal (at most ${config.maxConnectionsPerPrincipal})`);
-      this.close(CloseCode.policyViolation, 'too many connections');
-      return;
-    }
-    this.identity = identity;
-    clearTimeout(this.authTimer);
-    clearTimeout(this.expiryTimer);
-    this.startExpiryTimer(identity);
-    if (previous?.principal !== identity.principal) {
-      if (previous) this.releasePrincipal(previous.principal);
-      principals.set(identity.principal, (principals.get(identity.principal) ?? 0) + 1);
-      this.principalBytes = this.context.principalBytes.acquire(identity.principal);
-    }
-    // Staying in the same namespace keeps the subscription, so no broadcast slips past meanwhile.
-    if (previous?.namespace !== identity.namespace) {
-      if (previous) this.context.hub.leave(previous.namespace, this);
-      try {
-        await this.context.hub.join(identity.namespace, this);
-      } catch (error) {
-        this.dropIdentity();
-        throw error;
-      }
-      if (this.closed) return;
-    }
-    log.info('authenticated', { connectionId: this.id, principal: identity.principal, namespace: identity.namespace });
-    const { maxMessageBytes } = this.context.config;
-    this.send({ type: 'auth_success', principal: identity.principal, namespace: identity.namespace, connectionId: this.id, maxMessageBytes });
-  }
-
-  private dropIdentity(): void {
-    const identity = this.identity;
-    if (!identity) return;
-    this.identity = undefined;
-    clearTimeout(this.expiryTimer);
-    this.context.hub.leave(identity.namespace, this);
-    this.releasePrincipal(identity.principal);
-    if (!this.closed) this.startAuthTimer();
-  }
-
-  private releasePrincipal(principal: string): void {
-    const { principals } = this.context;
-    this.context.principalBytes.release(principal);
-    this.principalBytes = undefined;
-    const count = (principals.get(principal) ?? 1) - 1;
-    if (count > 0) principals.set(principal, count);
-    else principals.delete(principal);
-  }
-
-  private startAuthTimer(): void {
-    clearTimeout(this.authTimer);
-    this.authTimer = setTimeout(() => {
-      if (this.identity || this.closed) return;
-      this.context.log.info('auth timeout', { connectionId: this.id, remoteAddress: this.remoteAddress });
-      this.sendError('unauthenticated', 'authentication timeout: no valid auth message in time');
-      this.close(CloseCode.policyViolation, 'authentication timeout');
-    }, this.context.config.authTimeoutMs);
-  }
-
-  /** A JWT that expires while connected stops authorizing the connection at its `exp`. */
-  private startExpiryTimer(identity: Identity): void {
-    if (identity.expiresAt === undefined) return;
-    const delay = identity.expiresAt - Date.now();
-    if (delay > MAX_TIMER_MS) return;
-    this.expiryTimer = setTimeout(() => {
-      if (this.identity !== identity) return;
-      this.context.log.info('token expired', { connectionId: this.id, principal: identity.principal });
-      this.dropIdentity();
-      this.sendError('auth_failed', 'token expired: authenticate again');
-    }, Math.max(0, delay));
-  }
-
   private closedWith(code: number): void {
     this.closed = true;
     this.outbound.release();
     this.gate.stop();
-    clearTimeout(this.authTimer);
-    const principal = this.identity?.principal;
-    this.dropIdentity();
+    const principal = this.auth.identity?.principal;
+    this.auth.end();
     this.context.log.info('connection closed', { connectionId: this.id, principal, code });
   }
 }

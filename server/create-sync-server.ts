@@ -1,6 +1,7 @@
 /**
  * `tabsync-server`: the sync server for an app's own Node HTTP server. The options mirror the
- * bin's environment in camelCase and pass through the same checks and defaults (config.ts);
+ * bin's environment in camelCase and pass through the same checks and defaults (config.ts), plus
+ * the app's hooks (hooks.ts: authenticate, authorizeWrite, schemas), which the bin has not;
  * `attach` adds the WebSocket endpoint and the REST reads and leaves every other request to the
  * app's own handler.
  *
@@ -14,14 +15,19 @@ import type { StoredRecord } from '../protocol/tab-api';
 import { refuseUpgrade, startServer, type RunningServer } from './app';
 import { ChangeFeed, type CommittedListener } from './change-feed';
 import { loadConfig, type ServerConfig } from './config';
+import type { SyncServerHooks } from './hooks';
 import type { LogLevel } from './log';
 import { createServerWrites } from './server-writes';
+import { createWriteChecks } from './write-checks';
 
 export { ServerWriteRefused } from './server-writes';
 export { AppendRefused, type LoggedEvent } from './store/event-store';
 export type { CommittedEvents, CommittedListener } from './change-feed';
 
-export interface SyncServerOptions {
+export type { AuthenticatedAs, AuthenticateInput, RecordSchema, SyncServerHooks, WriteRequest, WriteVerdict } from './hooks';
+
+/** The bin's environment in camelCase, and the app's hooks (SyncServerHooks: `authenticate`, `authorizeWrite`, `schemas`). */
+export interface SyncServerOptions extends SyncServerHooks {
   /** `DATABASE_URL`: a file path → SQLite (created if absent), `postgres://…` → PostgreSQL. Default `./data/sync.db`. */
   databaseUrl?: string;
   /** `PG_POOL_SIZE`, default 10. */
@@ -95,9 +101,11 @@ const BIN_SYNC_PATH = '/sync';
 const BIN_REST_PREFIX = '/api';
 
 export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
+  const { authenticate, authorizeWrite, schemas } = options;
   const config = configFrom(options);
-  const running = await startServer(config, { logSink: options.logSink, listen: false });
-  const writes = createServerWrites(running.store, config);
+  const running = await startServer(config, { logSink: options.logSink, listen: false, hooks: { authenticate, authorizeWrite, schemas } });
+  // Server writes meet the app's schemas as pushes do (authorizeWrite is for clients).
+  const writes = createServerWrites(running.store, config, schemas && createWriteChecks({ schemas }, config.authTimeoutMs, running.log));
   const feed = new ChangeFeed(running.store, running.log);
   return {
     attach(httpServer, { path = BIN_SYNC_PATH, restPrefix = BIN_REST_PREFIX } = {}) {
@@ -120,7 +128,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
 
 /** The options as the environment the bin reads, so both get the same checks and defaults. */
 function configFrom(options: SyncServerOptions): ServerConfig {
-  const { authTokens = {}, allowedOrigins, logSink: _logSink, ...scalars } = options;
+  const { authTokens = {}, allowedOrigins, logSink: _logSink, authenticate: _a, authorizeWrite: _w, schemas: _s, ...scalars } = options;
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(scalars)) {
     if (value !== undefined) env[environmentName(name)] = String(value);

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
 import { ClientMessageSchema, DEFAULT_PAGE_EVENTS, describeIssues } from '../protocol';
-import { bearerToken, type Authenticator } from './auth';
+import { requestCredentials, type Authenticator } from './auth';
 import { eventsArrayText } from './events-frames';
 import type { Logger } from './log';
 import { serveStatic } from './static-files';
@@ -69,7 +69,7 @@ async function route(context: HttpContext, request: IncomingMessage, response: S
 
 /** The caller's namespace, or undefined after answering 401. */
 async function authorize(context: HttpContext, request: IncomingMessage, response: ServerResponse): Promise<string | undefined> {
-  const result = await context.authenticator.authenticate(bearerToken(request.headers.authorization));
+  const result = await context.authenticator.authenticate(requestCredentials(request));
   if (result.ok) return result.identity.namespace;
   response.setHeader('WWW-Authenticate', 'Bearer');
   sendJson(response, 401, { error: 'unauthorized', message: `authentication failed: ${result.reason}` });

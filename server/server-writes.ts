@@ -23,6 +23,7 @@ import { jsonMismatch } from '../protocol/json-safe';
 import type { StoredRecord } from '../protocol/tab-api';
 import type { ServerConfig } from './config';
 import type { EventStore, Winner } from './store/event-store';
+import type { WriteChecks } from './write-checks';
 
 /** The origin of a server-side write, as committed events and onCommitted report it. */
 export const SERVER_ORIGIN = 'server';
@@ -30,7 +31,7 @@ export const SERVER_ORIGIN = 'server';
 /** A server-side write refused for what it holds: nothing of it was stored. */
 export class ServerWriteRefused extends Error {
   constructor(
-    readonly code: 'invalid_message' | 'too_large',
+    readonly code: 'invalid_message' | 'too_large' | 'invalid_record' | 'forbidden' | 'internal',
     message: string,
   ) {
     super(message);
@@ -58,12 +59,16 @@ interface Write {
 
 type Limits = Pick<ServerConfig, 'maxMessageBytes' | 'namespaceQuotaBytes'>;
 
-export function createServerWrites(store: EventStore, limits: Limits, now: () => number = Date.now): ServerWrites {
+/** `schemas` are the app's record schemas (createSyncServer's), checked as a client's push is; a
+ *  server write is the app's own, so `authorizeWrite` is not asked. */
+export function createServerWrites(store: EventStore, limits: Limits, schemas?: WriteChecks, now: () => number = Date.now): ServerWrites {
   const write = async (namespace: string, repository: string, writes: readonly Write[]): Promise<SequencedEvent[]> => {
     checkTarget(namespace, repository, writes.length);
     const ids = writes.map((w) => w.id);
     const winners = await store.readWinners(namespace, repository, ids);
     const events = writes.map((w) => checkedEvent(repository, eventFor(w, winners.get(w.id), now()), limits.maxMessageBytes));
+    const refusal = await schemas?.refusal({ principal: SERVER_ORIGIN, namespace, repository, events });
+    if (refusal) refuse(refusal.message, refusal.code);
     const results = await store.append(namespace, repository, events, { quotaBytes: limits.namespaceQuotaBytes, origin: SERVER_ORIGIN });
     return results.map((r) => r.event);
   };

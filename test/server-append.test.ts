@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
+import * as v from 'valibot';
 import { MAX_TIMESTAMP, Operation, type SequencedEvent, type SyncEvent } from '../protocol';
 import { createSyncServer, type CommittedEvents, type SyncServer, type SyncServerOptions } from '../server/create-sync-server';
 import { authed, type AuthedClient } from './helpers/client';
@@ -230,6 +231,22 @@ for (const flavour of flavours) {
       assert.equal(heard.length, 0);
       const [ok] = await running.sync.append('default', 'todos', [{ id: 'a', text: 'fine' }]);
       assert.equal(ok?.serverSequence, 1, 'the first event of the namespace: nothing before it was stored');
+    });
+
+    it("meets the app's schemas as a client's push does: a record the schema refuses is invalid_record and nothing is stored", async () => {
+      const schemas = { todos: v.object({ id: v.string(), title: v.string() }) };
+      const running = await start(await database(), { schemas });
+      await assert.rejects(running.sync.append('default', 'todos', [{ id: 'a', title: 'fine' }, { id: 'b', title: 7 }]), (error: Error & { code?: string }) => {
+        assert.equal(error.name, 'ServerWriteRefused');
+        assert.equal(error.code, 'invalid_record');
+        assert.match(error.message, /invalid todos record .*title/);
+        return true;
+      });
+      assert.deepEqual(await catchUp(await login(running)), [], 'nothing of the refused write was stored');
+      const [ok] = await running.sync.append('default', 'todos', [{ id: 'a', title: 'fine' }]);
+      assert.equal(ok?.serverSequence, 1);
+      // Repositories without a schema take any record, as pushes do.
+      assert.equal((await running.sync.append('default', 'notes', [{ id: 'n', any: true }])).length, 1);
     });
   });
 }
