@@ -31,8 +31,9 @@ function demo(outdir, knobs) {
 }
 
 const builds = [
-  // Library entries an app imports: '<package>' (the facade) and '<package>/worker'.
-  { ...browser, entryPoints: { index: 'src/index.ts', worker: 'worker/index.ts' }, outdir: 'dist/lib', external: ['comlink', 'idb', 'nanoid', 'valibot'] },
+  // Library entries an app imports: '<package>' (the facade), '<package>/worker' and
+  // '<package>/react' (hooks; react is the app's, an optional peer, never bundled).
+  { ...browser, entryPoints: { index: 'src/index.ts', worker: 'worker/index.ts', react: 'react/index.ts' }, outdir: 'dist/lib', external: ['comlink', 'idb', 'nanoid', 'valibot', 'react'] },
   // The demo: its page, and its worker bundle (one such bundle per app). The worker is a classic
   // script (iife) so `new SharedWorker(url)` works in every engine without `{ type: 'module' }`.
   ...demo('dist/public', false),
