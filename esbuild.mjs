@@ -31,13 +31,17 @@ function demo(outdir, knobs) {
 }
 
 const builds = [
-  // Library entries an app imports: '<package>' (the facade) and '<package>/worker'.
-  { ...browser, entryPoints: { index: 'src/index.ts', worker: 'worker/index.ts' }, outdir: 'dist/lib', external: ['comlink', 'idb', 'nanoid', 'valibot'] },
+  // Library entries an app imports: '<package>' (the facade), '<package>/worker' and
+  // '<package>/react' (hooks; react is the app's, an optional peer, never bundled).
+  { ...browser, entryPoints: { index: 'src/index.ts', worker: 'worker/index.ts', react: 'react/index.ts' }, outdir: 'dist/lib', external: ['comlink', 'idb', 'nanoid', 'valibot', 'react'] },
   // The demo: its page, and its worker bundle (one such bundle per app). The worker is a classic
   // script (iife) so `new SharedWorker(url)` works in every engine without `{ type: 'module' }`.
   ...demo('dist/public', false),
   // The same with the tests' knobs, at /test/ of the test build.
   ...demo('dist/e2e-public/test', true),
+  // The React test app at /react/ of the test build, on the test worker. React's development
+  // build: StrictMode mounts, unmounts and mounts again only there, which the test is about.
+  { ...browser, define: { 'process.env.NODE_ENV': '"development"' }, entryPoints: { app: 'test-e2e/react-app/app.ts' }, outdir: 'dist/e2e-public/react' },
   // The server: the process (main) and the library an app embeds (index), sharing their code in
   // chunks; Node, dependencies left to node_modules.
   { entryPoints: { main: 'server/main.ts', index: 'server/create-sync-server.ts' }, outdir: 'dist/server', chunkNames: 'chunks/[name]-[hash]', splitting: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' },
@@ -50,6 +54,7 @@ for (const options of builds) {
 cpSync('public', 'dist/public', { recursive: true, filter: (src) => !src.endsWith('.ts') && !src.endsWith('tsconfig.json') });
 // The test build serves the demo as it is at `/`, and its knobbed twin at /test/.
 cpSync('dist/public', 'dist/e2e-public', { recursive: true });
+cpSync('test-e2e/react-app/index.html', 'dist/e2e-public/react/index.html');
 writeFileSync('dist/e2e-public/test/index.html', readFileSync('public/index.html', 'utf8').replace('src="/app.js"', 'src="/test/app.js"'));
 
 // What an app's tab bundles for `connect` + a repository: the facade with comlink, minified.

@@ -88,7 +88,7 @@ describe('the packed tarballs in fresh projects, one per bundler recipe', { time
           assert.match(readFileSync(project.installed(name, entry.default), 'utf8'), /\bexport\s*\{[^}]+\}/, `${name} ${subpath} is an ES module`);
         }
       }
-      assert.deepEqual(Object.keys(manifest('tabsync').exports), ['.', './worker']);
+      assert.deepEqual(Object.keys(manifest('tabsync').exports), ['.', './worker', './react']);
       // Every declaration file shipped is one an entry's types import, and each import finds its file.
       for (const name of ['tabsync', 'tabsync-server']) {
         const types = project.installed(name, 'dist/types');

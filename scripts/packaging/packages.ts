@@ -22,6 +22,9 @@ export interface PackageSpec {
   bin?: Record<string, string>;
   /** Names only: each gets the root package.json's range, so the two never drift apart. */
   dependencies: readonly string[];
+  /** Peer dependencies an entry needs and the app brings, or not if it does not use that entry:
+   *  name → range (the versions the entry works with, wider than the one the repo tests with). */
+  optionalPeers?: Record<string, string>;
 }
 
 export const PACKAGES: readonly PackageSpec[] = [
@@ -32,8 +35,11 @@ export const PACKAGES: readonly PackageSpec[] = [
     entries: {
       '.': { js: 'index.js', source: 'src/index.ts', project: 'src/tsconfig.json' },
       './worker': { js: 'worker.js', source: 'worker/index.ts', project: 'worker/tsconfig.json' },
+      './react': { js: 'react.js', source: 'react/index.ts', project: 'react/tsconfig.json' },
     },
     dependencies: ['comlink', 'idb', 'nanoid', 'valibot'],
+    // tabsync/react's hooks; useSyncExternalStore is React 18's.
+    optionalPeers: { react: '^18.0.0 || ^19.0.0' },
   },
   {
     name: 'tabsync-server',
@@ -82,5 +88,14 @@ export function manifestOf(spec: PackageSpec, root: RootManifest): Record<string
     ...(spec.bin ? { bin: spec.bin } : {}),
     files: ['dist'],
     dependencies,
+    ...(spec.optionalPeers ? peersOf(spec.optionalPeers) : {}),
+  };
+}
+
+/** Optional peers as npm reads them: npm installs none of them, and warns only on a wrong version. */
+function peersOf(peers: Record<string, string>): Record<string, unknown> {
+  return {
+    peerDependencies: peers,
+    peerDependenciesMeta: Object.fromEntries(Object.keys(peers).map((name) => [name, { optional: true }])),
   };
 }
