@@ -25,9 +25,9 @@ test('a connecting tab reaches the core through comlink, and SyncErrors cross in
   const api = wrap<SyncWorkerApi>(port2 as unknown as Endpoint);
   const tab = new RecordingTab();
   try {
-    const { status } = await api.attach('tab-1', proxy(tab));
+    const { status } = await api.attach(proxy(tab), undefined, 'tab-1');
     assert.equal(status.started, false);
-    await api.watch('tab-1', 'todos');
+    await api.watch('todos');
     await api.upsert('todos', { id: 'a', title: 'through comlink', done: false });
     await waitFor(() => tab.lists.length === 2, 'the change list');
     assert.deepEqual(tab.lists[1]?.records, [{ id: 'a', title: 'through comlink', done: false }]);
@@ -49,7 +49,7 @@ test('a connecting tab reaches the core through comlink, and SyncErrors cross in
     // The backoff alone would wait at least 30 s.
     await waitFor(() => opened.traffic.sockets === 2, 'a retry on online', 2000);
     // Detaching releases the listener's channel (else its port would stay open).
-    await api.detach('tab-1');
+    await api.detach();
   } finally {
     port1.close();
     port2.close();

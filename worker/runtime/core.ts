@@ -12,6 +12,7 @@ import { consoleLogger, DEFAULTS, RUNTIME_VERSION, type SyncWorkerConfig } from 
 import { SyncEngine } from '../sync/engine';
 import { describe, storageFailure, syncError } from '../errors';
 import { TabHub, type TabWatcher } from './hub';
+import { TabSession, type SessionHost, type SharedCalls } from './tab-session';
 import { forwardingLogger } from './log-forwarding';
 import { MemoryStorage } from '../storage/memory-store';
 import { NamespaceSwitch } from './namespace-switch';
@@ -54,8 +55,8 @@ export interface SyncCoreOptions extends SyncWorkerConfig {
 }
 
 export interface SyncCore {
-  /** What tabs call (through comlink in a worker). */
-  readonly api: SyncWorkerApi;
+  /** A new tab session: what one tab calls (through comlink, one per port in a worker). */
+  openSession(): SyncWorkerApi;
   /** This runtime's id, as `attach` and `diagnostics` report it. */
   readonly workerId: string;
   /** Where the data lives now: `memory` when IndexedDB failed to open. */
@@ -311,18 +312,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
   const storageManager = options.storageManager ?? browserStorageManager();
   const persistence = new PersistenceRequest(hub, log, storageManager);
 
-  const api: SyncWorkerApi = {
-    async attach(tabId, listener, credentials) {
-      assertOpen();
-      hub.attach(tabId, listener);
-      if (mode === 'indexeddb') persistence.tabAttached();
-      if (credentials) engine.offerCredentials(credentials);
-      await role.settled();
-      return { status: role.shown(), workerId: worker.id };
-    },
-    async detach(tabId) {
-      hub.detach(tabId);
-    },
+  const shared: SharedCalls = {
     async upsert(repository, record, eventId, retried) {
       assertOpen();
       const data = repositories.parseLocal(repository, record);
@@ -347,15 +337,6 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
       assertOpen();
       repositories.assertKnown(repository);
       return liveRecords(repository);
-    },
-    async watch(tabId, repository) {
-      assertOpen();
-      repositories.assertKnown(repository);
-      if (!hub.has(tabId)) throw syncError('closed', `tab ${tabId} is not attached`);
-      await hub.watch(tabId, repository);
-    },
-    async unwatch(tabId, repository) {
-      hub.unwatch(tabId, repository);
     },
     async status() {
       return role.shown();
@@ -412,8 +393,24 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     },
   };
 
+  const sessionHost: SessionHost = {
+    hub,
+    shared,
+    assertOpen,
+    assertRepository: (repository) => {
+      assertOpen();
+      repositories.assertKnown(repository);
+    },
+    async attached(credentials) {
+      if (mode === 'indexeddb') persistence.tabAttached();
+      if (credentials) engine.offerCredentials(credentials);
+      await role.settled();
+      return { status: role.shown(), workerId: worker.id };
+    },
+  };
+
   return {
-    api,
+    openSession: () => new TabSession(sessionHost).api,
     workerId: worker.id,
     storageMode: () => mode,
     networkOnline: () => engine.networkOnline(),
