@@ -10,7 +10,7 @@ import type { ClientMessage, ServerMessage } from '../../protocol/messages';
 import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../../protocol/tab-api';
 import { applyChange } from '../../src/records-view';
 import type { Logger } from '../../worker/config';
-import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/runtime/core';
+import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/runtime/compose';
 import { openPeers } from '../../worker/coordination/peers';
 import type { SocketLike } from '../../worker/sync/socket';
 import { waitFor } from './wait';
@@ -190,9 +190,9 @@ export class TestCores {
 export async function leaderAndFollower(cores: TestCores, websocketUrl: string): Promise<{ leader: TestCore; follower: TestCore }> {
   const databaseName = uniqueDatabaseName();
   const peers = () => openPeers(databaseName, new RecordingLogger());
-  const leader = await cores.open(websocketUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  const leader = await cores.open(websocketUrl, { databaseName, coordination: { strategy: 'peer', peers: peers() } });
   await leader.lead();
-  const follower = await cores.open(websocketUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  const follower = await cores.open(websocketUrl, { databaseName, coordination: { strategy: 'peer', peers: peers() } });
   return { leader, follower };
 }
 

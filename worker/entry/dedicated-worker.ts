@@ -6,7 +6,7 @@
  */
 import { expose, type Endpoint } from 'comlink';
 import type { Logger } from '../config';
-import type { SyncCore } from '../runtime/core';
+import type { SyncCore } from '../runtime/compose';
 import { deferredApi } from './deferred-api';
 import { describe } from '../errors';
 

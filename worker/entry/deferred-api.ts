@@ -4,7 +4,7 @@
  * `storage_failed` error when the runtime could not start, instead of waiting forever.
  */
 import type { SyncWorkerApi } from '../../protocol/tab-api';
-import type { SyncCore } from '../runtime/core';
+import type { SyncCore } from '../runtime/compose';
 import { describe, syncError } from '../errors';
 
 /** A session of its own on the runtime, once it opened. */

@@ -2,7 +2,7 @@
  *  session, per tab port. */
 import { expose } from 'comlink';
 import type { Logger } from '../config';
-import type { SyncCore } from '../runtime/core';
+import type { SyncCore } from '../runtime/compose';
 import { deferredApi } from './deferred-api';
 import { describe } from '../errors';
 
