@@ -187,12 +187,12 @@ export class TestCores {
 
 /** Two runtimes on one database, as two tabs' dedicated workers where SharedWorker is missing:
  *  the first one leads. */
-export async function leaderAndFollower(cores: TestCores, websocketUrl: string): Promise<{ leader: TestCore; follower: TestCore }> {
+export async function leaderAndFollower(cores: TestCores, websocketUrl: string, followerOptions: Partial<SyncCoreOptions> = {}): Promise<{ leader: TestCore; follower: TestCore }> {
   const databaseName = uniqueDatabaseName();
   const peers = () => openPeers(databaseName, new RecordingLogger());
   const leader = await cores.open(websocketUrl, { databaseName, coordination: { strategy: 'peer', peers: peers() } });
   await leader.lead();
-  const follower = await cores.open(websocketUrl, { databaseName, coordination: { strategy: 'peer', peers: peers() } });
+  const follower = await cores.open(websocketUrl, { ...followerOptions, databaseName, coordination: { strategy: 'peer', peers: peers() } });
   return { leader, follower };
 }
 

@@ -10,6 +10,7 @@
  *   their tabs ask of the shared sync.
  */
 import type { Credentials, Diagnostics, StorageMode, SyncStatus } from '../../protocol/tab-api';
+import type { Clock } from '../clock';
 import type { Emitter } from '../events';
 import type { Logger } from '../config';
 import type { TabWatcher } from '../runtime/hub';
@@ -42,9 +43,11 @@ export interface CoordinationEvents extends Record<string, unknown> {
   shown: SyncStatus;
   /** Another runtime committed these records (read again from the shared database). */
   peerRecords: readonly RecordRow[];
-  /** Another runtime wrote to, or acknowledged from, the shared outbox: listeners count it (and
-   *  push what waits, when leading). */
+  /** The shared outbox may have changed (an older leader acknowledged from it): count it again. */
   outboxChanged: undefined;
+  /** Another runtime wrote to the shared outbox: listeners count it (and push what waits, when
+   *  leading); awaited until that count is done. */
+  peerWrote: undefined;
   /** A tab of another runtime asked to start or stop the shared sync, or set credentials. */
   start: undefined;
   stop: undefined;
@@ -97,6 +100,7 @@ export interface CoordinationParts {
   status: { get(): SyncStatus };
   storage: Pick<SyncStorage, 'getRecord'>;
   log: Logger;
+  clock: Clock;
 }
 
 /** The strategy for this plan, once the storage opened: dedicated workers in memory share

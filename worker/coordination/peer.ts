@@ -12,6 +12,7 @@ import { describe } from '../errors';
 import { Emitter } from '../events';
 import type { RecordRow } from '../storage/storage';
 import type { Coordination, CoordinationEvents, CoordinationParts, Election, WorkerMode } from './coordination';
+import { FollowedPending } from './followed-pending';
 import type { PeerMessage, Peers } from './peers';
 
 /** How long a tab's attach waits for the leader's status before it gets this runtime's own. */
@@ -22,9 +23,15 @@ abstract class SharedDatabase implements Coordination {
   abstract readonly sharesOutbox: boolean;
   abstract readonly outlivesTabs: boolean;
   private isLeading: boolean;
-  /** What a follower shows its tabs: the leader's last status, with the outbox size counted
-   *  here (the outbox is shared, and a write counts the moment it commits). */
+  /** What a follower shows its tabs: the leader's last status, its pending count with this
+   *  runtime's writes it did not count yet (a write counts the moment it commits). */
   private leaderStatus: SyncStatus | undefined;
+  /** What that status said it counted; absent from an older runtime, whose followers count the
+   *  shared outbox themselves. */
+  private leaderCounted: { counted: Readonly<Record<string, number>>; since: number | undefined } | undefined;
+  /** When this runtime began to lead. */
+  private leadingSince: number | undefined;
+  private readonly pending: FollowedPending;
   /** Settles once there is a status worth showing: this runtime leads, or the leader's came. */
   private statusKnown = () => {};
   private readonly statusSettled = new Promise<void>((resolve) => (this.statusKnown = resolve));
@@ -39,7 +46,9 @@ abstract class SharedDatabase implements Coordination {
     leading: boolean,
   ) {
     this.isLeading = leading;
+    this.pending = new FollowedPending(parts.id);
     if (leading) this.statusKnown();
+    if (leading) this.leadingSince = parts.clock.now();
   }
 
   abstract mode(): WorkerMode;
@@ -50,14 +59,18 @@ abstract class SharedDatabase implements Coordination {
 
   shown(): SyncStatus {
     const own = this.parts.status.get();
-    return this.isLeading || !this.leaderStatus ? own : { ...this.leaderStatus, pending: own.pending };
+    if (this.isLeading || !this.leaderStatus) return own;
+    const counted = this.leaderCounted;
+    const pending = counted ? this.pending.follow(this.leaderStatus.pending, counted.counted, counted.since) : own.pending;
+    return { ...this.leaderStatus, pending };
   }
 
   settled(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, LEADER_STATUS_WAIT_MS);
+      const { clock } = this.parts;
+      const timer = clock.setTimeout(resolve, LEADER_STATUS_WAIT_MS);
       void this.statusSettled.then(() => {
-        clearTimeout(timer);
+        clock.clear(timer);
         resolve();
       });
     });
@@ -72,6 +85,7 @@ abstract class SharedDatabase implements Coordination {
   async lead(): Promise<void> {
     if (this.isLeading || this.closed) return;
     this.isLeading = true;
+    this.leadingSince = this.parts.clock.now();
     this.leaderStatus = undefined;
     this.statusKnown();
     await this.events.settle('leading');
@@ -88,7 +102,11 @@ abstract class SharedDatabase implements Coordination {
 
   /** This runtime committed rows: `written` local writes in the outbox, or remote events applied. */
   committed(rows: readonly RecordRow[], written: number): void {
-    if (rows.length > 0) this.peers?.post({ type: 'changed', records: rows.map((row) => [row.repository, row.id]), written });
+    if (rows.length === 0) return;
+    const records = rows.map((row): [string, string] => [row.repository, row.id]);
+    // A leader's own writes are in its own count at once.
+    const seq = written > 0 && !this.isLeading ? this.pending.wrote(written, this.parts.clock.now()) : undefined;
+    this.peers?.post({ type: 'changed', records, written, ...(seq === undefined ? {} : { from: this.parts.id, seq }) });
   }
 
   started(started: boolean): void {
@@ -130,14 +148,15 @@ abstract class SharedDatabase implements Coordination {
       case 'status':
         if (this.isLeading) return;
         this.leaderStatus = message.status;
+        this.leaderCounted = message.counted && { counted: message.counted, since: message.leadingSince };
         this.statusKnown();
         this.events.emit('shown', this.shown());
-        // The leader may have removed acknowledged entries: count again.
-        this.events.emit('outboxChanged');
+        // An older leader says nothing of what it counted: count again (it may have removed entries).
+        if (!message.counted) this.events.emit('outboxChanged');
         return;
       case 'changed':
         this.reload(message.records);
-        if (message.written > 0) this.events.emit('outboxChanged');
+        if (message.written > 0) void this.countWrites(message.from, message.seq);
         return;
       case 'credentials_needed':
         if (!this.isLeading && !this.closed) this.events.emit('credentialsNeeded');
@@ -151,8 +170,21 @@ abstract class SharedDatabase implements Coordination {
     }
   }
 
+  /** Another runtime wrote to the outbox: count it, and say so once counted if this one leads. */
+  private async countWrites(from: string | undefined, seq: number | undefined): Promise<void> {
+    try {
+      await this.events.settle('peerWrote');
+    } catch {
+      return; // the count failed, and said so
+    }
+    if (from === undefined || seq === undefined || this.closed) return;
+    this.pending.countedWrite(from, seq);
+    if (this.isLeading) this.postStatus();
+  }
+
   private postStatus(status = this.parts.status.get()): void {
-    this.peers?.post({ type: 'status', status });
+    const since = this.leadingSince === undefined ? {} : { leadingSince: this.leadingSince };
+    this.peers?.post({ type: 'status', status, counted: this.pending.counted(), ...since });
   }
 
   /** Another runtime committed these records: re-read them here (messages of different runtimes

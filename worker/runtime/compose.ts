@@ -111,7 +111,7 @@ function buildParts(options: SyncCoreOptions, events: Emitter<RuntimeEvents>, da
   const worker = { id: nanoid(), startedAt: new Date(clock.now()).toISOString(), version: RUNTIME_VERSION, schemaVersion: data.version };
   const status = new StatusStore((snapshot) => events.emit('statusPublished', snapshot));
   const modes = new StorageModes(status, log, opened);
-  const coordination = chooseCoordination(options.coordination ?? { strategy: 'shared' }, opened.mode, { id: worker.id, status, storage, log });
+  const coordination = chooseCoordination(options.coordination ?? { strategy: 'shared' }, opened.mode, { id: worker.id, status, storage, log, clock });
   const liveCounts = new LiveRecordCounts((repository) => storage.getRecords(repository));
   const hub = new TabHub((repository) => liveRecords(storage, repository), log, {
     watchTab: options.coordination?.strategy === 'shared' ? options.coordination.watchTab : undefined,
@@ -202,6 +202,11 @@ function wire(events: Emitter<RuntimeEvents>, parts: Parts): void {
   heard.on('shown', (status) => hub.broadcastStatus(status));
   heard.on('peerRecords', (rows) => hub.changed(rows));
   heard.on('outboxChanged', () => engine.outboxChanged());
+  heard.on('peerWrote', () => {
+    engine.outboxChanged();
+    // The count that outboxChanged began, and one more if it began before the write was visible.
+    return engine.countPending();
+  });
   heard.on('start', () => engine.start());
   heard.on('stop', () => engine.stop());
   heard.on('credentials', (credentials) => engine.updateCredentials(credentials));
