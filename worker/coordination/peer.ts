@@ -37,7 +37,8 @@ abstract class SharedDatabase implements Coordination {
   private readonly statusSettled = new Promise<void>((resolve) => (this.statusKnown = resolve));
   private peerChanges = Promise.resolve();
   private closed = false;
-  private resign = () => {};
+  /** Lets go of the connection, or withdraws the request for it, once asked for. */
+  private resign: (() => void) | undefined;
 
   constructor(
     private readonly parts: CoordinationParts,
@@ -47,8 +48,10 @@ abstract class SharedDatabase implements Coordination {
   ) {
     this.isLeading = leading;
     this.pending = new FollowedPending(parts.id);
-    if (leading) this.statusKnown();
-    if (leading) this.leadingSince = parts.clock.now();
+    if (leading) {
+      this.statusKnown();
+      this.leadingSince = parts.clock.now();
+    }
   }
 
   abstract mode(): WorkerMode;
@@ -137,7 +140,7 @@ abstract class SharedDatabase implements Coordination {
   }
 
   release(): void {
-    this.resign();
+    this.resign?.();
   }
 
   private heard(message: PeerMessage): void {
