@@ -12,9 +12,7 @@ export default defineConfig({
   workers: 1,
   fullyParallel: false,
   forbidOnly: true,
-  // One retry on CI, and every test that needed it is named at the end of `npm test`: the
-  // follower's pending count after a handover without SharedWorker (Firefox, about 1 run in 6;
-  // the writes all reach the server) is an open defect, see docs/lifecycle.md.
+  // One retry on CI, and every test that needed it is named at the end of `npm test`.
   retries: process.env['CI'] ? 1 : 0,
   reporter: 'list',
   timeout: 60_000,

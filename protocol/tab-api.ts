@@ -195,13 +195,15 @@ export type TabErrorCode =
   /** The database was taken away while this write was being stored, and the fresh one refused it too. */
   | 'storage_lost';
 
-/** The surface the worker exposes to every tab. */
+/** The surface the worker exposes to each tab: one per port, so no call names its tab. */
 export interface SyncWorkerApi {
-  /** Registers a tab; returns the current status and this worker's id (the tab watches the Web
-   *  Lock `workerLockName(id)`, which the worker holds while it lives). `credentials` are used if
-   *  the worker has none. */
-  attach(tabId: string, listener: TabListener, credentials?: Credentials): Promise<{ status: SyncStatus; workerId: string }>;
-  detach(tabId: string): Promise<void>;
+  /** Registers the tab of this port (again, after a `detach`); returns the current status and
+   *  this worker's id (the tab watches the Web Lock `workerLockName(id)`, which the worker holds
+   *  while it lives). `credentials` are used if the worker has none. `tabLock` is the id of the
+   *  Web Lock `tabLockName(tabLock)` the tab holds while its document lives: the worker notices
+   *  a tab gone without detaching by it, and names the tab by it in diagnostics. */
+  attach(listener: TabListener, credentials?: Credentials, tabLock?: string): Promise<{ status: SyncStatus; workerId: string }>;
+  detach(): Promise<void>;
   /** `eventId` (the tab's id for this write) makes a retry idempotent: with `retried`, a write whose
    *  eventId is already in the outbox or the records is not applied again, and resolves. */
   upsert(repository: string, record: StoredRecord, eventId?: string, retried?: boolean): Promise<void>;
@@ -210,8 +212,8 @@ export interface SyncWorkerApi {
   /** Records sorted by id. */
   getAll(repository: string): Promise<StoredRecord[]>;
   /** Starts sending this tab the repository's records (at once, then after every change). */
-  watch(tabId: string, repository: string): Promise<void>;
-  unwatch(tabId: string, repository: string): Promise<void>;
+  watch(repository: string): Promise<void>;
+  unwatch(repository: string): Promise<void>;
   status(): Promise<SyncStatus>;
   start(): Promise<void>;
   stop(): Promise<void>;

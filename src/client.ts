@@ -110,8 +110,8 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   const background = (method: (api: Remote<SyncWorkerApi>) => Promise<unknown>) => void call(method).catch(report);
 
   const watchers = createWatchers(
-    (repository) => background((api) => api.watch(tabId, repository)),
-    (repository) => background((api) => api.unwatch(tabId, repository)),
+    (repository) => background((api) => api.watch(repository)),
+    (repository) => background((api) => api.unwatch(repository)),
   );
 
   const setStatus = (next: SyncStatus) => {
@@ -151,9 +151,9 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   const attach = async (used: Link, rewatch?: boolean) => {
     await locked;
     const heard = broadcasts;
-    const { status, workerId } = await Promise.race([used.api.attach(tabId, proxy(listener), credentials), used.lost]);
+    const { status, workerId } = await Promise.race([used.api.attach(proxy(listener), credentials, tabId), used.lost]);
     if (broadcasts === heard) setStatus(status);
-    if (rewatch) await Promise.all(watchers.repositories().map((repository) => used.api.watch(tabId, repository)));
+    if (rewatch) await Promise.all(watchers.repositories().map((repository) => used.api.watch(repository)));
     return workerId;
   };
 
@@ -187,7 +187,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   // re-watches: the tab gets the current state in one notification per repository.
   let away = false;
   const onHide = () => {
-    if (!away) void link.api.detach(tabId).catch(ignore);
+    if (!away) void link.api.detach().catch(ignore);
     away = true;
   };
   const onShow = () => {
@@ -219,7 +219,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     clearLocalData: (namespace) => call((api) => api.clearLocalData(namespace)),
     onLog: (callback) => subscribe(logCallbacks, callback),
     close: () =>
-      (closing ??= call((api) => api.detach(tabId))
+      (closing ??= call((api) => api.detach())
         .catch(ignore)
         .then(() => {
           closed = true;

@@ -50,16 +50,16 @@ test('a socket that never finishes opening is given up after connectTimeout, and
 test('after the last tab goes the socket closes once the grace period ends, and the next tab reopens it', async () => {
   const s = await servers.start();
   const c = await cores.open(s.syncUrl, { idleDisconnectDelay: 100 });
-  await c.api.attach('tab-1', new RecordingTab());
+  await c.tab('tab-1').attach(new RecordingTab());
   await c.api.start();
   await settled(c);
-  await c.api.detach('tab-1');
+  await c.tab('tab-1').detach();
   await waitFor(async () => !(await c.api.status()).connected, 'the socket to close');
   const idle = await c.api.diagnostics();
   assert.equal(idle.connection.state, 'standby');
   assert.deepEqual(idle.tabs, []);
 
-  await c.api.attach('tab-2', new RecordingTab());
+  await c.tab('tab-2').attach(new RecordingTab());
   await settled(c, 'sync with the next tab');
   assert.equal(c.traffic.sockets, 2);
 });
@@ -68,9 +68,9 @@ test('a follower writes through the shared database, only the leader connects, a
   const s = await servers.start();
   const { leader, follower } = await leaderAndFollower(cores, s.syncUrl);
   const followerTab = new RecordingTab();
-  await follower.api.attach('follower-tab', followerTab);
-  await leader.api.attach('leader-tab', new RecordingTab());
-  await leader.api.watch('leader-tab', 'todos');
+  await follower.tab('follower-tab').attach(followerTab);
+  await leader.tab('leader-tab').attach(new RecordingTab());
+  await leader.tab('leader-tab').watch('todos');
   await follower.api.start();
   await settled(leader, 'the leader to connect (started by the follower)');
   assert.equal((await follower.api.diagnostics()).worker.mode, 'follower');
@@ -96,7 +96,7 @@ test('a newer schema version makes the old runtime close, tell its tabs and let 
   let retired = 0;
   const old = await cores.open(s.syncUrl, { databaseName, onRetired: () => retired++ });
   const tab = new VersionedTab();
-  await old.api.attach('tab', tab);
+  await old.tab('tab').attach(tab);
   await old.api.upsert('todos', { id: 'a', title: 'kept across versions', done: false });
 
   const next = await cores.open(s.syncUrl, { databaseName, schemaVersion: 2 });

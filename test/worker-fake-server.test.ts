@@ -123,8 +123,8 @@ test('an event delivered twice changes nothing and notifies nobody the second ti
   });
   const c = await cores.open(server.url);
   const tab = new RecordingTab();
-  await c.api.attach('tab', tab);
-  await c.api.watch('tab', 'todos');
+  await c.tab('tab').attach(tab);
+  await c.tab('tab').watch('todos');
   await c.api.start();
   await waitFor(async () => (await c.api.get('todos', 'b')) !== undefined, 'the second event');
   await sleep(50);
@@ -164,8 +164,8 @@ test('catch-up pages that queue up behind a commit are stored together, at most 
   });
   const c = await cores.open(server.url);
   const tab = new RecordingTab();
-  await c.api.attach('tab', tab);
-  await c.api.watch('tab', 'todos');
+  await c.tab('tab').attach(tab);
+  await c.tab('tab').watch('todos');
   await c.api.start();
   await waitFor(async () => (await c.api.status()).lastSyncAt, 'the end of catch-up');
 
@@ -296,7 +296,7 @@ test('an unauthenticated reply that crossed auth_failed on the wire does not hid
   });
   const c = await cores.open(server.url);
   const tab = new RecordingTab(() => ({ authToken: 'fresh' }));
-  await c.api.attach('tab', tab, { authToken: 'expiring' });
+  await c.tab('tab').attach(tab, { authToken: 'expiring' });
   await c.api.start();
   await settled(c, 'sync with the fresh token');
   assert.equal(tab.credentialRequests, 1);

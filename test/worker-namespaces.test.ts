@@ -47,8 +47,8 @@ async function pushAs(s: TestServer, token: string, id: string): Promise<void> {
 async function watchingAs(s: TestServer, token: string) {
   const core = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
-  await core.api.attach('tab', tab, { authToken: token });
-  await core.api.watch('tab', 'todos');
+  await core.tab('tab').attach(tab, { authToken: token });
+  await core.tab('tab').watch('todos');
   await core.api.start();
   await settled(core);
   return { core, tab };
@@ -116,7 +116,7 @@ test('another namespace\'s credentials switch records, outbox and cursor; the ol
 test('a core that starts offline opens the namespace last active, and its writes go to that namespace', async () => {
   const s = await twoNamespaces();
   const first = await cores.open(s.syncUrl);
-  await first.api.attach('tab', new RecordingTab(), { authToken: 'token-b' });
+  await first.tab('tab').attach(new RecordingTab(), { authToken: 'token-b' });
   await first.api.start();
   await settled(first);
   await first.api.upsert('todos', todo('bob-online'));
@@ -134,7 +134,7 @@ test('a core that starts offline opens the namespace last active, and its writes
   // A fresh server on the same port: what reaches it came from the outbox.
   const again = await servers.start({ port, authTokens: new Map([['token-a', 'alice'], ['token-b', 'bob']]) });
   const back = await cores.open(again.syncUrl, { databaseName: first.databaseName });
-  await back.api.attach('tab', new RecordingTab(), { authToken: 'token-b' });
+  await back.tab('tab').attach(new RecordingTab(), { authToken: 'token-b' });
   await back.api.start();
   await settled(back);
   assert.deepEqual(await storedIds(again, 'bob'), ['bob-offline']);
@@ -163,7 +163,7 @@ test('a write made while credentials change in place is kept for the namespace i
   });
   fakes.push(server);
   const core = await cores.open(server.url);
-  await core.api.attach('tab', new RecordingTab(), { authToken: 'token-a' });
+  await core.tab('tab').attach(new RecordingTab(), { authToken: 'token-a' });
   await core.api.start();
   await settled(core);
 
@@ -219,9 +219,9 @@ test('without SharedWorker, the followers move with the leader: their tabs show 
   await pushAs(s, 'token-b', 'bob-1');
   const { leader, follower } = await leaderAndFollower(cores, s.syncUrl);
   const followerTab = new RecordingTab();
-  await follower.api.attach('follower-tab', followerTab, { authToken: 'token-a' });
-  await follower.api.watch('follower-tab', 'todos');
-  await leader.api.attach('leader-tab', new RecordingTab(), { authToken: 'token-a' });
+  await follower.tab('follower-tab').attach(followerTab, { authToken: 'token-a' });
+  await follower.tab('follower-tab').watch('todos');
+  await leader.tab('leader-tab').attach(new RecordingTab(), { authToken: 'token-a' });
   await follower.api.start();
   await settled(leader);
   await follower.api.upsert('todos', todo('alice-1'));
@@ -239,8 +239,8 @@ test('without SharedWorker, the followers move with the leader: their tabs show 
 test('data cleared through a follower: the leader\'s live session starts over from the start, so no event is skipped', async () => {
   const s = await twoNamespaces();
   const { leader, follower } = await leaderAndFollower(cores, s.syncUrl);
-  await follower.api.attach('follower-tab', new RecordingTab(), { authToken: 'token-a' });
-  await leader.api.attach('leader-tab', new RecordingTab(), { authToken: 'token-a' });
+  await follower.tab('follower-tab').attach(new RecordingTab(), { authToken: 'token-a' });
+  await leader.tab('leader-tab').attach(new RecordingTab(), { authToken: 'token-a' });
   await follower.api.start();
   await settled(leader);
   await pushAs(s, 'token-a', 'before');

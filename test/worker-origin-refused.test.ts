@@ -39,7 +39,7 @@ test('the worker core reports lastError origin_refused and schedules its next at
   // The Origin header a browser page of another origin sends.
   const createSocket = (url: string): SocketLike => (sockets++, new WebSocket(url, { origin: PAGE_ORIGIN }));
   const c = await cores.open(s.syncUrl, { createSocket, reconnectDelay: 50, maxReconnectDelay: MAX_RECONNECT_DELAY });
-  await c.api.attach('tab', new RecordingTab());
+  await c.tab('tab').attach(new RecordingTab());
   const refusedAt = Date.now();
   await c.api.start();
   const { connection } = await waitFor(async () => {

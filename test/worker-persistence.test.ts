@@ -31,7 +31,7 @@ test('without navigator.storage no tab is asked to persist, nothing is logged fo
   const s = await servers.start();
   const c = await cores.open(s.syncUrl);
   const tabs = [new TabWithoutStorage(), new TabWithoutStorage(), new TabWithoutStorage()];
-  for (const [i, tab] of tabs.entries()) await c.api.attach(`tab-${i}`, tab);
+  for (const [i, tab] of tabs.entries()) await c.tab(`tab-${i}`).attach(tab);
   await c.api.start();
   // A question would have been sent at attach, and its failure logged long before the socket is up.
   await settled(c);
@@ -46,12 +46,12 @@ test('without navigator.storage no tab is asked to persist, nothing is logged fo
 test("with navigator.storage, diagnostics report the browser's answers", async () => {
   const s = await servers.start();
   const granting = await cores.open(s.syncUrl, { storageManager: grantingStorage });
-  await granting.api.attach('tab', new RecordingTab());
+  await granting.tab('tab').attach(new RecordingTab());
   assert.deepEqual(persistence((await granting.api.diagnostics()).storage), { persisted: true, usageBytes: 2048, quotaBytes: 1 << 30 });
 
   // An engine that has the object but tells nothing of it: unknown, no usage.
   const silent = await cores.open(s.syncUrl, { storageManager: {} });
-  await silent.api.attach('tab', new RecordingTab());
+  await silent.tab('tab').attach(new RecordingTab());
   assert.deepEqual(persistence((await silent.api.diagnostics()).storage), { persisted: 'unknown' });
 });
 

@@ -35,7 +35,7 @@ test('diagnostics: every field, the outbox age while a write waits, repositories
   await settled(other, 'the writes to be acked');
 
   const c = await cores.open(s.syncUrl);
-  await c.api.attach('tab', new RecordingTab());
+  await c.tab('tab').attach(new RecordingTab());
   const empty = await c.api.diagnostics();
   assert.equal(empty.worker.version, RUNTIME_VERSION);
   assert.equal(empty.worker.mode, 'shared');
@@ -75,14 +75,14 @@ test('persistent storage is asked of one tab, once; a tab that fails to answer p
     }
   }
   const refusing = new RefusingTab();
-  await c.api.attach('refusing', refusing);
+  await c.tab('refusing').attach(refusing);
   await waitFor(() => refusing.persistRequests === 1, 'the first tab to be asked');
   const first = new RecordingTab();
   const second = new RecordingTab();
-  await c.api.attach('first', first);
+  await c.tab('first').attach(first);
   await waitFor(() => first.persistRequests === 1, 'the next tab to be asked');
-  await c.api.attach('second', second);
-  await c.api.attach('first', first); // the same tab again (back from the bfcache)
+  await c.tab('second').attach(second);
+  await c.tab('first').attach(first); // the same tab again (back from the bfcache)
   await sleep(50);
   assert.deepEqual([refusing.persistRequests, first.persistRequests, second.persistRequests], [1, 1, 0]);
   // The failure was a warning, and every attached tab heard it.
@@ -96,8 +96,8 @@ test('the worker warnings reach every attached tab as log entries', async () => 
   const s = await servers.start();
   const c = await cores.open(s.syncUrl);
   const tabs = [new RecordingTab(), new RecordingTab()];
-  await c.api.attach('one', tabs[0]!);
-  await c.api.attach('two', tabs[1]!);
+  await c.tab('one').attach(tabs[0]!);
+  await c.tab('two').attach(tabs[1]!);
   // Losing the database is one of the things the worker warns about.
   await deleteDB(c.databaseName);
   for (const tab of tabs) {

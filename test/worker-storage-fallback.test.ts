@@ -33,7 +33,7 @@ for (const [kind, factory, reason] of [['never answers', hanging, /did not open 
     assert.ok(Date.now() - openedAt < 3000, 'open did not wait for the default timeout');
     const b = await cores.open(s.syncUrl);
     const tab = new RecordingTab();
-    await a.api.attach('tab', tab);
+    await a.tab('tab').attach(tab);
     const status = await a.api.status();
     assert.equal(status.storage, 'memory');
     assert.ok(a.logger.warnings.some((w) => reason.test(w) && /in memory/.test(w)), a.logger.warnings.join('\n'));
@@ -43,7 +43,7 @@ for (const [kind, factory, reason] of [['never answers', hanging, /did not open 
     assert.equal(tab.persistRequests, 0, 'nothing to persist in memory');
     assert.equal((await b.api.status()).storage, 'indexeddb');
 
-    await a.api.watch('tab', 'todos');
+    await a.tab('tab').watch('todos');
     await Promise.all([a.api.start(), b.api.start()]);
     await settled(a);
     await a.api.upsert('todos', { id: 'from-memory', title: 'm', done: false });

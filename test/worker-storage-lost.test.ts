@@ -33,8 +33,8 @@ test('a database deleted under a running core: storage_lost, a fresh one re-sync
   const a = await cores.open(s.syncUrl);
   const b = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
-  await a.api.attach('tab', tab);
-  await a.api.watch('tab', 'todos');
+  await a.tab('tab').attach(tab);
+  await a.tab('tab').watch('todos');
   await Promise.all([a.api.start(), b.api.start()]);
   await settled(a);
   await b.api.upsert('todos', todo('from-b'));

@@ -68,7 +68,7 @@ test('catch-up pages through everything, keeps its cursor, and later asks only f
 
   const first = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
-  await first.api.attach('tab', tab);
+  await first.tab('tab').attach(tab);
   await first.api.start();
   await settled(first, 'the first catch-up');
   const progress = tab.statuses.flatMap((status) => (status.syncing && status.progress ? [status.progress] : []));
@@ -118,8 +118,8 @@ test('live events from another device reach watchers as one list per batch', asy
   const s = await servers.start();
   const c = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
-  await c.api.attach('tab', tab);
-  await c.api.watch('tab', 'todos');
+  await c.tab('tab').attach(tab);
+  await c.tab('tab').watch('todos');
   await c.api.start();
   await settled(c);
   const other = await client(s.syncUrl);
@@ -147,7 +147,7 @@ test('credentials are never written to IndexedDB', async () => {
   const token = 'secret-token-0123456789';
   const s = await servers.start({ authTokens: new Map([[token, 'team']]) });
   const c = await cores.open(s.syncUrl);
-  await c.api.attach('tab', new RecordingTab(), { authToken: token, headers: { 'x-api-key': 'header-secret-987' } });
+  await c.tab('tab').attach(new RecordingTab(), { authToken: token, headers: { 'x-api-key': 'header-secret-987' } });
   await c.api.upsert('todos', { id: 'a', title: 'a', done: false });
   await c.api.start();
   await settled(c);
@@ -184,8 +184,8 @@ test('auth_failed asks a tab for credentials, and sync resumes with them', async
   const c = await cores.open(s.syncUrl);
   const silent = new RecordingTab();
   const helpful = new RecordingTab(() => ({ authToken: 'good-token' }));
-  await c.api.attach('silent', silent, { authToken: 'expired-token' });
-  await c.api.attach('helpful', helpful);
+  await c.tab('silent').attach(silent, { authToken: 'expired-token' });
+  await c.tab('helpful').attach(helpful);
   await c.api.upsert('todos', { id: 'queued', title: 'queued before auth', done: false });
   await c.api.start();
   await settled(c, 'sync with the new credentials');
@@ -200,7 +200,7 @@ test('with no credentials offered the worker waits, without a reconnect loop, fo
   const s = await servers.start({ authTokens: new Map([['good-token', 'team']]) });
   const c = await cores.open(s.syncUrl);
   const tab = new RecordingTab();
-  await c.api.attach('tab', tab, { authToken: 'wrong-token' });
+  await c.tab('tab').attach(tab, { authToken: 'wrong-token' });
   await c.api.start();
   await waitFor(async () => (await c.api.status()).unauthorized, 'unauthorized');
   const status = await c.api.status();

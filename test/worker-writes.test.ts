@@ -90,8 +90,8 @@ test('records the server would refuse (too large, too deep, lone surrogates, U+0
 test('parallel writes are committed together and watchers get one list per commit', async () => {
   const core = await open();
   const tab = new RecordingTab();
-  await core.api.attach('tab-1', tab);
-  await core.api.watch('tab-1', 'todos');
+  await core.tab('tab-1').attach(tab);
+  await core.tab('tab-1').watch('todos');
   assert.deepEqual(tab.lists.map((list) => [list.repository, list.records]), [['todos', []]]);
 
   const ids = Array.from({ length: 2000 }, (_, i) => `todo-${String(i).padStart(4, '0')}`);
@@ -111,19 +111,19 @@ test('a watcher sees live records only, and unwatch and detach stop the lists', 
   await core.api.delete('todos', 'b');
   const tab = new RecordingTab();
   const other = new RecordingTab();
-  await core.api.attach('tab-1', tab);
-  await core.api.attach('tab-2', other);
-  await core.api.watch('tab-1', 'todos');
-  await core.api.watch('tab-2', 'todos');
+  await core.tab('tab-1').attach(tab);
+  await core.tab('tab-2').attach(other);
+  await core.tab('tab-1').watch('todos');
+  await core.tab('tab-2').watch('todos');
   assert.deepEqual(tab.lists, [{ repository: 'todos', records: [{ id: 'a', title: 'a', done: true }] }]);
 
-  await core.api.unwatch('tab-1', 'todos');
-  await core.api.detach('tab-2');
+  await core.tab('tab-1').unwatch('todos');
+  await core.tab('tab-2').detach();
   await core.api.upsert('todos', { id: 'c', title: 'c', done: false });
   await sleep(50);
   assert.equal(tab.lists.length, 1);
   assert.equal(other.lists.length, 1);
-  await assert.rejects(core.api.watch('tab-2', 'todos'), { code: 'closed' });
+  await assert.rejects(core.tab('tab-2').watch('todos'), { code: 'closed' });
 });
 
 test('a tab whose listener throws is dropped and the others still get their lists', async () => {
@@ -135,10 +135,10 @@ test('a tab whose listener throws is dropped and the others still get their list
     brokenCalls++;
     throw new Error('port closed');
   };
-  await core.api.attach('healthy', healthy);
-  await core.api.attach('broken', broken);
-  await core.api.watch('healthy', 'todos');
-  await core.api.watch('broken', 'todos');
+  await core.tab('healthy').attach(healthy);
+  await core.tab('broken').attach(broken);
+  await core.tab('healthy').watch('todos');
+  await core.tab('broken').watch('todos');
   await core.api.upsert('todos', { id: 'a', title: 'a', done: false });
   await waitFor(() => healthy.lists.length === 2, 'the healthy tab list');
   await core.api.upsert('todos', { id: 'b', title: 'b', done: false });

@@ -7,10 +7,10 @@ import { deleteDB, openDB } from 'idb';
 import * as v from 'valibot';
 import WebSocket from 'ws';
 import type { ClientMessage, ServerMessage } from '../../protocol/messages';
-import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
+import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, SyncWorkerApi, TabListener } from '../../protocol/tab-api';
 import { applyChange } from '../../src/records-view';
 import type { Logger } from '../../worker/config';
-import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/runtime/core';
+import { openSyncCore, type SyncCore, type SyncCoreOptions } from '../../worker/runtime/compose';
 import { openPeers } from '../../worker/coordination/peers';
 import type { SocketLike } from '../../worker/sync/socket';
 import { waitFor } from './wait';
@@ -71,6 +71,11 @@ export interface TestCore extends SyncCore {
   databaseName: string;
   traffic: Traffic;
   logger: RecordingLogger;
+  /** A session of no tab in particular, for the calls every tab makes alike. */
+  api: SyncWorkerApi;
+  /** The session of the tab `id` (the same one each time), whose attach names `id` as its
+   *  liveness lock. */
+  tab(id: string): SyncWorkerApi;
 }
 
 export async function openTestCore(websocketUrl: string, options: Partial<SyncCoreOptions> = {}): Promise<TestCore> {
@@ -87,7 +92,17 @@ export async function openTestCore(websocketUrl: string, options: Partial<SyncCo
     ...options,
     databaseName,
   });
-  return Object.assign(core, { databaseName, traffic, logger });
+  const tabs = new Map<string, SyncWorkerApi>();
+  const tab = (id: string): SyncWorkerApi => {
+    let session = tabs.get(id);
+    if (!session) {
+      const opened = core.openSession();
+      session = { ...opened, attach: (listener, credentials, tabLock = id) => opened.attach(listener, credentials, tabLock) };
+      tabs.set(id, session);
+    }
+    return session;
+  };
+  return Object.assign(core, { databaseName, traffic, logger, api: core.openSession(), tab });
 }
 
 /** A tab as the worker sees it, recording every call. */
@@ -127,7 +142,7 @@ export class RecordingTab implements TabListener {
 }
 
 /** Waits until the core is authenticated, caught up and has nothing left to push. */
-export function settled(core: SyncCore, what = 'the core to settle'): Promise<SyncStatus> {
+export function settled(core: { api: SyncWorkerApi }, what = 'the core to settle'): Promise<SyncStatus> {
   return waitFor(async () => {
     const status = await core.api.status();
     return status.authenticated && !status.syncing && status.pending === 0 && status.lastSyncAt !== undefined && status;
@@ -172,12 +187,12 @@ export class TestCores {
 
 /** Two runtimes on one database, as two tabs' dedicated workers where SharedWorker is missing:
  *  the first one leads. */
-export async function leaderAndFollower(cores: TestCores, websocketUrl: string): Promise<{ leader: TestCore; follower: TestCore }> {
+export async function leaderAndFollower(cores: TestCores, websocketUrl: string, followerOptions: Partial<SyncCoreOptions> = {}): Promise<{ leader: TestCore; follower: TestCore }> {
   const databaseName = uniqueDatabaseName();
   const peers = () => openPeers(databaseName, new RecordingLogger());
-  const leader = await cores.open(websocketUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  const leader = await cores.open(websocketUrl, { databaseName, coordination: { strategy: 'peer', peers: peers() } });
   await leader.lead();
-  const follower = await cores.open(websocketUrl, { databaseName, peers: peers(), scope: 'dedicated', standby: true });
+  const follower = await cores.open(websocketUrl, { ...followerOptions, databaseName, coordination: { strategy: 'peer', peers: peers() } });
   return { leader, follower };
 }
 

@@ -7,10 +7,21 @@
  * as the leader's tab closes (its worker ends, and the browser releases its locks).
  */
 import { connectionLockName, leaderLockName } from '../../protocol/tab-api';
+import type { Election } from './coordination';
 import { webLocks } from './tab-liveness';
 
-/** Calls `lead` once this runtime holds the connection; returns the function that lets go. */
-export function elect(databaseName: string, dedicated: boolean, lead: () => void): () => void {
+/** The SharedWorker's: the connection lock. */
+export function connectionElection(databaseName: string): Election {
+  return (lead) => elect([connectionLockName(databaseName)], lead);
+}
+
+/** A dedicated worker's: the leader lock, then the connection lock. */
+export function peerElection(databaseName: string): Election {
+  return (lead) => elect([leaderLockName(databaseName), connectionLockName(databaseName)], lead);
+}
+
+/** Holds each lock in turn, then calls `lead`; returns the function that lets go. */
+function elect(names: readonly string[], lead: () => void): () => void {
   const locks = webLocks();
   // Without Web Locks (an insecure context) there is no way to agree: every runtime connects.
   if (!locks) {
@@ -19,10 +30,12 @@ export function elect(databaseName: string, dedicated: boolean, lead: () => void
   }
   const releases: (() => void)[] = [];
   let resigned = false;
-  const hold = (name: string, granted: () => void) => releases.push(holdLock(locks, name, () => resigned || granted()));
-  const takeConnection = () => hold(connectionLockName(databaseName), lead);
-  if (dedicated) hold(leaderLockName(databaseName), takeConnection);
-  else takeConnection();
+  const hold = (index: number) => {
+    const name = names[index];
+    if (name === undefined) return lead();
+    releases.push(holdLock(locks, name, () => resigned || hold(index + 1)));
+  };
+  hold(0);
   return () => {
     resigned = true;
     for (const release of releases) release();

@@ -12,9 +12,24 @@ import type { Logger } from '../config';
 const PeerMessageSchema = v.variant('type', [
   /** A runtime joined: the leader answers with its status. */
   v.object({ type: v.literal('hello') }),
-  v.object({ type: v.literal('status'), status: v.custom<SyncStatus>((value) => typeof value === 'object' && value !== null) }),
-  /** Records committed (`[repository, id]`), and how many of them are local writes in the outbox. */
-  v.object({ type: v.literal('changed'), records: v.array(v.tuple([v.string(), v.string()])), written: v.number() }),
+  /** The leader's status; `counted`: per runtime, the last of its writes (`changed.seq`) the
+   *  leader counted in `status.pending` (absent from older runtimes). */
+  v.object({
+    type: v.literal('status'),
+    status: v.custom<SyncStatus>((value) => typeof value === 'object' && value !== null),
+    counted: v.optional(v.record(v.string(), v.number())),
+    /** When it began to lead (epoch ms): its count holds every write committed before. */
+    leadingSince: v.optional(v.number()),
+  }),
+  /** Records committed (`[repository, id]`), and how many of them are local writes in the outbox;
+   *  a runtime numbers the commits holding its writes (`from`, `seq`). */
+  v.object({
+    type: v.literal('changed'),
+    records: v.array(v.tuple([v.string(), v.string()])),
+    written: v.number(),
+    from: v.optional(v.string()),
+    seq: v.optional(v.number()),
+  }),
   v.object({ type: v.literal('start') }),
   v.object({ type: v.literal('stop') }),
   v.object({

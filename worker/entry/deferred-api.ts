@@ -1,15 +1,16 @@
 /**
- * The tab API before the runtime has opened: every call waits for it, so a tab may call at once
+ * A tab's API before the runtime has opened: every call waits for it, so a tab may call at once
  * (a dedicated worker's global drops messages nobody listens to yet), and gets the reason as a
  * `storage_failed` error when the runtime could not start, instead of waiting forever.
  */
 import type { SyncWorkerApi } from '../../protocol/tab-api';
-import type { SyncCore } from '../runtime/core';
+import type { SyncCore } from '../runtime/compose';
 import { describe, syncError } from '../errors';
 
+/** A session of its own on the runtime, once it opened. */
 export function deferredApi(core: Promise<SyncCore>): SyncWorkerApi {
   const api = core.then(
-    (opened) => opened.api,
+    (opened) => opened.openSession(),
     (error: unknown) => {
       throw syncError('storage_failed', `the sync runtime could not start: ${describe(error)}`);
     },

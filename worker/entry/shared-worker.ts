@@ -1,7 +1,8 @@
-/** The only module that touches the SharedWorker global: one comlink endpoint per tab port. */
+/** The only module that touches the SharedWorker global: one comlink endpoint, and one tab
+ *  session, per tab port. */
 import { expose } from 'comlink';
 import type { Logger } from '../config';
-import type { SyncCore } from '../runtime/core';
+import type { SyncCore } from '../runtime/compose';
 import { deferredApi } from './deferred-api';
 import { describe } from '../errors';
 
@@ -19,10 +20,10 @@ export function isSharedWorkerScope(): boolean {
 
 export function serveTabs(core: Promise<SyncCore>, log: Logger): void {
   const scope = globalThis as unknown as SharedWorkerScope;
-  const api = deferredApi(core);
+  // Each port is one tab: a session of its own.
   scope.onconnect = (event) => {
     const [port] = event.ports;
-    if (port) expose(api, port);
+    if (port) expose(deferredApi(core), port);
   };
   scope.addEventListener('online', () => {
     core.then((opened) => opened.networkOnline(), () => {});

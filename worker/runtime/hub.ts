@@ -1,13 +1,14 @@
 /**
- * The attached tabs: their listeners (comlink proxies), what each watches, and the fan-out of
- * record changes and status. A tab whose listener throws (its port is gone) is dropped, and so
- * is a tab that closed or crashed without saying goodbye, once `watchTab` reports it gone.
+ * The attached tabs (one TabSession each): the fan-out of record changes, status and logs to
+ * their listeners (comlink proxies). A tab whose listener throws (its port is gone) is dropped,
+ * and so is a tab that closed or crashed without saying goodbye, once `watchTab` reports it gone.
  */
 import { releaseProxy } from 'comlink';
 import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
 import type { Logger } from '../config';
 import { describe } from '../errors';
 import type { RecordRow } from '../storage/storage';
+import type { TabSession } from './tab-session';
 
 /** How long a tab may take to answer `credentialsNeeded` before the next one is asked. */
 const CREDENTIALS_TIMEOUT_MS = 10_000;
@@ -15,7 +16,9 @@ const CREDENTIALS_TIMEOUT_MS = 10_000;
  *  tab to attach is asked instead. */
 const PERSIST_TIMEOUT_MS = 30_000;
 
+/** An attached session's tab: its listener and what it watches. */
 interface Tab {
+  id: string;
   listener: TabListener;
   /** Watched repositories; while a repository's first list is loading, the changes that commit
    *  meanwhile wait here so the tab never applies a change before the list it belongs after. */
@@ -36,7 +39,7 @@ export interface HubHooks {
 }
 
 export class TabHub {
-  private readonly tabs = new Map<string, Tab>();
+  private readonly tabs = new Map<TabSession, Tab>();
 
   constructor(
     /** A repository's live records, sorted by id. */
@@ -49,32 +52,38 @@ export class TabHub {
     return this.tabs.size;
   }
 
-  has(tabId: string): boolean {
-    return this.tabs.has(tabId);
+  has(session: TabSession): boolean {
+    return this.tabs.has(session);
   }
 
-  attach(tabId: string, listener: TabListener): void {
-    // The same tab again (back from the back/forward cache): its earlier handle is stale.
-    this.detach(tabId);
-    const tab: Tab = { listener, watching: new Map(), stopWatching: () => {} };
-    this.tabs.set(tabId, tab);
-    tab.stopWatching = this.hooks.watchTab?.(tabId, () => this.drop(tabId, tab)) ?? tab.stopWatching;
+  /** The session's tab attached (again); `tabLock` is the id of the lock it holds while it
+   *  lives (tabLockName), which also names it in diagnostics. Without one, the session's own
+   *  id names it and nothing watches it. */
+  attach(session: TabSession, listener: TabListener, tabLock?: string): void {
+    // The same session again (back from the back/forward cache), or the same tab on another
+    // port: its earlier handle is stale.
+    this.detach(session);
+    const id = tabLock ?? session.id;
+    for (const [other, tab] of this.tabs) if (tab.id === id) this.drop(other, tab);
+    const tab: Tab = { id, listener, watching: new Map(), stopWatching: () => {} };
+    this.tabs.set(session, tab);
+    if (tabLock !== undefined) tab.stopWatching = this.hooks.watchTab?.(tabLock, () => this.drop(session, tab)) ?? tab.stopWatching;
     this.hooks.tabsChanged?.(this.tabs.size);
   }
 
-  detach(tabId: string): void {
-    const tab = this.tabs.get(tabId);
-    if (tab) this.drop(tabId, tab);
+  detach(session: TabSession): void {
+    const tab = this.tabs.get(session);
+    if (tab) this.drop(session, tab);
   }
 
   /** Each tab's id and the repositories it watches. */
   describe(): { id: string; watching: string[] }[] {
-    return [...this.tabs].map(([id, tab]) => ({ id, watching: [...tab.watching.keys()] }));
+    return [...this.tabs.values()].map((tab) => ({ id: tab.id, watching: [...tab.watching.keys()] }));
   }
 
   /** Sends the tab the repository's records now, then every committed change to them. */
-  async watch(tabId: string, repository: string): Promise<void> {
-    const tab = this.tabs.get(tabId);
+  async watch(session: TabSession, repository: string): Promise<void> {
+    const tab = this.tabs.get(session);
     if (!tab) return;
     const waiting: RecordsChange[] = [];
     tab.watching.set(repository, waiting);
@@ -88,17 +97,17 @@ export class TabHub {
     }
     if (tab.watching.get(repository) !== waiting) return; // unwatched or watched again meanwhile
     tab.watching.set(repository, null);
-    for (const change of [{ reset }, ...waiting]) this.call(tabId, tab, (listener) => listener.records(repository, change));
+    for (const change of [{ reset }, ...waiting]) this.call(session, tab, (listener) => listener.records(repository, change));
   }
 
   /** The storage was replaced: every watcher gets the repository's list again, as a `reset`. */
   async rewatchAll(): Promise<void> {
-    const watches = [...this.tabs].flatMap(([tabId, tab]) => [...tab.watching.keys()].map((repository) => [tabId, repository] as const));
-    await Promise.all(watches.map(([tabId, repository]) => this.watch(tabId, repository).catch(() => {})));
+    const watches = [...this.tabs].flatMap(([session, tab]) => [...tab.watching.keys()].map((repository) => [session, repository] as const));
+    await Promise.all(watches.map(([session, repository]) => this.watch(session, repository).catch(() => {})));
   }
 
-  unwatch(tabId: string, repository: string): void {
-    this.tabs.get(tabId)?.watching.delete(repository);
+  unwatch(session: TabSession, repository: string): void {
+    this.tabs.get(session)?.watching.delete(repository);
   }
 
   /** A batch was committed: each watcher of a touched repository gets one change for it. */
@@ -111,22 +120,22 @@ export class TabHub {
       else change.upserts.push(row.data);
     }
     this.hooks.recordsChanged?.(changes.keys());
-    for (const [tabId, tab] of this.tabs) {
+    for (const [session, tab] of this.tabs) {
       for (const [repository, change] of changes) {
         const waiting = tab.watching.get(repository);
         if (waiting) waiting.push(change);
-        else if (waiting === null) this.call(tabId, tab, (listener) => listener.records(repository, change));
+        else if (waiting === null) this.call(session, tab, (listener) => listener.records(repository, change));
       }
     }
   }
 
   broadcastStatus(status: SyncStatus): void {
-    for (const [tabId, tab] of this.tabs) this.call(tabId, tab, (listener) => listener.status(status));
+    for (const [session, tab] of this.tabs) this.call(session, tab, (listener) => listener.status(status));
   }
 
   /** Tells every tab that a newer version took over the database. */
   broadcastVersionChange(): void {
-    for (const [tabId, tab] of this.tabs) this.call(tabId, tab, (listener) => listener.versionChanged?.());
+    for (const [session, tab] of this.tabs) this.call(session, tab, (listener) => listener.versionChanged?.());
   }
 
   /** Sends a warning or error of the worker to every tab (whose facade passes it to `onLog`). */
@@ -144,38 +153,38 @@ export class TabHub {
   /** Asks the tab to request persistent storage (only a window may): the browser's answer, or
    *  undefined when the tab cannot ask. Rejects when it did not answer in time. */
   async askToPersist(tabId: string): Promise<boolean | undefined> {
-    const listener = this.tabs.get(tabId)?.listener;
+    const listener = [...this.tabs.values()].find((tab) => tab.id === tabId)?.listener;
     if (!listener?.persist) return undefined;
     return withTimeout(listener.persist(), PERSIST_TIMEOUT_MS);
   }
 
   /** Asks the tabs in turn for new credentials; the first that offers some wins. */
   async requestCredentials(): Promise<Credentials | null> {
-    for (const [tabId, tab] of [...this.tabs]) {
+    for (const [session, tab] of [...this.tabs]) {
       try {
         const credentials = await withTimeout(tab.listener.credentialsNeeded(), CREDENTIALS_TIMEOUT_MS);
         if (credentials) return credentials;
       } catch (error) {
-        this.log.warn(`tab ${tabId} did not answer credentialsNeeded: ${describe(error)}`);
-        this.drop(tabId, tab);
+        this.log.warn(`tab ${tab.id} did not answer credentialsNeeded: ${describe(error)}`);
+        this.drop(session, tab);
       }
     }
     return null;
   }
 
   /** Calls a listener without waiting for it: a slow tab must not hold the others up. */
-  private call(tabId: string, tab: Tab, send: (listener: TabListener) => unknown): void {
+  private call(session: TabSession, tab: Tab, send: (listener: TabListener) => unknown): void {
     try {
-      Promise.resolve(send(tab.listener)).catch(() => this.drop(tabId, tab));
+      Promise.resolve(send(tab.listener)).catch(() => this.drop(session, tab));
     } catch {
-      this.drop(tabId, tab);
+      this.drop(session, tab);
     }
   }
 
   /** Forgets the tab: its watchers, its liveness watch, its listener's channel. */
-  private drop(tabId: string, tab: Tab): void {
-    if (this.tabs.get(tabId) !== tab) return;
-    this.tabs.delete(tabId);
+  private drop(session: TabSession, tab: Tab): void {
+    if (this.tabs.get(session) !== tab) return;
+    this.tabs.delete(session);
     tab.stopWatching();
     releaseListener(tab.listener);
     this.hooks.tabsChanged?.(this.tabs.size);
