@@ -27,7 +27,7 @@ test('writes the server refuses are set aside with its code; the writes after th
       events.some((e) => String(e.data?.['title']).startsWith('secret')) ? { allow: false, reason: 'secrets stay off the server' } : { allow: true },
   });
   const c = await cores.open(server.syncUrl);
-  await c.api.attach('tab', new RecordingTab());
+  await c.tab('tab').attach(new RecordingTab());
   await c.api.upsert('todos', { id: 'long', title: 'a title longer than twenty', done: false });
   await c.api.start();
   await settled(c, 'the refused write to be set aside');
