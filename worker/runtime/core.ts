@@ -10,6 +10,7 @@ import { EVENT_ID } from '../../protocol/limits';
 import type { Diagnostics, StorageMode, StoredRecord, SyncWorkerApi } from '../../protocol/tab-api';
 import { consoleLogger, DEFAULTS, RUNTIME_VERSION, type SyncWorkerConfig } from '../config';
 import { SyncEngine } from '../sync/engine';
+import { systemClock, type Clock } from '../clock';
 import { describe, storageFailure, syncError } from '../errors';
 import { TabHub, type TabWatcher } from './hub';
 import { forwardingLogger } from './log-forwarding';
@@ -51,6 +52,9 @@ export interface SyncCoreOptions extends SyncWorkerConfig {
   onRetired?: () => void;
   /** `navigator.storage` as the worker sees it (the global's by default; none in Node). */
   storageManager?: StorageManagerLike;
+  /** Time and timers of the sync engine, the status and the idle disconnect; Node tests pass a
+   *  manual clock. `systemClock` by default. */
+  clock?: Clock;
 }
 
 export interface SyncCore {
@@ -126,7 +130,8 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
   };
 
   const liveCounts = new LiveRecordCounts((repository) => storage.getRecords(repository));
-  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  const clock = options.clock ?? systemClock;
+  let idleTimer: ReturnType<Clock['setTimeout']> | undefined;
   const hub = new TabHub(liveRecords, log, {
     watchTab: options.watchTab,
     recordsChanged: (repositories) => liveCounts.changed(repositories),
@@ -134,13 +139,13 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     // the back/forward cache keeps it), and then closes the socket after a grace period.
     tabsChanged: (count) => {
       if (scope === 'dedicated') return;
-      clearTimeout(idleTimer);
+      clock.clear(idleTimer);
       if (count > 0) engine.unblock('no_tabs');
-      else idleTimer = setTimeout(() => engine.block('no_tabs'), options.idleDisconnectDelay ?? DEFAULTS.idleDisconnectDelay);
+      else idleTimer = clock.setTimeout(() => engine.block('no_tabs'), options.idleDisconnectDelay ?? DEFAULTS.idleDisconnectDelay);
     },
   });
   // Publishing is deferred to the next task: `role` exists by then.
-  const status = new StatusStore((snapshot) => role.statusChanged(snapshot));
+  const status = new StatusStore((snapshot) => role.statusChanged(snapshot), clock);
   const remote = new RemoteApplier(
     repositories,
     storage,
@@ -174,6 +179,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     },
     namespaceNamed: (namespace): Promise<boolean> => namespaces.named(namespace),
     log,
+    clock,
   });
   /** The storage holds other data now (a fresh database, another namespace's, or none): what
    *  was counted, synced and shown of the previous data is not there. */
@@ -238,7 +244,7 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       closed = true;
-      clearTimeout(idleTimer);
+      clock.clear(idleTimer);
       role.close();
       await engine.close();
       await writes.idle();

@@ -1,6 +1,7 @@
 /** SyncStorage on IndexedDB (through idb): one database per app, four object stores. */
 import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import type { SyncEvent } from '../../protocol/messages';
+import { systemClock, type Clock, type Timer } from '../clock';
 import { OutboxTail } from '../outbox/outbox-tail';
 import { recordKey, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
@@ -33,6 +34,8 @@ export interface IdbOptions {
   onBlocked?: () => void;
   /** Where to open it; the global `indexedDB` by default (a seam for tests). */
   factory?: IDBFactory | undefined;
+  /** The clock of the delayed outbox deletes; `systemClock` by default. */
+  clock?: Clock;
 }
 
 export async function openIdbStorage(databaseName: string, options: IdbOptions = {}): Promise<SyncStorage> {
@@ -56,7 +59,7 @@ export async function openIdbStorage(databaseName: string, options: IdbOptions =
     else options.onVersionChange?.();
   });
   raw.addEventListener('close', () => options.onLost?.('closed'));
-  return Object.assign(new IdbStorage(wrap(raw) as IDBPDatabase<SyncDatabase>), {
+  return Object.assign(new IdbStorage(wrap(raw) as IDBPDatabase<SyncDatabase>, options.clock ?? systemClock), {
     isGone(): boolean {
       // A connection closed (by us or under us) refuses new transactions at once.
       try {
@@ -81,9 +84,12 @@ class IdbStorage implements SyncStorage {
   private removals: Removal[] = [];
   /** Their keys, hidden from reads meanwhile (until the delete commits). */
   private readonly removing = new Set<number>();
-  private removalTimer: ReturnType<typeof setTimeout> | undefined;
+  private removalTimer: Timer | undefined;
 
-  constructor(private readonly db: IDBPDatabase<SyncDatabase>) {}
+  constructor(
+    private readonly db: IDBPDatabase<SyncDatabase>,
+    private readonly clock: Clock,
+  ) {}
 
   async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<RecordRow[]> {
     const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
@@ -194,11 +200,11 @@ class IdbStorage implements SyncStorage {
   }
 
   private scheduleRemovals(delay: number): void {
-    this.removalTimer ??= setTimeout(() => void this.flushRemovals(), delay);
+    this.removalTimer ??= this.clock.setTimeout(() => void this.flushRemovals(), delay);
   }
 
   private takeRemovals(): Removal[] {
-    clearTimeout(this.removalTimer);
+    this.clock.clear(this.removalTimer);
     this.removalTimer = undefined;
     const taken = this.removals;
     this.removals = [];

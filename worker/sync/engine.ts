@@ -9,6 +9,7 @@ import { ErrorCode, ServerMessageSchema, type ClientMessage, type MessageOf, typ
 import type { ConnectionState, Credentials, Diagnostics, ServerErrorCode, SetAsideWrite } from '../../protocol/tab-api';
 import { reconnectDelay } from './backoff';
 import type { Logger } from '../config';
+import { systemClock, type Clock, type Timer } from '../clock';
 import { describe, storageFailure } from '../errors';
 import { OutboxSender } from '../outbox/outbox';
 import type { RemoteApplier, RemotePage } from '../local/remote';
@@ -42,6 +43,8 @@ export interface EngineOptions {
    *  namespace's data, with true when it moved there (another outbox and other cursors). */
   namespaceNamed?(namespace: string): Promise<boolean>;
   log: Required<Logger>;
+  /** Time and timers (backoff, heartbeat, timeouts, the stall watchdog); `systemClock` by default. */
+  clock?: Clock;
 }
 
 /** One catch-up: repositories are requested one after the other from their stored cursor. */
@@ -82,13 +85,13 @@ export class SyncEngine {
   private authenticated = false;
   private catchUp: CatchUp | null = null;
   private failedAttempts = 0;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectTimer: Timer | undefined;
   /** When `reconnectTimer` fires (epoch ms). */
   private reconnectAt = 0;
-  private openTimer: ReturnType<typeof setTimeout> | undefined;
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  private pongTimer: ReturnType<typeof setTimeout> | undefined;
-  private stallTimer: ReturnType<typeof setInterval> | undefined;
+  private openTimer: Timer | undefined;
+  private heartbeatTimer: Timer | undefined;
+  private pongTimer: Timer | undefined;
+  private stallTimer: Timer | undefined;
   /** Since when the oldest pending write waits for an ack: its write, the session's start or the
    *  last ack, whichever came last. */
   private waitingSince: number | undefined;
@@ -114,9 +117,12 @@ export class SyncEngine {
   private readonly syncedAt = new Map<string, string>();
   private session: Pick<Diagnostics['connection'], 'connectionId' | 'principal' | 'namespace'> = {};
   private state: ConnectionState = 'stopped';
-  private stateSince = new Date().toISOString();
+  private stateSince: string;
+  private readonly clock: Clock;
 
   constructor(private readonly options: EngineOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.stateSince = this.isoNow();
     this.outbox = new OutboxSender(
       options.storage,
       (message) => this.authenticated && this.send(message),
@@ -137,7 +143,7 @@ export class SyncEngine {
   /** Closes the socket and stops reconnecting; local writes keep working. */
   stop(): void {
     this.started = false;
-    clearTimeout(this.reconnectTimer);
+    this.clock.clear(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.disconnect();
     this.options.status.update({ started: false });
@@ -157,7 +163,7 @@ export class SyncEngine {
   block(reason: string): void {
     if (this.blockers.has(reason)) return;
     this.blockers.add(reason);
-    clearTimeout(this.reconnectTimer);
+    this.clock.clear(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.disconnect();
     this.noteState();
@@ -235,7 +241,7 @@ export class SyncEngine {
         do {
           this.countAgain = false;
           this.pending = await this.options.storage.outboxSize();
-          this.waitingSince = this.pending > 0 ? (this.waitingSince ?? Date.now()) : undefined;
+          this.waitingSince = this.pending > 0 ? (this.waitingSince ?? this.clock.now()) : undefined;
           this.options.status.update({ pending: this.pending });
         } while (this.countAgain);
       } finally {
@@ -262,7 +268,7 @@ export class SyncEngine {
   outboxGrew(events: number): void {
     this.outbox.queued();
     this.pending += events;
-    this.waitingSince ??= Date.now();
+    this.waitingSince ??= this.clock.now();
     this.options.status.update({ pending: this.pending });
     if (this.authenticated && !this.catchUp) this.drainOutbox();
   }
@@ -270,7 +276,7 @@ export class SyncEngine {
   // ── connection ──
 
   private connect(): void {
-    clearTimeout(this.reconnectTimer);
+    this.clock.clear(this.reconnectTimer);
     this.reconnectTimer = undefined;
     if (!this.started || this.closed || this.blockers.size > 0 || this.socket || this.unauthorized || this.askingCredentials) return;
     let socket: SocketLike;
@@ -285,7 +291,7 @@ export class SyncEngine {
     this.socketsOpened++;
     this.session = {};
     // A handshake that never completes (a black-holed network) must not wait forever.
-    this.openTimer = setTimeout(() => {
+    this.openTimer = this.clock.setTimeout(() => {
       if (socket !== this.socket) return;
       this.options.status.error('connection_failed', `no answer from ${this.options.websocketUrl} within ${this.options.connectTimeout} ms`);
       this.restartSession();
@@ -307,10 +313,10 @@ export class SyncEngine {
   }
 
   private opened(): void {
-    clearTimeout(this.openTimer);
+    this.clock.clear(this.openTimer);
     this.options.status.update({ connected: true });
     this.sendAuth();
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.heartbeatInterval);
+    this.heartbeatTimer = this.clock.setInterval(() => this.heartbeat(), this.options.heartbeatInterval);
     this.noteState();
   }
 
@@ -318,19 +324,19 @@ export class SyncEngine {
    *  A stall outlives only the watchdog's own reconnect. */
   private disconnect(keepStall = false): void {
     const socket = this.socket;
-    clearInterval(this.stallTimer);
+    this.clock.clear(this.stallTimer);
     this.stallTimer = undefined;
     if (!keepStall) this.endStall();
     this.socket = null;
     this.authenticated = false;
     this.catchUp = null;
-    clearTimeout(this.openTimer);
-    clearInterval(this.heartbeatTimer);
+    this.clock.clear(this.openTimer);
+    this.clock.clear(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
-    clearTimeout(this.pongTimer);
+    this.clock.clear(this.pongTimer);
     this.pongTimer = undefined;
     if (socket) {
-      this.socketReleased = released(socket);
+      this.socketReleased = released(socket, this.clock);
       try {
         socket.close();
       } catch {
@@ -345,8 +351,8 @@ export class SyncEngine {
     if (!this.started || this.closed || this.blockers.size > 0 || this.socket || this.unauthorized || this.askingCredentials || this.reconnectTimer) return;
     const { reconnectDelay: base, maxReconnectDelay: cap } = this.options;
     const delay = reconnectDelay(this.failedAttempts++, base, cap, Math.random);
-    this.reconnectAt = Date.now() + delay;
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectAt = this.clock.now() + delay;
+    this.reconnectTimer = this.clock.setTimeout(() => {
       this.connect();
       this.noteState();
     }, delay);
@@ -357,7 +363,7 @@ export class SyncEngine {
   private heartbeat(): void {
     if (this.pongTimer) return;
     this.send({ type: 'ping' });
-    this.pongTimer = setTimeout(() => {
+    this.pongTimer = this.clock.setTimeout(() => {
       this.pongTimer = undefined;
       // Nothing came back: a dead server or a half-open socket the OS would keep for minutes.
       this.options.log.warn('no answer to ping: reconnecting');
@@ -441,7 +447,7 @@ export class SyncEngine {
     const state = this.currentState();
     if (state === this.state) return;
     this.state = state;
-    this.stateSince = new Date().toISOString();
+    this.stateSince = this.isoNow();
   }
 
   private currentState(): ConnectionState {
@@ -461,10 +467,10 @@ export class SyncEngine {
   private checkStall(): void {
     if (!this.authenticated || this.catchUp) {
       // Writes wait for the catch-up (or the credentials): that time is not the server's stall.
-      if (!this.stallReconnected && this.pending > 0) this.waitingSince = Date.now();
+      if (!this.stallReconnected && this.pending > 0) this.waitingSince = this.clock.now();
       return;
     }
-    const waited = this.pending > 0 && this.waitingSince !== undefined ? Date.now() - this.waitingSince : 0;
+    const waited = this.pending > 0 && this.waitingSince !== undefined ? this.clock.now() - this.waitingSince : 0;
     if (waited < this.options.stallAfter) {
       if (this.pending === 0) this.endStall();
       return;
@@ -486,7 +492,7 @@ export class SyncEngine {
   // ── frames from the server ──
 
   private received(socket: SocketLike, data: unknown): void {
-    clearTimeout(this.pongTimer);
+    this.clock.clear(this.pongTimer);
     this.pongTimer = undefined;
     if (typeof data !== 'string') {
       this.options.log.warn('dropped a binary frame from the server');
@@ -573,7 +579,7 @@ export class SyncEngine {
         this.pending = Math.max(0, this.pending - removed);
         this.options.status.update({ pending: this.pending });
         if (removed > 0) {
-          this.waitingSince = this.pending > 0 ? Date.now() : undefined;
+          this.waitingSince = this.pending > 0 ? this.clock.now() : undefined;
           this.endStall();
         }
         if (!this.catchUp) this.drainOutbox();
@@ -612,9 +618,9 @@ export class SyncEngine {
     if (!this.authenticated) {
       this.outbox.reset();
       // The stall clock restarts with the session, unless the watchdog itself reconnected.
-      if (!this.stallReconnected) this.waitingSince = this.pending > 0 ? Date.now() : undefined;
-      clearInterval(this.stallTimer);
-      this.stallTimer = setInterval(() => this.checkStall(), Math.max(10, Math.min(1000, this.options.stallAfter / 4)));
+      if (!this.stallReconnected) this.waitingSince = this.pending > 0 ? this.clock.now() : undefined;
+      this.clock.clear(this.stallTimer);
+      this.stallTimer = this.clock.setInterval(() => this.checkStall(), Math.max(10, Math.min(1000, this.options.stallAfter / 4)));
     }
     this.authenticated = true;
     this.failedAttempts = 0;
@@ -633,7 +639,7 @@ export class SyncEngine {
     catchUp.received = 0;
     if (repository === undefined) {
       this.catchUp = null;
-      this.options.status.update({ syncing: false, progress: undefined, lastSyncAt: new Date().toISOString() });
+      this.options.status.update({ syncing: false, progress: undefined, lastSyncAt: this.isoNow() });
       this.drainOutbox();
       return;
     }
@@ -675,7 +681,7 @@ export class SyncEngine {
     if (!catchUp || current === undefined || (repository !== undefined && repository !== current)) return;
     const seen = catchUp.broadcastSeen.get(current);
     if (seen !== undefined) await this.options.storage.commit([], new Map([[current, seen]]));
-    if (catchUp === this.catchUp) this.syncedAt.set(current, new Date().toISOString());
+    if (catchUp === this.catchUp) this.syncedAt.set(current, this.isoNow());
     await this.requestNextRepository(catchUp);
   }
 
@@ -704,7 +710,7 @@ export class SyncEngine {
     const message = `${why}: ${entries.length === 1 ? 'it' : `these ${entries.length} writes`} will not sync; the local copy stays`;
     this.options.log.error(message);
     this.options.status.error(code, message);
-    const at = new Date().toISOString();
+    const at = this.isoNow();
     for (const { repository, event } of entries) this.setAsideWrites.push({ repository, id: event.dataId, eventId: event.eventId, code, reason: why, at });
     this.setAsideWrites.splice(0, this.setAsideWrites.length - SET_ASIDE_KEPT);
     try {
@@ -717,6 +723,10 @@ export class SyncEngine {
     }
   }
 
+  private isoNow(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
   private drainOutbox(): void {
     this.outbox.drain().catch((error: unknown) => {
       const failure = storageFailure(error);
@@ -727,12 +737,12 @@ export class SyncEngine {
 }
 
 /** Settles once the socket closed, or after CLOSE_WAIT_MS (a dead network never finishes the handshake). */
-function released(socket: SocketLike): Promise<void> {
+function released(socket: SocketLike, clock: Clock): Promise<void> {
   if (socket.readyState === SOCKET_CLOSED) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    const timer = clock.setTimeout(resolve, CLOSE_WAIT_MS);
     socket.addEventListener('close', () => {
-      clearTimeout(timer);
+      clock.clear(timer);
       resolve();
     });
   });
