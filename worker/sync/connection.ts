@@ -27,7 +27,9 @@ export interface ConnectionOptions {
   reconnectDelay: number;
   maxReconnectDelay: number;
   heartbeatInterval: number;
+  /** How long a ping waits for any frame before the socket counts as dead. */
   pongTimeout: number;
+  /** How long a socket may take to open. */
   connectTimeout: number;
   clock: Clock;
   log: Required<Logger>;

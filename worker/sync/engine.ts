@@ -12,21 +12,12 @@ import { PendingOutbox } from '../outbox/pending';
 import type { StatusStore } from '../runtime/status';
 import type { SyncStorage } from '../storage/storage';
 import { CatchUp } from './catch-up';
-import { Connection } from './connection';
+import { Connection, type ConnectionOptions } from './connection';
 import { ASKING, CredentialsKeeper, UNAUTHORIZED } from './credentials';
 import { Session, STALL } from './session';
-import type { CreateSocket } from './socket';
 
-export interface EngineOptions {
-  websocketUrl: string;
-  createSocket: CreateSocket;
-  reconnectDelay: number;
-  maxReconnectDelay: number;
-  heartbeatInterval: number;
-  /** How long a ping waits for any frame before the socket counts as dead. */
-  pongTimeout: number;
-  /** How long a socket may take to open. */
-  connectTimeout: number;
+/** The connection's options (url, socket factory, backoff, heartbeat, timeouts), and the rest. */
+export interface EngineOptions extends Omit<ConnectionOptions, 'clock' | 'log' | 'random'> {
   /** How long the oldest pending write may wait for an ack before the session counts as stalled. */
   stallAfter: number;
   repositories: readonly string[];
