@@ -59,6 +59,11 @@ export class PendingOutbox extends Emitter<{ stalled: undefined }> {
     return this.setAsideWrites;
   }
 
+  /** The storage holds other data now: nothing remembered of the old outbox goes out. */
+  storageReplaced(): void {
+    this.sender.forget();
+  }
+
   /** The largest frame the server takes. */
   serverTakes(frameBytes: number): void {
     this.sender.serverTakes(frameBytes);
@@ -87,9 +92,10 @@ export class PendingOutbox extends Emitter<{ stalled: undefined }> {
     return this.counting;
   }
 
-  /** Local writes were committed: count them and push them if the session may. */
-  grew(events: number): void {
-    this.sender.queued();
+  /** Local writes were committed (`queued`: the entries the commit returned): count them and push
+   *  them if the session may. */
+  grew(events: number, queued?: readonly OutboxEntry[]): void {
+    this.sender.queued(queued);
     this.pending += events;
     this.stall.grew();
     this.options.status.update({ pending: this.pending });

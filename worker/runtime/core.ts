@@ -227,10 +227,10 @@ export async function openSyncCore(options: SyncCoreOptions): Promise<SyncCore> 
     },
     !options.standby || alone,
   );
-  const writes = new WriteQueue(storage, Date.now, (rows, events) => {
-    // The push leaves first (at once, from the entries the storage holds since the commit), so
-    // the server works on it while this worker fans the change out to every tab.
-    engine.outboxGrew(events);
+  const writes = new WriteQueue(storage, Date.now, (rows, events, queued) => {
+    // The push leaves first (at once, from the entries the commit returned), so the server works
+    // on it while this worker fans the change out to every tab.
+    engine.outboxGrew(events, queued);
     hub.changed(rows);
     role.committed(rows, events);
   });

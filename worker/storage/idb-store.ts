@@ -2,8 +2,7 @@
 import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import type { SyncEvent } from '../../protocol/messages';
 import { systemClock, type Clock, type Timer } from '../clock';
-import { OutboxTail } from '../outbox/outbox-tail';
-import { recordKey, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
+import { committed, recordKey, type Committed, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 interface SyncDatabase extends DBSchema {
   records: { key: [string, string]; value: RecordRow };
@@ -78,8 +77,6 @@ function repositoryRange(repository: string): IDBKeyRange {
 }
 
 class IdbStorage implements SyncStorage {
-  /** What this runtime queued lately, so the drain need not read back what it just wrote. */
-  private readonly tail = new OutboxTail();
   /** Acknowledged entries waiting to be deleted; each call resolves once its keys are gone. */
   private removals: Removal[] = [];
   /** Their keys, hidden from reads meanwhile (until the delete commits). */
@@ -91,7 +88,7 @@ class IdbStorage implements SyncStorage {
     private readonly clock: Clock,
   ) {}
 
-  async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<RecordRow[]> {
+  async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<Committed> {
     const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
     const records = tx.objectStore('records');
     const cursorStore = tx.objectStore('cursors');
@@ -128,8 +125,8 @@ class IdbStorage implements SyncStorage {
       for (const { keys } of removals) for (const key of keys) requests.push(tx.objectStore('outbox').delete(key));
       await Promise.all([...requests, tx.done]);
       this.removed(removals);
-      this.tail.append(await Promise.all(queued.map(async ({ key, ...entry }) => ({ key: await key, ...entry }))));
-      return [...written.values()];
+      // The keys are known once the transaction is done: the entries go back with the rows.
+      return committed([...written.values()], await Promise.all(queued.map(async ({ key, ...entry }) => ({ key: await key, ...entry }))));
     } catch (error) {
       abortQuietly(tx, requests);
       // The deletes were not this commit's business: they get a transaction of their own.
@@ -151,10 +148,6 @@ class IdbStorage implements SyncStorage {
     return (await this.db.get('cursors', repository)) ?? 0;
   }
 
-  peekOutbox(afterKey: number, limit: number): OutboxEntry[] | undefined {
-    return this.tail.after(afterKey, limit);
-  }
-
   async readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]> {
     const tx = this.db.transaction('outbox', 'readonly');
     const range = IDBKeyRange.lowerBound(afterKey, true);
@@ -169,7 +162,6 @@ class IdbStorage implements SyncStorage {
 
   removeOutbox(keys: readonly number[]): Promise<void> {
     if (keys.length === 0) return Promise.resolve();
-    this.tail.remove(keys);
     for (const key of keys) this.removing.add(key);
     return new Promise((resolve, reject) => {
       this.removals.push({ keys, resolve, reject });
@@ -190,7 +182,6 @@ class IdbStorage implements SyncStorage {
   async clear(): Promise<void> {
     const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
     await Promise.all([tx.objectStore('records').clear(), tx.objectStore('outbox').clear(), tx.objectStore('cursors').clear(), tx.done]);
-    this.tail.clear();
   }
 
   close(): void {

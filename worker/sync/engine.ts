@@ -10,7 +10,7 @@ import type { Logger } from '../config';
 import type { RemoteApplier } from '../local/remote';
 import { PendingOutbox } from '../outbox/pending';
 import type { StatusStore } from '../runtime/status';
-import type { SyncStorage } from '../storage/storage';
+import type { OutboxEntry, SyncStorage } from '../storage/storage';
 import { CatchUp } from './catch-up';
 import { Connection, type ConnectionOptions } from './connection';
 import { ASKING, CredentialsKeeper, UNAUTHORIZED } from './credentials';
@@ -137,6 +137,7 @@ export class SyncEngine {
   /** The storage was replaced by an empty one: what was synced into the old one is not there. */
   storageReplaced(): void {
     this.catchUp.storageReplaced();
+    this.outbox.storageReplaced();
   }
 
   /** Present fields replace the current ones; an open socket re-authenticates in place. */
@@ -166,9 +167,10 @@ export class SyncEngine {
     this.outbox.changed();
   }
 
-  /** Local writes were committed: count them and push them if the server is reachable. */
-  outboxGrew(events: number): void {
-    this.outbox.grew(events);
+  /** Local writes were committed: count them and push them if the server is reachable; `queued`,
+   *  the entries the commit returned, go out without being read back. */
+  outboxGrew(events: number, queued?: readonly OutboxEntry[]): void {
+    this.outbox.grew(events, queued);
   }
 
   /** Records a change of the connection's state as diagnostics show it, with its time. */
