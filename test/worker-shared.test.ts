@@ -4,7 +4,7 @@ import { after, test } from 'node:test';
 import { proxy, wrap, type Endpoint } from 'comlink';
 import type { SyncWorkerApi } from '../protocol/tab-api';
 import { serveTabs } from '../worker/entry/shared-worker';
-import { openTestCore, RecordingLogger, RecordingTab, removeDatabase, sleep, waitFor } from './helpers/worker';
+import { openTestCore, RecordingLogger, RecordingTab, removeDatabase, waitFor } from './helpers/worker';
 
 /** What serveTabs uses of a SharedWorker global, on Node's globalThis. */
 const scope = globalThis as unknown as {
@@ -44,7 +44,8 @@ test('a connecting tab reaches the core through comlink, and SyncErrors cross in
     await api.start();
     const opened = await core;
     await waitFor(async () => !(await api.status()).connected && (await api.status()).lastError, 'the first attempt to fail');
-    await sleep(50); // the failed socket's close event
+    // The failed socket's close event: the backoff is waiting.
+    await waitFor(async () => (await opened.api.diagnostics()).connection.state === 'retrying', 'the backoff');
     globalListeners.get('online')?.();
     // The backoff alone would wait at least 30 s.
     await waitFor(() => opened.traffic.sockets === 2, 'a retry on online', 2000);
