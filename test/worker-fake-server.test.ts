@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import type WebSocket from 'ws';
 import type { ClientMessage, ServerMessage, SyncEvent } from '../protocol/messages';
+import { advanceUntil } from './helpers/advance-until';
+import { ManualClock } from './helpers/manual-clock';
 import { dumpDatabase, type FakeServer, RecordingTab, sendTo, settled, sleep, startFakeServer, TestCores, waitFor } from './helpers/worker';
 
 const fakes: FakeServer[] = [];
@@ -181,18 +183,24 @@ test('catch-up pages that queue up behind a commit are stored together, at most 
 });
 
 test('an unanswered ping drops the socket and reconnects; an answered one keeps it', async () => {
+  const clock = new ManualClock();
   const silent = await fake(() => {});
-  const quiet = await cores.open(silent.url, { heartbeatInterval: 50 });
+  const quiet = await cores.open(silent.url, { heartbeatInterval: 50, clock });
   await quiet.api.start();
-  await waitFor(() => silent.connections.length >= 2, 'a reconnect after the missed pong');
+  await advanceUntil(clock, () => silent.connections.length >= 2, 'a reconnect after the missed pong');
   assert.ok(quiet.logger.warnings.some((w) => w.includes('ping')));
 
   const answering = await fake((socket, message) => {
     if (message.type === 'ping') sendTo(socket, { type: 'pong' });
   });
-  const healthy = await cores.open(answering.url, { heartbeatInterval: 50 });
+  const healthy = await cores.open(answering.url, { heartbeatInterval: 50, clock });
   await healthy.api.start();
-  await sleep(400);
+  await waitFor(() => answering.connections.length === 1 && healthy.traffic.receivedOf('auth_success').length === 1, 'the healthy session');
+  // 400 ms in heartbeat steps, each pong back before the next ping.
+  for (let beat = 1; beat <= 8; beat++) {
+    await clock.advance(50);
+    await waitFor(() => healthy.traffic.receivedOf('pong').length === beat, `pong ${beat}`);
+  }
   assert.ok(healthy.traffic.sentOf('ping').length >= 4);
   assert.equal(answering.connections.length, 1);
 });

@@ -6,7 +6,7 @@ import { proxy, wrap, type Endpoint } from 'comlink';
 import type { SyncWorkerApi } from '../protocol/tab-api';
 import { serveTabs } from '../worker/entry/shared-worker';
 import { TestServers } from './helpers/server';
-import { leaderAndFollower, openTestCore, RecordingLogger, RecordingTab, removeDatabase, settled, sleep, TestCores, waitFor } from './helpers/worker';
+import { leaderAndFollower, openTestCore, RecordingLogger, RecordingTab, removeDatabase, settled, TestCores, waitFor } from './helpers/worker';
 
 /** What serveTabs uses of a SharedWorker global, on Node's globalThis. */
 const scope = globalThis as unknown as {
@@ -46,7 +46,8 @@ test('a connecting tab reaches the core through comlink, and SyncErrors cross in
     await api.start();
     const opened = await core;
     await waitFor(async () => !(await api.status()).connected && (await api.status()).lastError, 'the first attempt to fail');
-    await sleep(50); // the failed socket's close event
+    // The failed socket's close event: the backoff is waiting.
+    await waitFor(async () => (await opened.api.diagnostics()).connection.state === 'retrying', 'the backoff');
     globalListeners.get('online')?.();
     // The backoff alone would wait at least 30 s.
     await waitFor(() => opened.traffic.sockets === 2, 'a retry on online', 2000);

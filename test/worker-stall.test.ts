@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import type WebSocket from 'ws';
 import type { ClientMessage, SyncEvent } from '../protocol/messages';
-import { dumpDatabase, type FakeServer, sendTo, settled, sleep, startFakeServer, TestCores, waitFor } from './helpers/worker';
+import { advanceUntil } from './helpers/advance-until';
+import { ManualClock } from './helpers/manual-clock';
+import { dumpDatabase, type FakeServer, sendTo, settled, startFakeServer, TestCores, waitFor } from './helpers/worker';
 
 const fakes: FakeServer[] = [];
 const cores = new TestCores();
@@ -31,26 +33,27 @@ async function silentServer(): Promise<FakeServer & { pushes: { socket: WebSocke
 
 test('a write without an ack for stallAfter shows stalled, reconnects once, and clears after the ack', async () => {
   const server = await silentServer();
-  const c = await cores.open(server.url, { stallAfter: 300 });
+  const clock = new ManualClock();
+  const c = await cores.open(server.url, { stallAfter: 300, clock });
   await c.api.start();
   await settled(c);
-  const wroteAt = Date.now();
+  const wroteAt = clock.now();
   await c.api.upsert('todos', { id: 'a', title: 'A', done: false });
 
-  const stalled = await waitFor(async () => {
+  const stalled = await advanceUntil(clock, async () => {
     const status = await c.api.status();
     return status.stalled === true && status;
   }, 'the status to show stalled');
-  const noticedAfter = Date.now() - wroteAt;
+  const noticedAfter = clock.now() - wroteAt;
   assert.ok(noticedAfter >= 300, `stalled after ${noticedAfter} ms, before stallAfter`);
   assert.ok((stalled.stalledForMs ?? 0) >= 300);
   assert.equal(stalled.lastError?.code, 'stalled');
 
   // The watchdog reconnected, and the new session pushed the write again.
-  await waitFor(() => server.connections.length === 2 && server.pushes.length === 2, 'a reconnect that pushes again');
+  await advanceUntil(clock, () => server.connections.length === 2 && server.pushes.length === 2, 'a reconnect that pushes again');
   assert.equal(server.pushes[1]?.socket, server.connections[1]);
   // Still no ack: still stalled on the new socket, and no second reconnect for the same stall.
-  await sleep(900);
+  await clock.advance(900);
   const still = await c.api.status();
   assert.equal(still.stalled, true);
   assert.ok((still.stalledForMs ?? 0) >= 900);
@@ -69,13 +72,14 @@ test('a write without an ack for stallAfter shows stalled, reconnects once, and 
 
 test('writes waiting while offline are not stalled the moment the socket authenticates', async () => {
   const server = await silentServer();
-  const c = await cores.open(server.url, { stallAfter: 400 });
+  const clock = new ManualClock();
+  const c = await cores.open(server.url, { stallAfter: 400, clock });
   await c.api.upsert('todos', { id: 'offline', title: 'written before start', done: false });
-  await sleep(600);
+  await clock.advance(600);
   await c.api.start();
   await waitFor(() => server.pushes.length === 1, 'the push');
   assert.notEqual((await c.api.status()).stalled, true);
-  await waitFor(async () => (await c.api.status()).stalled, 'stalled, counted from the session start');
+  await advanceUntil(clock, async () => (await c.api.status()).stalled, 'stalled, counted from the session start');
 });
 
 test('a retried write whose eventId is already committed is not applied again', async () => {

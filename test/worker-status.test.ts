@@ -3,17 +3,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SyncStatus } from '../protocol/tab-api';
 import { StatusStore } from '../worker/runtime/status';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { ManualClock } from './helpers/manual-clock';
 
 test('a burst of pending counts is published about once per interval, ending with the last count', async () => {
   const published: SyncStatus[] = [];
-  const status = new StatusStore((s) => published.push(s));
+  const clock = new ManualClock();
+  const status = new StatusStore((s) => published.push(s), clock);
+  // One update per millisecond, as a burst of writes.
   for (let pending = 1; pending <= 100; pending++) {
     status.update({ pending });
-    await sleep(0);
+    await clock.advance(1);
   }
-  await sleep(80);
+  await clock.advance(80);
   assert.ok(published.length <= 6, `100 updates in about 100 ms were published ${published.length} times`);
   assert.equal(published.at(-1)?.pending, 100);
   status.close();
@@ -21,12 +22,13 @@ test('a burst of pending counts is published about once per interval, ending wit
 
 test('a change of state is published at once, carrying the counters along', async () => {
   const published: SyncStatus[] = [];
-  const status = new StatusStore((s) => published.push(s));
+  const clock = new ManualClock();
+  const status = new StatusStore((s) => published.push(s), clock);
   status.update({ pending: 3 });
   status.update({ connected: true });
-  await sleep(5);
+  await clock.advance(5);
   assert.deepEqual(published.map((s) => [s.connected, s.pending]), [[true, 3]]);
-  await sleep(80);
+  await clock.advance(80);
   assert.equal(published.length, 1, 'the counter change was not published twice');
   status.close();
 });

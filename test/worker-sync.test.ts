@@ -7,6 +7,7 @@ import { MAX_BATCH_EVENTS } from '../protocol/limits';
 import { authed, type AuthedClient } from './helpers/client';
 import { startTestServer, TestServers } from './helpers/server';
 import { dumpDatabase, RecordingTab, settled, sleep, TestCores, waitFor } from './helpers/worker';
+import { ManualClock } from './helpers/manual-clock';
 
 const servers = new TestServers();
 const cores = new TestCores();
@@ -198,7 +199,8 @@ test('auth_failed asks a tab for credentials, and sync resumes with them', async
 
 test('with no credentials offered the worker waits, without a reconnect loop, for updateCredentials', async () => {
   const s = await servers.start({ authTokens: new Map([['good-token', 'team']]) });
-  const c = await cores.open(s.syncUrl);
+  const clock = new ManualClock();
+  const c = await cores.open(s.syncUrl, { clock });
   const tab = new RecordingTab();
   await c.tab('tab').attach(tab, { authToken: 'wrong-token' });
   await c.api.start();
@@ -206,7 +208,7 @@ test('with no credentials offered the worker waits, without a reconnect loop, fo
   const status = await c.api.status();
   assert.equal(status.connected, false);
   assert.equal(status.lastError?.code, 'auth_failed');
-  await sleep(300); // several reconnect delays
+  await clock.advance(300); // several reconnect delays
   assert.equal(c.traffic.sockets, 1);
 
   await c.api.updateCredentials({ authToken: 'good-token' });
@@ -217,7 +219,8 @@ test('with no credentials offered the worker waits, without a reconnect loop, fo
 
 test('stop closes the connection and writes keep working offline until start', async () => {
   const s = await servers.start();
-  const c = await cores.open(s.syncUrl);
+  const clock = new ManualClock();
+  const c = await cores.open(s.syncUrl, { clock });
   await c.api.start();
   await settled(c);
   await c.api.stop();
@@ -225,7 +228,7 @@ test('stop closes the connection and writes keep working offline until start', a
   assert.equal(stopped.started, false);
   assert.equal(stopped.connected, false);
   await c.api.upsert('todos', { id: 'while-stopped', title: 'x', done: false });
-  await sleep(150);
+  await clock.advance(150);
   assert.equal(c.traffic.sockets, 1, 'no reconnect while stopped');
   assert.equal((await c.api.status()).pending, 1);
   await c.api.start();

@@ -74,7 +74,6 @@ test('with other writers on the same outbox, memory stands for the rest only onc
   const store = [entry(1, 'todos'), entry(2, 'todos')];
   let reads = 0;
   const storage = {
-    peekOutbox: (afterKey: number) => (own[0] && own[0].key === afterKey + 1 ? own.filter((e) => e.key > afterKey) : undefined),
     readOutbox: async (afterKey: number) => (reads++, store.filter((e) => e.key > afterKey)),
     removeOutbox: async () => {},
   } as unknown as SyncStorage;
@@ -84,6 +83,7 @@ test('with other writers on the same outbox, memory stands for the rest only onc
     if (message.type === 'push_events_batch') sent.push(...message.events.map((event) => event.eventId));
     return true;
   }, true);
+  sender.queued(own); // as this runtime's commit returned it
   const ids = (...keys: number[]) => keys.map((key) => entry(key, 'todos').event.eventId);
 
   await sender.drain();
@@ -123,4 +123,24 @@ test('a drain asked for by a new session while the old one is still reading the 
   await Promise.all([first, second]);
   assert.equal(sent.length, 1, 'the new session sent the entry');
   assert.equal(sent[0]?.type, 'push_event');
+});
+
+test('what a commit returned goes out without a read; after the storage is replaced it is forgotten, and the store is read', async () => {
+  const { counted, storage } = countedOutbox();
+  const sent: string[] = [];
+  const sender = new OutboxSender(storage, (message) => (message.type === 'push_event' && sent.push(message.event.eventId), true));
+  sender.queued([entry(1, 'todos')]);
+  await sender.drain();
+  assert.deepEqual(sent, ['e1']);
+  assert.equal(counted.reads, 0, 'the entry the commit returned was sent from memory');
+
+  // The storage was emptied and holds another entry under key 1 now (a fresh database).
+  const fresh = entry(1, 'todos');
+  fresh.event = { ...fresh.event, eventId: 'fresh-1' };
+  counted.entries = [fresh];
+  sender.forget();
+  sender.reset();
+  await sender.drain();
+  assert.deepEqual(sent, ['e1', 'fresh-1'], 'nothing remembered of the old storage was sent');
+  assert.equal(counted.reads, 1);
 });

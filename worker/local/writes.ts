@@ -8,7 +8,7 @@ import { Operation, type SyncEvent } from '../../protocol/messages';
 import { eventIdAfter, nextTimestamp } from '../../protocol/order';
 import type { StoredRecord } from '../../protocol/tab-api';
 import { storageFailure } from '../errors';
-import { rowOf, type RecordChange, type RecordRow, type SyncStorage } from '../storage/storage';
+import { rowOf, type Committed, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from '../storage/storage';
 
 interface PendingWrite {
   repository: string;
@@ -29,8 +29,9 @@ export class WriteQueue {
   constructor(
     private readonly storage: SyncStorage,
     private readonly now: () => number,
-    /** Called after each commit with the rows it wrote and its number of events. */
-    private readonly committed: (rows: readonly RecordRow[], events: number) => void,
+    /** Called after each commit with the rows it wrote, its number of events and the outbox
+     *  entries it queued (with their keys: the sender takes them from here). */
+    private readonly committed: (rows: readonly RecordRow[], events: number, queued: readonly OutboxEntry[]) => void,
   ) {}
 
   /** Queues a validated upsert (`data`) or delete (no `data`); resolves once it is committed.
@@ -53,7 +54,7 @@ export class WriteQueue {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      let rows: RecordRow[];
+      let rows: Committed;
       const pushed = { events: 0 };
       try {
         const known = await this.outboxHas(batch);
@@ -64,7 +65,7 @@ export class WriteQueue {
         for (const write of batch) write.reject(failure);
         continue;
       }
-      this.committed(rows, pushed.events);
+      this.committed(rows, pushed.events, rows.queued);
       for (const write of batch) write.resolve();
     }
     this.committing = null;

@@ -2,11 +2,14 @@
  * Sending the durable outbox: unacknowledged events go out in order, packed into batches, with
  * a small window of frames awaiting their `ack` (what waits meanwhile joins the next frame, so
  * a burst of writes becomes a few large frames). An `ack` removes its frame's entries. A new
- * session sends everything unacknowledged again; the server stores an eventId once.
+ * session sends everything unacknowledged again; the server stores an eventId once. What this
+ * runtime's own commits queued (as the commit returned it) goes out from memory, without reading
+ * back what was just written.
  */
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_EVENTS, PUSH_FRAME_ENVELOPE_BYTES } from '../../protocol/limits';
 import type { ClientMessage, SyncEvent } from '../../protocol/messages';
 import type { OutboxEntry, SyncStorage } from '../storage/storage';
+import { OutboxTail } from './outbox-tail';
 
 /** Frames sent and not yet acknowledged, at most. */
 const WINDOW_FRAMES = 2;
@@ -62,6 +65,8 @@ export class OutboxSender {
   /** A read of the store in this session found its end. With other writers, what they queue
    *  after that is announced (`queued`); what they queued before, only the store knows. */
   private readToEnd = false;
+  /** What this runtime's commits queued lately, so the drain need not read back what it just wrote. */
+  private readonly tail = new OutboxTail();
 
   constructor(
     private readonly storage: SyncStorage,
@@ -89,10 +94,16 @@ export class OutboxSender {
     this.readToEnd = false;
   }
 
-  /** Entries were queued (by this runtime, or by another on the same database): the next drain
-   *  looks for them. */
-  queued(): void {
+  /** Entries were queued (by this runtime, given as its commit returned them, or by another on the
+   *  same database): the next drain looks for them. */
+  queued(entries: readonly OutboxEntry[] = []): void {
+    this.tail.append(entries);
     this.caughtUp = false;
+  }
+
+  /** The storage holds other data now (emptied, replaced): what was remembered of it is not there. */
+  forget(): void {
+    this.tail.clear();
   }
 
   /** Sends what the window allows; calls during a drain join it. */
@@ -118,7 +129,9 @@ export class OutboxSender {
   async acknowledge(eventIds: readonly string[]): Promise<number> {
     const entries = this.landed(eventIds);
     if (!entries) return 0;
-    await this.storage.removeOutbox(entries.map((entry) => entry.key));
+    const keys = entries.map((entry) => entry.key);
+    this.tail.remove(keys);
+    await this.storage.removeOutbox(keys);
     return entries.length;
   }
 
@@ -146,9 +159,9 @@ export class OutboxSender {
   private async sendWindow(session: number): Promise<void> {
     while (this.inFlight.size < WINDOW_FRAMES) {
       const room = WINDOW_FRAMES - this.inFlight.size;
-      // Entries the storage holds in memory go out in this task, without waiting for a read.
+      // Entries this runtime just queued go out in this task, without waiting for a read.
       const limit = room * MAX_BATCH_EVENTS;
-      const remembered = this.storage.peekOutbox?.(this.sentThrough, limit);
+      const remembered = this.tail.after(this.sentThrough, limit);
       const entries = remembered ?? (await this.storage.readOutbox(this.sentThrough, limit));
       if (session !== this.session) return;
       const lastOnes = entries.length < limit;

@@ -109,7 +109,7 @@ function buildParts(options: SyncCoreOptions, events: Emitter<RuntimeEvents>, da
   const repositories = new Repositories(options.repositories);
   const storage = new ReplaceableStorage(opened.storage, () => opener.lost('closed'));
   const worker = { id: nanoid(), startedAt: new Date(clock.now()).toISOString(), version: RUNTIME_VERSION, schemaVersion: data.version };
-  const status = new StatusStore((snapshot) => events.emit('statusPublished', snapshot));
+  const status = new StatusStore((snapshot) => events.emit('statusPublished', snapshot), clock);
   const modes = new StorageModes(status, log, opened);
   const coordination = chooseCoordination(options.coordination ?? { strategy: 'shared' }, opened.mode, { id: worker.id, status, storage, log, clock });
   const liveCounts = new LiveRecordCounts((repository) => storage.getRecords(repository));
@@ -148,11 +148,12 @@ function buildParts(options: SyncCoreOptions, events: Emitter<RuntimeEvents>, da
     },
     namespaceNamed: (namespace) => namespaces.named(namespace),
     log,
+    clock,
   });
-  const writes = new WriteQueue(storage, () => clock.now(), (rows, written) => {
-    // The push leaves first (at once, from the entries the storage holds since the commit), so
-    // the server works on it while this worker fans the change out to every tab.
-    engine.outboxGrew(written);
+  const writes = new WriteQueue(storage, () => clock.now(), (rows, written, queued) => {
+    // The push leaves first (at once, from the entries the commit returned), so the server works
+    // on it while this worker fans the change out to every tab.
+    engine.outboxGrew(written, queued);
     events.emit('committed', { rows, written });
   });
   const idle = new IdleDisconnect(engine, options.idleDisconnectDelay ?? DEFAULTS.idleDisconnectDelay, clock);

@@ -1,5 +1,6 @@
 /** The runtime's SyncStatus: one object, changed in place, published to tabs once per burst. */
 import type { SyncErrorCode, SyncStatus } from '../../protocol/tab-api';
+import { systemClock, type Clock, type Timer } from '../clock';
 
 /** Counters that change with every write (the outbox size, how long it has stalled) reach tabs
  *  at most once per this interval (the first at once, the last at the end of a burst) instead of
@@ -21,11 +22,15 @@ export class StatusStore {
     syncing: false,
     storage: 'indexeddb',
   };
-  private publishTimer: ReturnType<typeof setTimeout> | undefined;
+  private publishTimer: Timer | undefined;
   private publishDelay = 0;
   private lastPublishedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly publish: (status: SyncStatus) => void) {}
+  constructor(
+    private readonly publish: (status: SyncStatus) => void,
+    /** The coalescing timer's clock; `systemClock` by default. */
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** A copy without keys set to undefined. */
   get(): SyncStatus {
@@ -43,26 +48,26 @@ export class StatusStore {
     // Changes of one task (connected, authenticated, syncing…) reach tabs as one status.
     const urgent = changed.some((key) => !QUIET_KEYS.has(key));
     if (this.publishTimer !== undefined && (this.publishDelay === 0 || !urgent)) return;
-    clearTimeout(this.publishTimer);
-    this.schedule(urgent ? 0 : Math.max(0, this.lastPublishedAt + QUIET_DELAY_MS - Date.now()));
+    this.clock.clear(this.publishTimer);
+    this.schedule(urgent ? 0 : Math.max(0, this.lastPublishedAt + QUIET_DELAY_MS - this.clock.now()));
   }
 
   private schedule(delay: number): void {
     this.publishDelay = delay;
-    this.publishTimer = setTimeout(() => {
+    this.publishTimer = this.clock.setTimeout(() => {
       this.publishTimer = undefined;
-      this.lastPublishedAt = Date.now();
+      this.lastPublishedAt = this.clock.now();
       this.publish(this.get());
     }, delay);
   }
 
   error(code: SyncErrorCode, message: string): void {
-    this.update({ lastError: { code, message, at: new Date().toISOString() } });
+    this.update({ lastError: { code, message, at: new Date(this.clock.now()).toISOString() } });
   }
 
   /** Stops publishing (the runtime is closing). */
   close(): void {
-    clearTimeout(this.publishTimer);
+    this.clock.clear(this.publishTimer);
     this.publishTimer = undefined;
   }
 }

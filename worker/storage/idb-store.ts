@@ -1,8 +1,8 @@
 /** SyncStorage on IndexedDB (through idb): one database per app, four object stores. */
 import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import type { SyncEvent } from '../../protocol/messages';
-import { OutboxTail } from '../outbox/outbox-tail';
-import { recordKey, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
+import { systemClock, type Clock, type Timer } from '../clock';
+import { committed, recordKey, type Committed, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 interface SyncDatabase extends DBSchema {
   records: { key: [string, string]; value: RecordRow };
@@ -33,6 +33,8 @@ export interface IdbOptions {
   onBlocked?: () => void;
   /** Where to open it; the global `indexedDB` by default (a seam for tests). */
   factory?: IDBFactory | undefined;
+  /** The clock of the delayed outbox deletes; `systemClock` by default. */
+  clock?: Clock;
 }
 
 export async function openIdbStorage(databaseName: string, options: IdbOptions = {}): Promise<SyncStorage> {
@@ -56,7 +58,7 @@ export async function openIdbStorage(databaseName: string, options: IdbOptions =
     else options.onVersionChange?.();
   });
   raw.addEventListener('close', () => options.onLost?.('closed'));
-  return Object.assign(new IdbStorage(wrap(raw) as IDBPDatabase<SyncDatabase>), {
+  return Object.assign(new IdbStorage(wrap(raw) as IDBPDatabase<SyncDatabase>, options.clock ?? systemClock), {
     isGone(): boolean {
       // A connection closed (by us or under us) refuses new transactions at once.
       try {
@@ -75,17 +77,18 @@ function repositoryRange(repository: string): IDBKeyRange {
 }
 
 class IdbStorage implements SyncStorage {
-  /** What this runtime queued lately, so the drain need not read back what it just wrote. */
-  private readonly tail = new OutboxTail();
   /** Acknowledged entries waiting to be deleted; each call resolves once its keys are gone. */
   private removals: Removal[] = [];
   /** Their keys, hidden from reads meanwhile (until the delete commits). */
   private readonly removing = new Set<number>();
-  private removalTimer: ReturnType<typeof setTimeout> | undefined;
+  private removalTimer: Timer | undefined;
 
-  constructor(private readonly db: IDBPDatabase<SyncDatabase>) {}
+  constructor(
+    private readonly db: IDBPDatabase<SyncDatabase>,
+    private readonly clock: Clock,
+  ) {}
 
-  async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<RecordRow[]> {
+  async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<Committed> {
     const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
     const records = tx.objectStore('records');
     const cursorStore = tx.objectStore('cursors');
@@ -122,8 +125,8 @@ class IdbStorage implements SyncStorage {
       for (const { keys } of removals) for (const key of keys) requests.push(tx.objectStore('outbox').delete(key));
       await Promise.all([...requests, tx.done]);
       this.removed(removals);
-      this.tail.append(await Promise.all(queued.map(async ({ key, ...entry }) => ({ key: await key, ...entry }))));
-      return [...written.values()];
+      // The keys are known once the transaction is done: the entries go back with the rows.
+      return committed([...written.values()], await Promise.all(queued.map(async ({ key, ...entry }) => ({ key: await key, ...entry }))));
     } catch (error) {
       abortQuietly(tx, requests);
       // The deletes were not this commit's business: they get a transaction of their own.
@@ -145,10 +148,6 @@ class IdbStorage implements SyncStorage {
     return (await this.db.get('cursors', repository)) ?? 0;
   }
 
-  peekOutbox(afterKey: number, limit: number): OutboxEntry[] | undefined {
-    return this.tail.after(afterKey, limit);
-  }
-
   async readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]> {
     const tx = this.db.transaction('outbox', 'readonly');
     const range = IDBKeyRange.lowerBound(afterKey, true);
@@ -163,7 +162,6 @@ class IdbStorage implements SyncStorage {
 
   removeOutbox(keys: readonly number[]): Promise<void> {
     if (keys.length === 0) return Promise.resolve();
-    this.tail.remove(keys);
     for (const key of keys) this.removing.add(key);
     return new Promise((resolve, reject) => {
       this.removals.push({ keys, resolve, reject });
@@ -184,7 +182,6 @@ class IdbStorage implements SyncStorage {
   async clear(): Promise<void> {
     const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
     await Promise.all([tx.objectStore('records').clear(), tx.objectStore('outbox').clear(), tx.objectStore('cursors').clear(), tx.done]);
-    this.tail.clear();
   }
 
   close(): void {
@@ -194,11 +191,11 @@ class IdbStorage implements SyncStorage {
   }
 
   private scheduleRemovals(delay: number): void {
-    this.removalTimer ??= setTimeout(() => void this.flushRemovals(), delay);
+    this.removalTimer ??= this.clock.setTimeout(() => void this.flushRemovals(), delay);
   }
 
   private takeRemovals(): Removal[] {
-    clearTimeout(this.removalTimer);
+    this.clock.clear(this.removalTimer);
     this.removalTimer = undefined;
     const taken = this.removals;
     this.removals = [];

@@ -5,7 +5,7 @@
  * Values are copied in and out, as IndexedDB's structured clone does, so no caller shares them.
  */
 import type { SyncEvent } from '../../protocol/messages';
-import { recordKey, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
+import { committed, recordKey, type Committed, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 export class MemoryStorage implements SyncStorage {
   private readonly records = new Map<string, RecordRow>();
@@ -15,7 +15,7 @@ export class MemoryStorage implements SyncStorage {
   private lastKey = 0;
   private closed = false;
 
-  async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<RecordRow[]> {
+  async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<Committed> {
     this.assertOpen();
     // Decide everything first: a decide that throws leaves nothing written.
     const written = new Map<string, RecordRow>();
@@ -29,11 +29,15 @@ export class MemoryStorage implements SyncStorage {
       if (decision.push) queued.push({ repository: change.repository, event: structuredClone(decision.push) });
     }
     for (const [key, row] of written) this.records.set(key, row);
-    for (const entry of queued) this.outbox.set(++this.lastKey, entry);
+    const entries: OutboxEntry[] = [];
+    for (const entry of queued) {
+      this.outbox.set(++this.lastKey, entry);
+      entries.push({ key: this.lastKey, ...structuredClone(entry) });
+    }
     for (const [repository, sequence] of cursors) {
       if (sequence > (this.cursors.get(repository) ?? 0)) this.cursors.set(repository, sequence);
     }
-    return [...written.values()].map((row) => structuredClone(row));
+    return committed([...written.values()].map((row) => structuredClone(row)), entries);
   }
 
   async getRecord(repository: string, id: string): Promise<RecordRow | undefined> {

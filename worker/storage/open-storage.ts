@@ -4,6 +4,7 @@
  * runtime must sync all the same (and say that nothing survives it).
  */
 import type { StorageMode } from '../../protocol/tab-api';
+import { systemClock, type Timer } from '../clock';
 import { describe } from '../errors';
 import { openIdbStorage, type IdbOptions } from './idb-store';
 import { MemoryStorage } from './memory-store';
@@ -27,21 +28,23 @@ export async function openStorage(
   options: IdbOptions,
   { retries = 0, retryDelay = 200 } = {},
 ): Promise<OpenedStorage> {
+  const clock = options.clock ?? systemClock;
   for (let attempt = 0; ; attempt++) {
     const opened = await openOnce(databaseName, timeout, options);
     if (opened.mode === 'indexeddb' || !opened.threw || attempt >= retries) return opened;
-    await new Promise((resolve) => setTimeout(resolve, retryDelay));
+    await new Promise<void>((resolve) => clock.setTimeout(resolve, retryDelay));
   }
 }
 
 async function openOnce(databaseName: string, timeout: number, options: IdbOptions): Promise<OpenedStorage & { threw?: boolean }> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeout)));
+  const clock = options.clock ?? systemClock;
+  let timer: Timer | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = clock.setTimeout(() => resolve('late'), timeout)));
   const opening = openIdbStorage(databaseName, {
     ...options,
     // Blocked is an answer: an older version's worker is letting go of the database, and will.
     onBlocked: () => {
-      clearTimeout(timer);
+      clock.clear(timer);
       options.onBlocked?.();
     },
   });
@@ -51,7 +54,7 @@ async function openOnce(databaseName: string, timeout: number, options: IdbOptio
   } catch (error) {
     return { ...inMemory(`IndexedDB could not be opened: ${describe(error)}`), threw: true };
   } finally {
-    clearTimeout(timer);
+    clock.clear(timer);
   }
   // An open that answers after all must not hold a connection nobody uses (it would block the
   // next version's upgrade, or a deletion).

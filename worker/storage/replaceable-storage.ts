@@ -7,26 +7,16 @@
  * are never written into the fresh one (its catch-up starts from 0).
  *
  * It also remembers the local events queued and not yet acknowledged that passed through it (as
- * written, or as read back for sending), so that a loss can re-queue them with the same eventIds.
+ * its commits queued them, or as read back for sending; outbox/unacked.ts), so that a loss can
+ * re-queue them with the same eventIds.
  */
-import type { SyncEvent } from '../../protocol/messages';
-import { compareEvents } from '../../protocol/order';
 import type { StoredRecord } from '../../protocol/tab-api';
 import { syncError } from '../errors';
 import { incomingWins } from '../local/merge';
-import { rowOf, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
+import { UnackedEvents, type QueuedEvent } from '../outbox/unacked';
+import { rowOf, type Committed, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
-/** Beyond this many unacknowledged events (a long time offline) the oldest are forgotten here:
- *  a loss then reports them as lost. */
-const MAX_REMEMBERED = 10_000;
-/** …and beyond about this much data (characters of their JSON), so that large records written
- *  offline do not pile up in the worker's memory. */
-const MAX_REMEMBERED_CHARS = 16 * 1024 * 1024;
-
-export interface QueuedEvent {
-  repository: string;
-  event: SyncEvent;
-}
+export type { QueuedEvent } from '../outbox/unacked';
 
 export class ReplaceableStorage implements SyncStorage {
   private generation = 0;
@@ -85,25 +75,14 @@ export class ReplaceableStorage implements SyncStorage {
     return events.length;
   }
 
-  commit(changes: readonly RecordChange[], cursors?: ReadonlyMap<string, number>): Promise<RecordRow[]> {
+  commit(changes: readonly RecordChange[], cursors?: ReadonlyMap<string, number>): Promise<Committed> {
     // A commit that waited for, or failed with, a lost database belongs to what came before the
     // loss: its records are still worth keeping, its cursors are not.
     return this.run(
-      (storage, generation, retry) => {
-        const pushed: QueuedEvent[] = [];
-        const watched = changes.map((change): RecordChange => ({
-          repository: change.repository,
-          id: change.id,
-          decide: (current) => {
-            const decision = change.decide(current);
-            if (decision?.push) pushed.push({ repository: change.repository, event: decision.push });
-            return decision;
-          },
-        }));
-        return storage.commit(watched, retry ? undefined : cursors).then((rows) => {
-          if (generation === this.generation) for (const entry of pushed) this.unacked.add(entry);
-          return rows;
-        });
+      async (storage, generation, retry) => {
+        const result = await storage.commit(changes, retry ? undefined : cursors);
+        if (generation === this.generation) for (const entry of result.queued) this.unacked.add(entry, entry.key);
+        return result;
       },
       (error) => {
         throw syncError('storage_lost', `the database was taken away during a write, and the fresh one refused it: ${String(error)}`);
@@ -129,13 +108,6 @@ export class ReplaceableStorage implements SyncStorage {
       if (generation === this.generation) for (const entry of entries) this.unacked.add(entry, entry.key);
       return entries;
     });
-  }
-
-  peekOutbox(afterKey: number, limit: number): OutboxEntry[] | undefined {
-    if (this.swap) return undefined;
-    const entries = this.current.peekOutbox?.(afterKey, limit);
-    for (const entry of entries ?? []) this.unacked.add(entry, entry.key);
-    return entries;
   }
 
   async removeOutbox(keys: readonly number[]): Promise<void> {
@@ -209,54 +181,5 @@ export class ReplaceableStorage implements SyncStorage {
     if (this.closed || !storage.isGone?.()) return false;
     if (storage === this.current && !this.swap) this.gone();
     return this.swap !== null || storage !== this.current;
-  }
-}
-
-/** Local events queued and not yet acknowledged, by eventId, with their outbox key once known. */
-class UnackedEvents {
-  private readonly byEventId = new Map<string, QueuedEvent & { key: number | undefined; chars: number }>();
-  private readonly eventIdByKey = new Map<number, string>();
-  private chars = 0;
-
-  add(entry: QueuedEvent, key?: number): void {
-    const { eventId } = entry.event;
-    const known = this.byEventId.get(eventId);
-    if (known) {
-      if (key !== undefined && known.key === undefined) {
-        known.key = key;
-        this.eventIdByKey.set(key, eventId);
-      }
-      return;
-    }
-    const chars = JSON.stringify(entry.event).length;
-    this.byEventId.set(eventId, { repository: entry.repository, event: entry.event, key, chars });
-    this.chars += chars;
-    if (key !== undefined) this.eventIdByKey.set(key, eventId);
-    while (this.byEventId.size > MAX_REMEMBERED || (this.chars > MAX_REMEMBERED_CHARS && this.byEventId.size > 1)) {
-      const [oldestId] = this.byEventId.keys();
-      if (oldestId !== undefined) this.forget(oldestId);
-    }
-  }
-
-  acknowledged(keys: readonly number[]): void {
-    for (const key of keys) {
-      const eventId = this.eventIdByKey.get(key);
-      if (eventId !== undefined) this.forget(eventId);
-    }
-  }
-
-  private forget(eventId: string): void {
-    const known = this.byEventId.get(eventId);
-    if (!known) return;
-    this.byEventId.delete(eventId);
-    if (known.key !== undefined) this.eventIdByKey.delete(known.key);
-    this.chars -= known.chars;
-  }
-
-  /** Oldest first, by the events' own order. */
-  take(): QueuedEvent[] {
-    return [...this.byEventId.values()]
-      .map(({ repository, event }) => ({ repository, event }))
-      .sort((a, b) => compareEvents(a.event, b.event));
   }
 }

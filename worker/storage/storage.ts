@@ -41,13 +41,25 @@ export interface OutboxEntry {
   event: SyncEvent;
 }
 
+/** What a commit wrote: its rows (the last per record), and the outbox entries it queued, with
+ *  their keys, in key order. */
+export type Committed = RecordRow[] & { readonly queued: readonly OutboxEntry[] };
+
+/** The result of a commit. `queued` is not enumerable: the result compares, spreads and copies
+ *  as the array of its rows, as commits resolved before they returned what they queued. */
+export function committed(rows: RecordRow[], queued: readonly OutboxEntry[]): Committed {
+  return Object.defineProperty(rows, 'queued', { value: queued, enumerable: false }) as Committed;
+}
+
 export interface SyncStorage {
   /**
    * Applies the changes, queues their events, and moves each named cursor forward to at least
    * the given sequence, all in ONE transaction. Resolves once it is committed, with the rows
-   * written (the last per record); rejects, with nothing written, when it fails.
+   * written (the last per record) and, as `queued`, the outbox entries it added: the sender takes
+   * them from there instead of reading back what was just written. Rejects, with nothing
+   * written, when it fails.
    */
-  commit(changes: readonly RecordChange[], cursors?: ReadonlyMap<string, number>): Promise<RecordRow[]>;
+  commit(changes: readonly RecordChange[], cursors?: ReadonlyMap<string, number>): Promise<Committed>;
   getRecord(repository: string, id: string): Promise<RecordRow | undefined>;
   /** Every row of a repository, tombstones included, sorted by id. */
   getRecords(repository: string): Promise<RecordRow[]>;
@@ -56,9 +68,6 @@ export interface SyncStorage {
   /** Outbox entries with a key above `afterKey`, oldest first, at most `limit`, as the store
    *  holds them (written by any runtime). */
   readOutbox(afterKey: number, limit: number): Promise<OutboxEntry[]>;
-  /** What `readOutbox` would answer, when known without reading (entries this storage just
-   *  committed), else undefined: a write's push then leaves in the task that committed it. */
-  peekOutbox?(afterKey: number, limit: number): OutboxEntry[] | undefined;
   removeOutbox(keys: readonly number[]): Promise<void>;
   outboxSize(): Promise<number>;
   /** Which of these eventIds the outbox holds (a full scan: for retried writes only). */
