@@ -168,6 +168,18 @@ export interface LoggedEvent {
   event: SequencedEvent;
   /** AppendOptions.origin of the append that stored it; known only to the process that did. */
   origin?: string;
+  /**
+   * Set on the events of a batch over several repositories (appendBatch), the same number on each
+   * of them, which this process gives every such batch: they are one change, sent as one frame.
+   * Known only to the process that stored them, like origin.
+   */
+  batch?: number;
+}
+
+/** One repository's events of an append. */
+export interface AppendPart<E = SyncEvent> {
+  repository: string;
+  events: readonly E[];
 }
 
 /** Events committed to a namespace, as an AppendedListener hears of them. */
@@ -186,14 +198,20 @@ export interface Commit {
 
 export type AppendedListener = (commit: Commit) => void;
 
-/** The events a commit stored, in sequence order, each with its request's origin. */
+let lastBatch = 0;
+
+/** The events a commit stored, in sequence order, each with its request's origin, and a batch
+ *  number for those of a request over several repositories. */
 export function storedEvents(
-  requests: readonly { origin?: string | undefined }[],
+  requests: readonly { origin?: string | undefined; parts: readonly unknown[] }[],
   results: readonly (readonly AppendResult[])[],
 ): LoggedEvent[] {
   const stored = results.flatMap((request, i) => {
     const origin = requests[i]?.origin;
-    return request.filter((result) => !result.duplicate).map(({ repository, event }) => (origin === undefined ? { repository, event } : { repository, event, origin }));
+    const batch = (requests[i]?.parts.length ?? 0) > 1 ? ++lastBatch : undefined;
+    return request
+      .filter((result) => !result.duplicate)
+      .map(({ repository, event }): LoggedEvent => ({ repository, event, ...(origin === undefined ? {} : { origin }), ...(batch === undefined ? {} : { batch }) }));
   });
   return stored.sort((a, b) => a.event.serverSequence - b.event.serverSequence);
 }
@@ -214,6 +232,14 @@ export interface EventStore {
    * another repository, or when storing them would pass `options.quotaBytes`.
    */
   append(namespace: string, repository: string, events: readonly SyncEvent[], options?: AppendOptions): Promise<AppendResult[]>;
+  /**
+   * Appends several repositories' events as ONE append, as `append` does one repository's: all
+   * committed in one transaction or none (AppendRefused names why), the quota counted for them
+   * all, an eventId stored under another repository (or given in two parts) refusing them all.
+   * Results in part order. Listeners hear of them in one commit, marked as one batch
+   * (LoggedEvent.batch) when there are several parts.
+   */
+  appendBatch(namespace: string, parts: readonly AppendPart[], options?: AppendOptions): Promise<AppendResult[]>;
   /**
    * The compacted view: for each record of the repository, its winning event by
    * `compareEvents` (last writer wins on createdAt, eventId) over ALL its events; only winners
