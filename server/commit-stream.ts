@@ -31,10 +31,10 @@ export class CommitStream {
   private draining = false;
   private stopped = false;
   /**
-   * serverSequence → origin of a commit of this process that is read back from the log rather
-   * than handed on as committed (the log keeps no origins), so that it still carries its origin.
+   * serverSequence → origin and batch of a commit of this process that is read back from the log
+   * rather than handed on as committed (the log keeps neither), so that it still carries them.
    */
-  private readonly origins = new Map<number, string>();
+  private readonly origins = new Map<number, Pick<LoggedEvent, 'origin' | 'batch'>>();
 
   constructor(private readonly parts: CommitStreamParts) {}
 
@@ -54,8 +54,10 @@ export class CommitStream {
       this.handOn(events);
       return;
     }
-    for (const { event, origin } of events ?? []) {
-      if (origin !== undefined && event.serverSequence > this.delivered) this.origins.set(event.serverSequence, origin);
+    for (const { event, origin, batch } of events ?? []) {
+      if ((origin !== undefined || batch !== undefined) && event.serverSequence > this.delivered) {
+        this.origins.set(event.serverSequence, { ...(origin === undefined ? {} : { origin }), ...(batch === undefined ? {} : { batch }) });
+      }
     }
     if (this.started) void this.drain();
   }
@@ -98,10 +100,10 @@ export class CommitStream {
   }
 
   private withOrigin(entry: LoggedEvent): LoggedEvent {
-    const origin = this.origins.get(entry.event.serverSequence);
-    if (origin === undefined) return entry;
+    const known = this.origins.get(entry.event.serverSequence);
+    if (known === undefined) return entry;
     this.origins.delete(entry.event.serverSequence);
-    return { ...entry, origin };
+    return { ...entry, ...known };
   }
 
   private handOn(events: readonly LoggedEvent[]): void {
