@@ -54,11 +54,7 @@ export class CommitStream {
       this.handOn(events);
       return;
     }
-    for (const { event, origin, batch } of events ?? []) {
-      if ((origin !== undefined || batch !== undefined) && event.serverSequence > this.delivered) {
-        this.origins.set(event.serverSequence, { ...(origin === undefined ? {} : { origin }), ...(batch === undefined ? {} : { batch }) });
-      }
-    }
+    for (const entry of events ?? []) this.remember(entry);
     if (this.started) void this.drain();
   }
 
@@ -86,16 +82,27 @@ export class CommitStream {
         // arrives before it: its sender then gets its own event back, which a client applies
         // once (worker/local/merge.ts), so it costs a frame and nothing else.
         const logged = await store.readLog(namespace, this.delivered, Math.min(LOG_PAGE, this.committed - this.delivered));
-        const last = logged.at(-1);
-        if (!last || this.stopped) break;
-        this.delivered = last.event.serverSequence;
-        this.handOn(logged.map((entry) => this.withOrigin(entry)));
+        if (logged.length === 0 || this.stopped) break;
+        const entries = logged.map((entry) => this.withOrigin(entry));
+        // A full page may end inside a batch (a short one ends where a commit does): its tail
+        // waits for the next page, so that the batch is handed on whole.
+        const whole = logged.length === LOG_PAGE ? withoutCutBatch(entries) : entries;
+        for (const entry of entries.slice(whole.length)) this.remember(entry);
+        this.delivered = whole.at(-1)!.event.serverSequence;
+        this.handOn(whole);
       }
     } catch (error) {
       // The next commit retries from `delivered`; nothing is skipped.
       this.parts.log.error(`${this.parts.what} failed`, { namespace, error });
     } finally {
       this.draining = false;
+    }
+  }
+
+  /** Keeps what the log will not say of an event still to be read back: its origin and batch. */
+  private remember({ event, origin, batch }: LoggedEvent): void {
+    if ((origin !== undefined || batch !== undefined) && event.serverSequence > this.delivered) {
+      this.origins.set(event.serverSequence, { ...(origin === undefined ? {} : { origin }), ...(batch === undefined ? {} : { batch }) });
     }
   }
 
@@ -113,4 +120,13 @@ export class CommitStream {
       this.parts.log.error(`${this.parts.what} failed`, { namespace: this.parts.namespace, error });
     }
   }
+}
+
+/** The entries without the batch the last one belongs to, unless that batch is all of them. */
+function withoutCutBatch(entries: readonly LoggedEvent[]): readonly LoggedEvent[] {
+  const batch = entries.at(-1)?.batch;
+  if (batch === undefined) return entries;
+  let end = entries.length;
+  while (end > 0 && entries[end - 1]!.batch === batch) end--;
+  return end === 0 ? entries : entries.slice(0, end);
 }
