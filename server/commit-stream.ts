@@ -6,6 +6,7 @@
  * instance's commit, known only by its sequences, or one heard while a read of the log runs) is
  * read back from the log, so a missed or coalesced notification delays events but loses none.
  */
+import { MAX_BATCH_EVENTS } from '../protocol';
 import type { Logger } from './log';
 import type { Commit, EventStore, LoggedEvent } from './store/event-store';
 
@@ -46,7 +47,7 @@ export class CommitStream {
     if (this.committed > this.delivered) void this.drain();
   }
 
-  heard({ maxSequence, events }: Commit): void {
+  heard({ maxSequence, events, batches }: Commit): void {
     if (this.stopped) return;
     this.committed = Math.max(this.committed, maxSequence);
     if (events && this.follows(events)) {
@@ -55,6 +56,12 @@ export class CommitStream {
       return;
     }
     for (const entry of events ?? []) this.remember(entry);
+    // Another instance's batches: its events are read back from the log, which does not keep them.
+    for (const [first, last] of batches ?? []) {
+      // No batch a push can make is longer: anything else is no batch of ours, and left out.
+      if (last < first || last - first >= MAX_BATCH_EVENTS) continue;
+      for (let sequence = Math.max(first, this.delivered + 1); sequence <= last; sequence++) this.origins.set(sequence, { batch: first });
+    }
     if (this.started) void this.drain();
   }
 

@@ -2,4 +2,4 @@
 import { createTestDatabase } from './helpers/postgres';
 import { runBatchSuite } from './server-batch';
 
-runBatchSuite('postgres', createTestDatabase);
+runBatchSuite('postgres', createTestDatabase, true);

@@ -7,11 +7,8 @@
  * events; malformed batch frames refused with a clear error, the server still serving.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import * as v from 'valibot';
 import { EVENTS_BATCH_FEATURE, MAX_BATCH_EVENTS, MAX_BATCH_REPOSITORIES, Operation, type SequencedEvent, type SyncEvent } from '../protocol';
@@ -39,7 +36,8 @@ interface BatchServer {
   asked: WriteRequest[];
 }
 
-export function runBatchSuite(label: string, database: BatchDatabase): void {
+/** `instances`: the database can be served by several servers at once (PostgreSQL). */
+export function runBatchSuite(label: string, database: BatchDatabase, instances = false): void {
   describe(`push_batch (${label})`, () => {
     const cleanups = new Cleanups();
     afterEach(() => cleanups.run());
@@ -47,11 +45,14 @@ export function runBatchSuite(label: string, database: BatchDatabase): void {
     async function start(options: SyncServerOptions = {}): Promise<BatchServer> {
       const db = await database();
       cleanups.add(() => db.drop());
-      const dir = mkdtempSync(join(tmpdir(), 'tabsync-batch-'));
-      cleanups.add(async () => rmSync(dir, { recursive: true, force: true }));
+      return serve(db.url, options);
+    }
+
+    /** A server over the database at `url` (another instance, when one serves it already). */
+    async function serve(url: string, options: SyncServerOptions = {}): Promise<BatchServer> {
       const asked: WriteRequest[] = [];
       const sync = await createSyncServer({
-        databaseUrl: db.url,
+        databaseUrl: url,
         logLevel: 'silent',
         authenticate: ({ token }) => (token ? { principal: token, namespace: 'team' } : null),
         authorizeWrite: (write) => {
@@ -182,6 +183,27 @@ export function runBatchSuite(label: string, database: BatchDatabase): void {
       assert.deepEqual((await sender.next('ack')).eventIds, ids(lists), 'what fits is still taken');
     });
 
+    if (instances) {
+      it('sends a batch committed through another instance as one events_batch frame, and its onCommitted hears it marked as one batch', async () => {
+        const db = await database();
+        cleanups.add(() => db.drop());
+        const [first, second] = [await serve(db.url), await serve(db.url)];
+        const sender = await login(first);
+        const watcher = await login(second, [EVENTS_BATCH_FEATURE]);
+        const oldClient = await login(second);
+        const todos = [todo('t1', 1)];
+        const lists = [list('l1', 2), list('l2', 3)];
+        sender.send({ type: 'push_batch', repositories: parts(['todos', todos], ['lists', lists]) });
+        await sender.next('ack');
+        const frame = await watcher.next('events_batch', 10_000);
+        assert.deepEqual(frame.repositories.map(({ repository, events }) => [repository, events.map((e) => e.dataId)]), [['todos', ['t1']], ['lists', ['l1', 'l2']]]);
+        assert.deepEqual(await framesBeforePong(watcher), []);
+        assert.deepEqual([await oldClient.next('events', 10_000), await oldClient.next('events')].map((m) => m.repository), ['todos', 'lists']);
+        await until(() => second.committed.length > 0);
+        assert.deepEqual(second.committed.flatMap((c) => c.events.map((e) => [e.event.dataId, e.batch, e.origin])), [['t1', 1, undefined], ['l1', 1, undefined], ['l2', 1, undefined]]);
+      });
+    }
+
     it('answers malformed batch frames with a clear invalid_message (naming the events when it can) and goes on serving', async () => {
       const server = await start();
       const client = await login(server);
@@ -227,4 +249,12 @@ export function runBatchSuite(label: string, database: BatchDatabase): void {
 async function clientErrorFor(client: TestClient, repositories: unknown) {
   client.send({ type: 'push_batch', repositories });
   return client.next('error');
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

@@ -10,6 +10,7 @@ import type pg from 'pg';
 import type { SyncEvent } from '../../protocol';
 import type { Logger } from '../log';
 import {
+  batchRanges,
   commitOf,
   PageCollector,
   parsePage,
@@ -95,7 +96,7 @@ class PostgresStore implements EventStore {
   ) {
     this.listeners = new Listeners(log, 'onAppended');
     this.fanout = new Fanout(url, log, {
-      appended: (namespace, maxSequence, firstSequence) => this.emit({ namespace, maxSequence, firstSequence }),
+      appended: (namespace, maxSequence, firstSequence, batches) => this.emit({ namespace, maxSequence, firstSequence, ...(batches ? { batches } : {}) }),
       reconnected: () => void this.reannounce(),
     });
   }
@@ -160,7 +161,7 @@ class PostgresStore implements EventStore {
     const first = stored[0]?.event.serverSequence;
     const last = stored.at(-1)?.event.serverSequence;
     if (first !== undefined && last !== undefined) {
-      this.fanout.announce(namespace, first, last);
+      this.fanout.announce(namespace, first, last, batchRanges(stored));
       this.emit(commitOf(namespace, last, stored));
     }
     return results;
