@@ -1,12 +1,17 @@
 /**
- * A batch read back from the log (a commit heard out of step, so CommitStream reads it back in
- * pages) is handed on whole, with its batch marker, even when a page of the log ends inside it.
+ * A batch through the fan-out's parts over a real SQLite store: sharing a group commit with
+ * single-repository pushes, it still goes as one events_batch frame (by repository to a client
+ * that does not take batches, and when it is too large for one frame); read back from the log (a
+ * commit heard out of step), it is handed on whole, with its marker, even when a page of the log
+ * ends inside it.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ServerMessage } from '../protocol';
+import { Hub, type Subscriber } from '../server/broadcast';
 import { CommitStream } from '../server/commit-stream';
 import { createLogger } from '../server/log';
 import type { Commit, EventStore, LoggedEvent } from '../server/store/event-store';
@@ -26,6 +31,46 @@ describe('a batch read back from the log', () => {
   after(async () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A subscriber that keeps each frame it is sent, as `type:repository,…:events`. */
+  function subscriber(id: string, takesBatches: boolean) {
+    const frames: string[] = [];
+    const deliver = (text: string) => {
+      const message = JSON.parse(text) as ServerMessage;
+      if (message.type === 'events') frames.push(`events:${message.repository}:${message.events.length}`);
+      else if (message.type === 'events_batch') frames.push(`events_batch:${message.repositories.map((p) => p.repository).join(',')}:${message.repositories.flatMap((p) => p.events).length}`);
+    };
+    return { id, takesBatches, frames, deliver } satisfies Subscriber & { frames: string[] };
+  }
+
+  async function sharedCommit(namespace: string, maxFrameBytes: number) {
+    const hub = new Hub(store, createLogger('silent', () => {}), maxFrameBytes);
+    const taker = subscriber('taker', true);
+    const old = subscriber('old', false);
+    await hub.join(namespace, taker);
+    await hub.join(namespace, old);
+    const batch = ['todos', 'lists'].map((repository) => ({ repository, events: [makeEvent(`${repository}-b1`, 1), makeEvent(`${repository}-b2`, 2)] }));
+    // Started together: the group-commit queue puts them in one or two transactions.
+    await Promise.all([
+      store.append(namespace, 'todos', [makeEvent('before', 1)], { origin: 'a' }),
+      store.appendBatch(namespace, batch, { origin: 'b' }),
+      store.append(namespace, 'notes', [makeEvent('after', 1)], { origin: 'c' }),
+    ]);
+    hub.close();
+    return { taker: taker.frames, old: old.frames };
+  }
+
+  it('sends a batch that shared a group commit as one events_batch frame, the pushes around it as events frames', async () => {
+    const { taker, old } = await sharedCommit('shared', 1024 * 1024);
+    assert.deepEqual([...taker].sort(), ['events:notes:1', 'events:todos:1', 'events_batch:todos,lists:4']);
+    assert.deepEqual([...old].sort(), ['events:lists:2', 'events:notes:1', 'events:todos:1', 'events:todos:2'], 'by repository to a client that does not take batches');
+  });
+
+  it('sends a batch too large for one frame by repository, even to a client that takes batches', async () => {
+    const { taker } = await sharedCommit('small-frames', 700);
+    assert.ok(!taker.some((frame) => frame.startsWith('events_batch')), taker.join(' '));
+    assert.deepEqual(taker.filter((frame) => frame.endsWith(':2')).sort(), ['events:lists:2', 'events:todos:2']);
   });
 
   it('is handed on whole, marked, when a page of the log ends inside it', async () => {
