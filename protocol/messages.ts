@@ -118,10 +118,65 @@ function dataProblem(data: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/** Most repositories one `push_batch` (or `events_batch`) names; its events stay within MAX_BATCH_EVENTS in all. */
+export const MAX_BATCH_REPOSITORIES = 32;
+
+/**
+ * What a client names in `auth.features` to be sent a batch committed together as ONE
+ * `events_batch` frame. A client that does not name it (every worker before batches) gets the
+ * batch as one `events` frame per repository, which it already applies: a frame of a type it does
+ * not know it would drop, and the cursor a later broadcast moves would then skip those events.
+ */
+export const EVENTS_BATCH_FEATURE = 'events_batch';
+/** Most features an `auth` names, and the longest name: a server ignores those it does not know. */
+const MAX_FEATURES = 16;
+const MAX_FEATURE_LENGTH = 64;
+
 const credentials = {
   token: v.optional(v.string()),
   headers: v.optional(v.record(v.string(), v.string())),
+  features: v.optional(
+    v.pipe(v.array(v.pipe(v.string(), v.maxLength(MAX_FEATURE_LENGTH))), v.maxLength(MAX_FEATURES, `at most ${MAX_FEATURES} features`)),
+  ),
 };
+
+/** One repository's events of a batch. */
+const BatchPartSchema = v.object({
+  repository: RepositoryName,
+  events: v.pipe(v.array(SyncEventSchema), v.minLength(1, 'each repository of a batch needs at least one event')),
+});
+export type BatchPart = v.InferOutput<typeof BatchPartSchema>;
+
+/** Why the parts of a `push_batch` do not make one batch (a repository named twice, an eventId
+ *  given twice, too many events in all), or undefined. */
+export function batchProblem(parts: readonly { repository: string; events: readonly { eventId: string }[] }[]): string | undefined {
+  const repositories = new Set<string>();
+  const eventIds = new Set<string>();
+  let events = 0;
+  for (const { repository, events: partEvents } of parts) {
+    if (repositories.has(repository)) return `repository ${repository} is named twice: give each repository's events in one part`;
+    repositories.add(repository);
+    events += partEvents.length;
+    if (events > MAX_BATCH_EVENTS) return `at most ${MAX_BATCH_EVENTS} events per batch, over all its repositories`;
+    for (const { eventId } of partEvents) {
+      if (eventIds.has(eventId)) return `eventId ${eventId} is given twice: an eventId names one event`;
+      eventIds.add(eventId);
+    }
+  }
+  return undefined;
+}
+
+/** The parts of a `push_batch`: 1–MAX_BATCH_REPOSITORIES repositories, each once, 1–MAX_BATCH_EVENTS events in all, each eventId once. */
+const PushBatchParts = v.pipe(
+  v.array(BatchPartSchema),
+  v.minLength(1, 'a batch needs at least one repository'),
+  v.maxLength(MAX_BATCH_REPOSITORIES, `at most ${MAX_BATCH_REPOSITORIES} repositories per batch`),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = batchProblem(dataset.value);
+    if (problem) addIssue({ message: problem });
+  }),
+);
 
 export const ClientMessageSchema = v.variant('type', [
   v.object({ type: v.literal('auth'), ...credentials }),
@@ -133,6 +188,8 @@ export const ClientMessageSchema = v.variant('type', [
     repository: RepositoryName,
     events: v.pipe(v.array(SyncEventSchema), v.minLength(1), v.maxLength(MAX_BATCH_EVENTS, `at most ${MAX_BATCH_EVENTS} events per batch`)),
   }),
+  /** Events of several repositories, stored all or none in one commit → one `ack` naming them all. */
+  v.object({ type: v.literal('push_batch'), repositories: PushBatchParts }),
   v.object({
     type: v.literal('request_events'),
     repository: RepositoryName,
@@ -169,6 +226,11 @@ export const ServerMessageSchema = v.variant('type', [
     repository: RepositoryName,
     events: v.array(SyncEventSchema),
     hasMore: v.optional(v.boolean()),
+  }),
+  /** A batch committed together, for a client that named EVENTS_BATCH_FEATURE: apply it as one change. */
+  v.object({
+    type: v.literal('events_batch'),
+    repositories: v.array(v.object({ repository: RepositoryName, events: v.array(SyncEventSchema) })),
   }),
   v.object({
     type: v.literal('ack'),

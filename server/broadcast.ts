@@ -7,14 +7,16 @@
  */
 import type { SequencedEvent } from '../protocol';
 import { CommitStream } from './commit-stream';
-import { eventsFrames } from './events-frames';
+import { eventsBatchFrame, eventsFrames } from './events-frames';
 import type { Logger } from './log';
 import type { Commit, EventStore, LoggedEvent } from './store/event-store';
 
 /** A connection as the hub sees it. */
 export interface Subscriber {
   readonly id: string;
-  /** Sends an already serialized `events` message. */
+  /** The client named EVENTS_BATCH_FEATURE in its `auth`: it is sent a batch as one `events_batch` frame (absent: it is not). */
+  readonly takesBatches?: boolean;
+  /** Sends an already serialized `events` or `events_batch` message. */
   deliver(text: string): void;
 }
 
@@ -84,7 +86,37 @@ export class Hub {
     this.namespaces.delete(namespace);
   }
 
+  /** A commit's events: a batch over several repositories as one change, the rest by repository. */
   private deliver(subscribers: ReadonlySet<Subscriber>, logged: readonly LoggedEvent[]): void {
+    for (const { batch, events } of segments(logged)) {
+      if (batch) this.deliverBatch(subscribers, events);
+      else this.deliverByRepository(subscribers, events);
+    }
+  }
+
+  /**
+   * One batch (one push, one origin): one `events_batch` frame to a subscriber that takes them,
+   * one `events` frame per repository to any other (what a client before batches applies), none
+   * to its sender. A batch too large for one frame (a push cap above the page cap) goes by repository.
+   */
+  private deliverBatch(subscribers: ReadonlySet<Subscriber>, logged: readonly LoggedEvent[]): void {
+    const origin = logged[0]?.origin;
+    const parts = partsOf(logged);
+    const whole = eventsBatchFrame(parts);
+    const fits = Buffer.byteLength(whole) <= this.maxFrameBytes;
+    let byRepository: string[] | undefined;
+    for (const subscriber of subscribers) {
+      if (subscriber.id === origin) continue;
+      if (fits && subscriber.takesBatches) {
+        subscriber.deliver(whole);
+        continue;
+      }
+      byRepository ??= parts.flatMap(({ repository, events }) => eventsFrames(repository, events, this.maxFrameBytes).map((f) => f.frame));
+      for (const frame of byRepository) subscriber.deliver(frame);
+    }
+  }
+
+  private deliverByRepository(subscribers: ReadonlySet<Subscriber>, logged: readonly LoggedEvent[]): void {
     const byRepository = new Map<string, { event: SequencedEvent; origin?: string }[]>();
     for (const { repository, event, origin } of logged) {
       let group = byRepository.get(repository);
@@ -104,4 +136,26 @@ export class Hub {
       }
     }
   }
+}
+
+/** The events cut into runs: each batch alone (its events are consecutive), the others between them together. */
+function segments(logged: readonly LoggedEvent[]): { batch: number | undefined; events: LoggedEvent[] }[] {
+  const runs: { batch: number | undefined; events: LoggedEvent[] }[] = [];
+  for (const entry of logged) {
+    const last = runs.at(-1);
+    if (last && last.batch === entry.batch) last.events.push(entry);
+    else runs.push({ batch: entry.batch, events: [entry] });
+  }
+  return runs;
+}
+
+/** A batch's events by repository, repositories in the order the batch gave them. */
+function partsOf(logged: readonly LoggedEvent[]): { repository: string; events: SequencedEvent[] }[] {
+  const parts = new Map<string, SequencedEvent[]>();
+  for (const { repository, event } of logged) {
+    const events = parts.get(repository);
+    if (events) events.push(event);
+    else parts.set(repository, [event]);
+  }
+  return [...parts].map(([repository, events]) => ({ repository, events }));
 }

@@ -6,6 +6,7 @@
  * instance's commit, known only by its sequences, or one heard while a read of the log runs) is
  * read back from the log, so a missed or coalesced notification delays events but loses none.
  */
+import { MAX_BATCH_EVENTS } from '../protocol';
 import type { Logger } from './log';
 import type { Commit, EventStore, LoggedEvent } from './store/event-store';
 
@@ -31,10 +32,10 @@ export class CommitStream {
   private draining = false;
   private stopped = false;
   /**
-   * serverSequence → origin of a commit of this process that is read back from the log rather
-   * than handed on as committed (the log keeps no origins), so that it still carries its origin.
+   * serverSequence → origin and batch of a commit of this process that is read back from the log
+   * rather than handed on as committed (the log keeps neither), so that it still carries them.
    */
-  private readonly origins = new Map<number, string>();
+  private readonly origins = new Map<number, Pick<LoggedEvent, 'origin' | 'batch'>>();
 
   constructor(private readonly parts: CommitStreamParts) {}
 
@@ -46,7 +47,7 @@ export class CommitStream {
     if (this.committed > this.delivered) void this.drain();
   }
 
-  heard({ maxSequence, events }: Commit): void {
+  heard({ maxSequence, events, batches }: Commit): void {
     if (this.stopped) return;
     this.committed = Math.max(this.committed, maxSequence);
     if (events && this.follows(events)) {
@@ -54,8 +55,12 @@ export class CommitStream {
       this.handOn(events);
       return;
     }
-    for (const { event, origin } of events ?? []) {
-      if (origin !== undefined && event.serverSequence > this.delivered) this.origins.set(event.serverSequence, origin);
+    for (const entry of events ?? []) this.remember(entry);
+    // Another instance's batches: its events are read back from the log, which does not keep them.
+    for (const [first, last] of batches ?? []) {
+      // No batch a push can make is longer: anything else is no batch of ours, and left out.
+      if (last < first || last - first >= MAX_BATCH_EVENTS) continue;
+      for (let sequence = Math.max(first, this.delivered + 1); sequence <= last; sequence++) this.origins.set(sequence, { batch: first });
     }
     if (this.started) void this.drain();
   }
@@ -84,10 +89,14 @@ export class CommitStream {
         // arrives before it: its sender then gets its own event back, which a client applies
         // once (worker/local/merge.ts), so it costs a frame and nothing else.
         const logged = await store.readLog(namespace, this.delivered, Math.min(LOG_PAGE, this.committed - this.delivered));
-        const last = logged.at(-1);
-        if (!last || this.stopped) break;
-        this.delivered = last.event.serverSequence;
-        this.handOn(logged.map((entry) => this.withOrigin(entry)));
+        if (logged.length === 0 || this.stopped) break;
+        const entries = logged.map((entry) => this.withOrigin(entry));
+        // A full page may end inside a batch (a short one ends where a commit does): its tail
+        // waits for the next page, so that the batch is handed on whole.
+        const whole = logged.length === LOG_PAGE ? withoutCutBatch(entries) : entries;
+        for (const entry of entries.slice(whole.length)) this.remember(entry);
+        this.delivered = whole.at(-1)!.event.serverSequence;
+        this.handOn(whole);
       }
     } catch (error) {
       // The next commit retries from `delivered`; nothing is skipped.
@@ -97,11 +106,18 @@ export class CommitStream {
     }
   }
 
+  /** Keeps what the log will not say of an event still to be read back: its origin and batch. */
+  private remember({ event, origin, batch }: LoggedEvent): void {
+    if ((origin !== undefined || batch !== undefined) && event.serverSequence > this.delivered) {
+      this.origins.set(event.serverSequence, { ...(origin === undefined ? {} : { origin }), ...(batch === undefined ? {} : { batch }) });
+    }
+  }
+
   private withOrigin(entry: LoggedEvent): LoggedEvent {
-    const origin = this.origins.get(entry.event.serverSequence);
-    if (origin === undefined) return entry;
+    const known = this.origins.get(entry.event.serverSequence);
+    if (known === undefined) return entry;
     this.origins.delete(entry.event.serverSequence);
-    return { ...entry, origin };
+    return { ...entry, ...known };
   }
 
   private handOn(events: readonly LoggedEvent[]): void {
@@ -111,4 +127,13 @@ export class CommitStream {
       this.parts.log.error(`${this.parts.what} failed`, { namespace: this.parts.namespace, error });
     }
   }
+}
+
+/** The entries without the batch the last one belongs to, unless that batch is all of them. */
+function withoutCutBatch(entries: readonly LoggedEvent[]): readonly LoggedEvent[] {
+  const batch = entries.at(-1)?.batch;
+  if (batch === undefined) return entries;
+  let end = entries.length;
+  while (end > 0 && entries[end - 1]!.batch === batch) end--;
+  return end === 0 ? entries : entries.slice(0, end);
 }

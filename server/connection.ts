@@ -11,11 +11,12 @@ import WebSocket, { type RawData } from 'ws';
 import {
   ClientMessageSchema,
   decodeFrame,
+  EVENTS_BATCH_FEATURE,
   PushedEventIdsSchema,
+  type BatchPart,
   type ClientMessage,
   type ErrorCode,
   type ServerMessage,
-  type SyncEvent,
 } from '../protocol';
 import type { Identity } from './auth';
 import type { Subscriber } from './broadcast';
@@ -27,7 +28,7 @@ import { Outbound, type SendPool } from './outbound';
 import { takeFromAll, TokenBucket } from './rate-limit';
 import { ReadGate } from './read-gate';
 import { AppendRefused, type EventStore } from './store/event-store';
-import type { WriteChecks } from './write-checks';
+import { pushRefusal, type WriteChecks } from './write-checks';
 
 export { CloseCode } from './close-codes';
 
@@ -43,6 +44,8 @@ export interface ConnectionContext extends AuthContext {
 
 export class Connection implements Subscriber {
   readonly id = randomUUID();
+  /** Set by each `auth` message's `features` (EVENTS_BATCH_FEATURE); none named, none taken. */
+  takesBatches = false;
   private readonly auth: ConnectionAuth;
   private readonly bucket: TokenBucket;
   private readonly bytes: TokenBucket;
@@ -198,7 +201,10 @@ export class Connection implements Subscriber {
   }
 
   private async handle(message: ClientMessage): Promise<void> {
-    if (message.type === 'auth') return this.auth.authenticate(message);
+    if (message.type === 'auth') {
+      this.takesBatches = message.features?.includes(EVENTS_BATCH_FEATURE) ?? false;
+      return this.auth.authenticate(message);
+    }
     const identity = this.auth.identity;
     if (identity === undefined) {
       this.refuse('unauthenticated', `authenticate first: send {"type":"auth"} before ${message.type}`);
@@ -206,9 +212,11 @@ export class Connection implements Subscriber {
     }
     switch (message.type) {
       case 'push_event':
-        return this.push(identity, message.repository, [message.event]);
+        return this.push(identity, [{ repository: message.repository, events: [message.event] }]);
       case 'push_events_batch':
-        return this.push(identity, message.repository, message.events);
+        return this.push(identity, [{ repository: message.repository, events: message.events }]);
+      case 'push_batch':
+        return this.push(identity, message.repositories);
       case 'request_events':
         return answerRequestEvents(this.catchUpFor(identity), message);
       case 'request_all_events':
@@ -219,23 +227,26 @@ export class Connection implements Subscriber {
   }
 
   /** A push passes the app's checks (schemas, authorizeWrite) before it is stored; a refused one is answered and not stored. */
-  private async push(identity: Identity, repository: string, events: readonly SyncEvent[]): Promise<void> {
-    const { principal, namespace } = identity;
-    const refusal = await this.context.writes.refusal({ principal, namespace, repository, events });
+  private async push(identity: Identity, parts: readonly BatchPart[]): Promise<void> {
+    const { namespace } = identity;
+    const refusal = await pushRefusal(this.context.writes, identity, parts);
     if (refusal) {
       this.context.log.info('push refused', { connectionId: this.id, namespace, code: refusal.code, reason: refusal.message });
       return this.sendError(refusal.code, refusal.message, refusal.eventIds);
     }
     // The identity ended (expired, or re-authenticated) while the app checked: the push is its, not the next one's.
     if (this.auth.identity !== identity) return this.sendError('unauthenticated', 'the connection was no longer authenticated when this push was checked: nothing of it was stored');
-    return this.append(namespace, repository, events);
+    return this.append(namespace, parts);
   }
 
-  private async append(namespace: string, repository: string, events: readonly SyncEvent[]): Promise<void> {
-    const eventIds = events.map((e) => e.eventId);
+  private async append(namespace: string, parts: readonly BatchPart[]): Promise<void> {
+    const { store } = this.context;
+    const eventIds = parts.flatMap((part) => part.events.map((e) => e.eventId));
     try {
       // The origin travels with the commit: the fan-out does not send these back to this connection.
-      await this.context.store.append(namespace, repository, events, { quotaBytes: this.context.config.namespaceQuotaBytes, origin: this.id });
+      const options = { quotaBytes: this.context.config.namespaceQuotaBytes, origin: this.id };
+      const [only] = parts;
+      await (parts.length === 1 && only ? store.append(namespace, only.repository, only.events, options) : store.appendBatch(namespace, parts, options));
     } catch (error) {
       if (!(error instanceof AppendRefused)) throw error;
       // Refused whole for what it holds: named, so that the client sets these writes aside.
@@ -243,7 +254,8 @@ export class Connection implements Subscriber {
       this.sendError(error.code, error.message, eventIds);
       return;
     }
-    this.send({ type: 'ack', eventIds, repositories: { [repository]: eventIds } });
+    const repositories = Object.fromEntries(parts.map((part) => [part.repository, part.events.map((e) => e.eventId)]));
+    this.send({ type: 'ack', eventIds, repositories });
   }
 
   private closedWith(code: number): void {
@@ -263,9 +275,20 @@ export class Connection implements Subscriber {
  */
 function refusedEventIds(parsed: unknown): string[] | undefined {
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { type, event, events } = parsed as { type?: unknown; event?: unknown; events?: unknown };
-  const pushed = type === 'push_event' ? [event] : type === 'push_events_batch' && Array.isArray(events) ? events : [];
-  const ids = pushed.map((e: unknown) => (typeof e === 'object' && e !== null ? (e as { eventId?: unknown }).eventId : undefined));
+  const ids = pushedEvents(parsed).map((e: unknown) => (typeof e === 'object' && e !== null ? (e as { eventId?: unknown }).eventId : undefined));
+  // A batch that gives an eventId twice is refused again as sent: its events, each named once.
+  const named = (parsed as { type?: unknown }).type === 'push_batch' ? [...new Set(ids)] : ids;
   // What the client's own decoder accepts as `error.eventIds`, each event named once.
-  return ids.length > 0 && v.is(PushedEventIdsSchema, ids) && new Set(ids).size === ids.length ? ids : undefined;
+  return named.length > 0 && v.is(PushedEventIdsSchema, named) && new Set(named).size === named.length ? named : undefined;
+}
+
+/** The events a push frame holds, as far as its shape says: none when it is not one. */
+function pushedEvents(parsed: object): unknown[] {
+  const { type, event, events, repositories } = parsed as { type?: unknown; event?: unknown; events?: unknown; repositories?: unknown };
+  if (type === 'push_event') return [event];
+  if (type === 'push_events_batch') return Array.isArray(events) ? events : [];
+  if (type !== 'push_batch' || !Array.isArray(repositories)) return [];
+  const parts = repositories.map((part: unknown) => (typeof part === 'object' && part !== null ? (part as { events?: unknown }).events : undefined));
+  // A part that is not a list of events: the batch's events are not all known, none is named.
+  return parts.every(Array.isArray) ? parts.flat() : [undefined];
 }

@@ -30,6 +30,12 @@ export function eventsFrames(repository: string, events: readonly SequencedEvent
   ];
 }
 
+/** A batch committed together as one `events_batch` message (see EVENTS_BATCH_FEATURE). */
+export function eventsBatchFrame(parts: readonly { repository: string; events: readonly SequencedEvent[] }[]): string {
+  const message: ServerMessage = { type: 'events_batch', repositories: parts.map(({ repository, events }) => ({ repository, events: [...events] })) };
+  return JSON.stringify(message);
+}
+
 /** Events already serialized (the store's text) as one JSON array, without parsing any. */
 export function eventsArrayText(events: readonly { json: string }[]): string {
   return `[${events.map((e) => e.json).join(',')}]`;

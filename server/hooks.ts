@@ -26,7 +26,8 @@ export interface AuthenticatedAs {
   expiresAt?: number;
 }
 
-/** One push, as `authorizeWrite` is asked about it. */
+/** One push, as `authorizeWrite` is asked about it: a `push_batch` is asked once per repository
+ *  part, in its order, and a refusal of any part refuses the whole batch. */
 export interface WriteRequest {
   principal: string;
   namespace: string;
@@ -44,7 +45,7 @@ export type RecordSchema = v.GenericSchema | v.GenericSchemaAsync;
 export interface SyncServerHooks {
   /** Maps credentials to `{ principal, namespace }`, or `null` to refuse them; replaces `authTokens` and `jwtSecret`. */
   authenticate?: ((input: AuthenticateInput) => AuthenticatedAs | null | PromiseLike<AuthenticatedAs | null>) | undefined;
-  /** Allows or refuses each push (all its events or none); a refused push is not stored and its events are named. */
+  /** Allows or refuses each push (all its events or none; a batch part by part, all or none); a refused push is not stored and its events are named. */
   authorizeWrite?: ((write: WriteRequest) => WriteVerdict | PromiseLike<WriteVerdict>) | undefined;
   /** Repository → record schema: a pushed insert or update whose data fails it is refused (`invalid_record`). */
   schemas?: Readonly<Record<string, RecordSchema>> | undefined;

@@ -55,6 +55,25 @@ export function createWriteChecks(hooks: SyncServerHooks, timeoutMs: number, log
   };
 }
 
+/**
+ * Why a push of one or several repositories' events may not be stored, or undefined: each part
+ * is asked as a push of its own (its repository's schema, then authorizeWrite, in the batch's
+ * order), and the first refusal refuses the whole push, naming all its events when it names any.
+ */
+export async function pushRefusal(
+  checks: WriteChecks,
+  { principal, namespace }: { principal: string; namespace: string },
+  parts: readonly { repository: string; events: WriteRequest['events'] }[],
+): Promise<WriteRefusal | undefined> {
+  for (const { repository, events } of parts) {
+    const refusal = await checks.refusal({ principal, namespace, repository, events });
+    if (!refusal) continue;
+    if (parts.length === 1 || refusal.eventIds === undefined) return refusal;
+    return { ...refusal, eventIds: parts.flatMap((part) => idsOf(part.events)) };
+  }
+  return undefined;
+}
+
 /** The first insert or update whose data the schema refuses; deletes carry no record to check. */
 async function schemaRefusal(schema: RecordSchema, { repository, events }: WriteRequest): Promise<WriteRefusal | undefined> {
   for (const event of events) {

@@ -408,6 +408,64 @@ export function runStoreContract(label: string, open: () => Promise<OpenedStore>
       await assertUsage(store, 'ns', quotaBytes);
     });
 
+    it('appends a batch over several repositories whole: one commit, consecutive sequences, results in part order, marked as one batch', async () => {
+      const heard: Commit[] = [];
+      const stop = store.onAppended((commit) => void heard.push(commit));
+      const todos = [makeEvent('t1', 1), makeEvent('t2', 2)];
+      const lists = [makeEvent('l1', 3, { operation: Operation.delete, data: undefined })];
+      const parts = [{ repository: 'todos', events: todos }, { repository: 'lists', events: lists }];
+      const results = await store.appendBatch('ns', parts, { origin: 'conn-a' });
+      assert.deepEqual(results.map((r) => [r.repository, r.event.dataId, r.event.serverSequence, r.duplicate]), [
+        ['todos', 't1', 1, false],
+        ['todos', 't2', 2, false],
+        ['lists', 'l1', 3, false],
+      ]);
+      await waitFor(() => heard.length > 0);
+      stop();
+      assert.equal(heard.length, 1, 'one commit');
+      const events = heard[0]!.events ?? [];
+      assert.deepEqual(events.map((e) => [e.repository, e.event.dataId, e.origin]), [['todos', 't1', 'conn-a'], ['todos', 't2', 'conn-a'], ['lists', 'l1', 'conn-a']]);
+      const [batch] = new Set(events.map((e) => e.batch));
+      assert.equal(typeof batch, 'number', 'every event carries the same batch number');
+      assert.equal(new Set(events.map((e) => e.batch)).size, 1);
+      assert.deepEqual((await compacted('ns', 'todos')).map((e) => e.dataId), ['t1', 't2']);
+      assert.deepEqual((await compacted('ns', 'lists')).map((e) => e.dataId), ['l1']);
+      const again = await store.appendBatch('ns', parts);
+      assert.deepEqual(again.map((r) => [r.duplicate, r.event.serverSequence]), [[true, 1], [true, 2], [true, 3]], 'sent again: acked, nothing stored');
+      const [single] = await store.append('ns', 'todos', [makeEvent('t3', 4)]);
+      assert.equal(single?.event.serverSequence, 4);
+    });
+
+    it('refuses a batch whole: an eventId stored under another repository or given in two parts, the quota over all its parts, an unstorable event', async () => {
+      const stored = makeEvent('s', 1);
+      await store.append('ns', 'lists', [stored]);
+      const used = sizeOf('lists', [stored]);
+      const todos = [makeEvent('t1', 2), makeEvent('t2', 3)];
+      const repeated = makeEvent('r', 4);
+      const refusals: [string, Promise<unknown>][] = [
+        ['event_id_conflict', store.appendBatch('ns', [{ repository: 'todos', events: todos }, { repository: 'notes', events: [{ ...stored, data: { x: 1 } }] }])],
+        ['event_id_conflict', store.appendBatch('ns', [{ repository: 'todos', events: todos }, { repository: 'notes', events: [repeated] }, { repository: 'tags', events: [repeated] }])],
+        ['quota_exceeded', store.appendBatch('ns', [{ repository: 'todos', events: todos }, { repository: 'notes', events: [makeEvent('n', 5)] }], {
+          // Room for either part alone, not for both.
+          quotaBytes: used + Math.max(sizeOf('todos', todos), sizeOf('notes', [makeEvent('n', 5)])) + 1,
+        })],
+      ];
+      for (const [code, refused] of refusals) {
+        await assert.rejects(refused, (error: unknown) => error instanceof AppendRefused && error.code === code, code);
+      }
+      await assert.rejects(store.appendBatch('ns', [{ repository: 'todos', events: todos }, { repository: 'notes', events: [makeEvent('big', 6, { data: { big: 10n } })] }]));
+      assert.equal(await store.maxSequence('ns'), 1, 'nothing of any refused batch was stored');
+      for (const repository of ['todos', 'notes', 'tags']) assert.deepEqual(await compacted('ns', repository), [], repository);
+      // A refused batch sharing a group commit leaves the others stored.
+      const outcomes = await Promise.allSettled([
+        store.appendBatch('ns', [{ repository: 'todos', events: [makeEvent('ok', 7)] }, { repository: 'notes', events: [makeEvent('ok2', 8)] }]),
+        store.appendBatch('ns', [{ repository: 'todos', events: [makeEvent('no', 9)] }, { repository: 'notes', events: [{ ...stored, data: { y: 2 } }] }]),
+      ]);
+      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected']);
+      assert.deepEqual((await compacted('ns', 'todos')).map((e) => e.dataId), ['ok']);
+      assert.deepEqual((await compacted('ns', 'notes')).map((e) => e.dataId), ['ok2']);
+    });
+
     it('keeps events and sequences when the store is opened again', async () => {
       const first = await store.append('ns', 'todos', [makeEvent('a', 1), makeEvent('b', 2)]);
       await store.close();

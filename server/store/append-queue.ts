@@ -5,18 +5,18 @@
  * transaction of the namespace is in flight wait here and then go together in the next
  * transaction: one lock, one commit, for all of them. Under load, batches grow by themselves.
  */
-import { AppendRefused, type AppendOptions, type AppendResult } from './event-store';
+import { AppendRefused, type AppendOptions, type AppendPart, type AppendResult } from './event-store';
 
+/** One append: one repository's events, or a batch of several (appendBatch), never split. */
 export interface AppendRequest<E> {
-  repository: string;
-  events: readonly E[];
+  parts: readonly AppendPart<E>[];
   /** The namespace's quota this request must stay within (AppendOptions.quotaBytes). */
   quotaBytes: number | undefined;
   /** Who wrote it (AppendOptions.origin), for the commit's listeners. */
   origin: string | undefined;
 }
 
-/** Commits requests in one transaction; returns each request's results, in request order. */
+/** Commits requests in one transaction; returns each request's results (in part order), in request order. */
 export type CommitBatch<E> = (namespace: string, requests: readonly AppendRequest<E>[]) => Promise<AppendResult[][]>;
 
 interface Waiting<E> extends AppendRequest<E> {
@@ -37,9 +37,9 @@ export class GroupCommitQueue<E> {
     private readonly isRequestError: (error: unknown) => boolean,
   ) {}
 
-  append(namespace: string, repository: string, events: readonly E[], options: AppendOptions = {}): Promise<AppendResult[]> {
+  append(namespace: string, parts: readonly AppendPart<E>[], options: AppendOptions = {}): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
-      const request = { repository, events, quotaBytes: options.quotaBytes, origin: options.origin, resolve, reject };
+      const request = { parts, quotaBytes: options.quotaBytes, origin: options.origin, resolve, reject };
       const queue = this.waiting.get(namespace);
       if (queue) {
         queue.push(request);
@@ -61,8 +61,8 @@ export class GroupCommitQueue<E> {
     const queue = this.waiting.get(namespace) ?? [];
     let events = 0;
     let count = 0;
-    while (count < queue.length && (count === 0 || events + queue[count]!.events.length <= MAX_EVENTS_PER_TRANSACTION)) {
-      events += queue[count]!.events.length;
+    while (count < queue.length && (count === 0 || events + eventsOf(queue[count]!) <= MAX_EVENTS_PER_TRANSACTION)) {
+      events += eventsOf(queue[count]!);
       count++;
     }
     return queue.splice(0, count);
@@ -82,4 +82,8 @@ export class GroupCommitQueue<E> {
       for (const request of batch) await this.commitBatch(namespace, [request]);
     }
   }
+}
+
+function eventsOf(request: AppendRequest<unknown>): number {
+  return request.parts.reduce((sum, part) => sum + part.events.length, 0);
 }

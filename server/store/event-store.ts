@@ -168,6 +168,21 @@ export interface LoggedEvent {
   event: SequencedEvent;
   /** AppendOptions.origin of the append that stored it; known only to the process that did. */
   origin?: string;
+  /**
+   * Set on the events of a batch over several repositories (appendBatch): the serverSequence of
+   * its first event, the same on each of them. They are one change, sent as one frame. The log
+   * does not keep it: another instance learns it from the commit's notification (Commit.batches).
+   */
+  batch?: number;
+}
+
+/** A batch's first and last serverSequence (its events are consecutive). */
+export type BatchRange = [first: number, last: number];
+
+/** One repository's events of an append. */
+export interface AppendPart<E = SyncEvent> {
+  repository: string;
+  events: readonly E[];
 }
 
 /** Events committed to a namespace, as an AppendedListener hears of them. */
@@ -182,20 +197,37 @@ export interface Commit {
   firstSequence?: number | undefined;
   /** For a commit of this process: the events it stored (no duplicates), in sequence order. */
   events?: readonly LoggedEvent[] | undefined;
+  /** For another instance's commit, when its notification says: the batches among its events. */
+  batches?: readonly BatchRange[] | undefined;
 }
 
 export type AppendedListener = (commit: Commit) => void;
 
-/** The events a commit stored, in sequence order, each with its request's origin. */
+/** The events a commit stored, in sequence order, each with its request's origin, and for those
+ *  of a request over several repositories the batch they make (its first stored sequence). */
 export function storedEvents(
-  requests: readonly { origin?: string | undefined }[],
+  requests: readonly { origin?: string | undefined; parts: readonly unknown[] }[],
   results: readonly (readonly AppendResult[])[],
 ): LoggedEvent[] {
   const stored = results.flatMap((request, i) => {
     const origin = requests[i]?.origin;
-    return request.filter((result) => !result.duplicate).map(({ repository, event }) => (origin === undefined ? { repository, event } : { repository, event, origin }));
+    const fresh = request.filter((result) => !result.duplicate);
+    const batch = (requests[i]?.parts.length ?? 0) > 1 ? fresh[0]?.event.serverSequence : undefined;
+    return fresh.map(({ repository, event }): LoggedEvent => ({ repository, event, ...(origin === undefined ? {} : { origin }), ...(batch === undefined ? {} : { batch }) }));
   });
   return stored.sort((a, b) => a.event.serverSequence - b.event.serverSequence);
+}
+
+/** The sequence range of each batch among `events` (LoggedEvent.batch), first to last, in order. */
+export function batchRanges(events: readonly LoggedEvent[]): BatchRange[] {
+  const ranges: BatchRange[] = [];
+  for (const { event, batch } of events) {
+    if (batch === undefined) continue;
+    const last = ranges.at(-1);
+    if (last && last[0] === batch) last[1] = event.serverSequence;
+    else ranges.push([batch, event.serverSequence]);
+  }
+  return ranges;
 }
 
 /** What a listener hears of a commit of this process. */
@@ -214,6 +246,14 @@ export interface EventStore {
    * another repository, or when storing them would pass `options.quotaBytes`.
    */
   append(namespace: string, repository: string, events: readonly SyncEvent[], options?: AppendOptions): Promise<AppendResult[]>;
+  /**
+   * Appends several repositories' events as ONE append, as `append` does one repository's: all
+   * committed in one transaction or none (AppendRefused names why), the quota counted for them
+   * all, an eventId stored under another repository (or given in two parts) refusing them all.
+   * Results in part order. Listeners hear of them in one commit, marked as one batch
+   * (LoggedEvent.batch) when there are several parts and something was stored.
+   */
+  appendBatch(namespace: string, parts: readonly AppendPart[], options?: AppendOptions): Promise<AppendResult[]>;
   /**
    * The compacted view: for each record of the repository, its winning event by
    * `compareEvents` (last writer wins on createdAt, eventId) over ALL its events; only winners

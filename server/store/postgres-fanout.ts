@@ -9,19 +9,33 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import * as v from 'valibot';
 import type { Logger } from '../log';
+import type { BatchRange } from './event-store';
 import { connectionConfig } from './postgres-pool';
 
 const CHANNEL = 'tabsync_appended';
 const Sequence = v.pipe(v.number(), v.integer(), v.minValue(0));
-/** [sending instance, namespace, max sequence, first sequence]; an older instance sends no first. */
-const PayloadSchema = v.union([v.tuple([v.string(), v.string(), Sequence, Sequence]), v.tuple([v.string(), v.string(), Sequence])]);
+const Batches = v.array(v.tuple([Sequence, Sequence]));
+/**
+ * [sending instance, namespace, max sequence, first sequence, batches]; an older instance sends
+ * no batches (and an older one still no first). An older receiver reads the first four (v.tuple
+ * leaves out what follows).
+ */
+const PayloadSchema = v.union([
+  v.tuple([v.string(), v.string(), Sequence, Sequence, Batches]),
+  v.tuple([v.string(), v.string(), Sequence, Sequence]),
+  v.tuple([v.string(), v.string(), Sequence]),
+]);
+/** Most batch ranges one notification carries (a NOTIFY payload is at most 8000 bytes); the
+ *  others' events reach the other instances all the same, by repository, not as one frame. */
+const MAX_ANNOUNCED_BATCHES = 100;
 
 const RECONNECT_FIRST_DELAY_MS = 100;
 const RECONNECT_MAX_DELAY_MS = 5_000;
 
 export interface FanoutHandlers {
-  /** Another instance committed events to `namespace`, from `firstSequence` (when it says) up to `maxSequence`. */
-  appended(namespace: string, maxSequence: number, firstSequence: number | undefined): void;
+  /** Another instance committed events to `namespace`, from `firstSequence` (when it says) up to
+   *  `maxSequence`, with the batches among them (when it says). */
+  appended(namespace: string, maxSequence: number, firstSequence: number | undefined, batches: BatchRange[] | undefined): void;
   /** The LISTEN connection is back after a drop: notifications sent meanwhile were missed. */
   reconnected(): void;
 }
@@ -29,6 +43,7 @@ export interface FanoutHandlers {
 interface Range {
   first: number;
   max: number;
+  batches: BatchRange[];
 }
 
 export class Fanout {
@@ -53,14 +68,16 @@ export class Fanout {
     this.client = await this.connect();
   }
 
-  announce(namespace: string, firstSequence: number, maxSequence: number): void {
-    this.keep(namespace, { first: firstSequence, max: maxSequence });
+  announce(namespace: string, firstSequence: number, maxSequence: number, batches: readonly BatchRange[] = []): void {
+    this.keep(namespace, { first: firstSequence, max: maxSequence, batches: [...batches] });
     void this.send();
   }
 
   private keep(namespace: string, range: Range): void {
     const unsent = this.unsent.get(namespace);
-    this.unsent.set(namespace, unsent ? { first: Math.min(unsent.first, range.first), max: Math.max(unsent.max, range.max) } : range);
+    if (!unsent) return void this.unsent.set(namespace, range);
+    const batches = [...unsent.batches, ...range.batches].slice(0, MAX_ANNOUNCED_BATCHES);
+    this.unsent.set(namespace, { first: Math.min(unsent.first, range.first), max: Math.max(unsent.max, range.max), batches });
   }
 
   async close(): Promise<void> {
@@ -77,7 +94,9 @@ export class Fanout {
     this.sending = true;
     const batch = new Map(this.unsent);
     this.unsent.clear();
-    const payloads = [...batch].map(([namespace, { first, max }]) => JSON.stringify([this.instance, namespace, max, first]));
+    const payloads = [...batch].map(([namespace, { first, max, batches }]) =>
+      JSON.stringify(batches.length > 0 ? [this.instance, namespace, max, first, batches.slice(0, MAX_ANNOUNCED_BATCHES)] : [this.instance, namespace, max, first]),
+    );
     try {
       await client.query(`SELECT pg_notify('${CHANNEL}', payload) FROM unnest($1::text[]) AS payload`, [payloads]);
     } catch (error) {
@@ -124,8 +143,8 @@ export class Fanout {
     }
     const parsed = v.safeParse(PayloadSchema, raw);
     if (!parsed.success) return;
-    const [instance, namespace, maxSequence, firstSequence] = parsed.output;
-    if (instance !== this.instance) this.handlers.appended(namespace, maxSequence, firstSequence);
+    const [instance, namespace, maxSequence, firstSequence, batches] = parsed.output;
+    if (instance !== this.instance) this.handlers.appended(namespace, maxSequence, firstSequence, batches);
   }
 
   private lose(client: pg.Client): void {

@@ -10,6 +10,7 @@ import type pg from 'pg';
 import type { SyncEvent } from '../../protocol';
 import type { Logger } from '../log';
 import {
+  batchRanges,
   commitOf,
   PageCollector,
   parsePage,
@@ -20,6 +21,7 @@ import {
   storeLog,
   type AppendedListener,
   type AppendOptions,
+  type AppendPart,
   type AppendRefused,
   type AppendResult,
   type Commit,
@@ -94,7 +96,7 @@ class PostgresStore implements EventStore {
   ) {
     this.listeners = new Listeners(log, 'onAppended');
     this.fanout = new Fanout(url, log, {
-      appended: (namespace, maxSequence, firstSequence) => this.emit({ namespace, maxSequence, firstSequence }),
+      appended: (namespace, maxSequence, firstSequence, batches) => this.emit({ namespace, maxSequence, firstSequence, ...(batches ? { batches } : {}) }),
       reconnected: () => void this.reannounce(),
     });
   }
@@ -103,15 +105,23 @@ class PostgresStore implements EventStore {
     return this.fanout.start();
   }
 
-  async append(namespace: string, repository: string, events: readonly SyncEvent[], options?: AppendOptions): Promise<AppendResult[]> {
-    if (events.length === 0) return [];
+  append(namespace: string, repository: string, events: readonly SyncEvent[], options?: AppendOptions): Promise<AppendResult[]> {
+    return this.appendBatch(namespace, [{ repository, events }], options);
+  }
+
+  async appendBatch(namespace: string, parts: readonly AppendPart[], options?: AppendOptions): Promise<AppendResult[]> {
+    const nonEmpty = parts.filter((part) => part.events.length > 0);
+    if (nonEmpty.length === 0) return [];
     this.knownNamespaces.add(namespace);
     // Serialized now, so an event that cannot be fails its own request before joining a batch.
-    const prepared = events.map((event): PreparedEvent => {
-      const data = event.data === undefined ? null : JSON.stringify(event.data);
-      return { event, data, bytes: storedBytes(repository, event, data) };
-    });
-    return this.queue.append(namespace, repository, prepared, options);
+    const prepared = nonEmpty.map(({ repository, events }) => ({
+      repository,
+      events: events.map((event): PreparedEvent => {
+        const data = event.data === undefined ? null : JSON.stringify(event.data);
+        return { event, data, bytes: storedBytes(repository, event, data) };
+      }),
+    }));
+    return this.queue.append(namespace, prepared, options);
   }
 
   /** One transaction for requests of one namespace (see GroupCommitQueue); results per request. */
@@ -137,19 +147,21 @@ class PostgresStore implements EventStore {
     if (missing) throw new Error(`event ${missing.event.eventId} was neither stored nor found`);
 
     const seen = new Set<string>();
-    const results = requests.map(({ events }) =>
-      events.map(({ event }): AppendResult => {
-        const row = byId.get(event.eventId) as EventRow & { duplicate: boolean };
-        const duplicate = row.duplicate || seen.has(event.eventId);
-        seen.add(event.eventId);
-        return { event: eventOfRow(row, row.data), repository: row.repository, duplicate };
-      }),
+    const results = requests.map(({ parts }) =>
+      parts.flatMap(({ events }) =>
+        events.map(({ event }): AppendResult => {
+          const row = byId.get(event.eventId) as EventRow & { duplicate: boolean };
+          const duplicate = row.duplicate || seen.has(event.eventId);
+          seen.add(event.eventId);
+          return { event: eventOfRow(row, row.data), repository: row.repository, duplicate };
+        }),
+      ),
     );
     const stored = storedEvents(requests, results);
     const first = stored[0]?.event.serverSequence;
     const last = stored.at(-1)?.event.serverSequence;
     if (first !== undefined && last !== undefined) {
-      this.fanout.announce(namespace, first, last);
+      this.fanout.announce(namespace, first, last, batchRanges(stored));
       this.emit(commitOf(namespace, last, stored));
     }
     return results;
@@ -235,7 +247,7 @@ class PostgresStore implements EventStore {
 /** An eventId repeated in the batch is stored once, as its first copy; under another repository it is refused. */
 function firstCopies(requests: readonly AppendRequest<PreparedEvent>[]): (PreparedEvent & { repository: string })[] {
   const copies = new Map<string, PreparedEvent & { repository: string }>();
-  for (const { repository, events } of requests) {
+  for (const { repository, events } of requests.flatMap((request) => request.parts)) {
     for (const prepared of events) {
       const first = copies.get(prepared.event.eventId);
       if (first && first.repository !== repository) throw storedInAnotherRepository(prepared.event.eventId, first.repository);

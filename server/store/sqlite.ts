@@ -155,7 +155,11 @@ export function openSqliteStore(path: string, options?: StoreLogOptions): EventS
     kind: 'sqlite',
 
     append(namespace, repository, events, options) {
-      return queue.append(namespace, repository, events, options);
+      return queue.append(namespace, [{ repository, events }], options);
+    },
+
+    appendBatch(namespace, parts, options) {
+      return queue.append(namespace, parts, options);
     },
 
     async readCompacted(namespace, repository, query): Promise<Page> {
@@ -262,13 +266,15 @@ function prepareAppend(db: Database.Database) {
     const counters = statements.counters.get(namespace);
     let sequence = counters?.last_sequence ?? 0;
     let bytes = counters?.bytes ?? 0;
-    const results = requests.map(({ repository, events, quotaBytes }) => {
-      const stored = events.map((event) => {
-        const { bytes: added, ...result } = appendOne(namespace, repository, event, sequence + 1);
-        if (!result.duplicate) sequence++;
-        bytes += added;
-        return result;
-      });
+    const results = requests.map(({ parts, quotaBytes }) => {
+      const stored = parts.flatMap(({ repository, events }) =>
+        events.map((event) => {
+          const { bytes: added, ...result } = appendOne(namespace, repository, event, sequence + 1);
+          if (!result.duplicate) sequence++;
+          bytes += added;
+          return result;
+        }),
+      );
       if (quotaBytes !== undefined && bytes > quotaBytes) throw quotaExceeded(quotaBytes);
       return stored;
     });

@@ -10,6 +10,7 @@ import WebSocket, { type RawData } from 'ws';
 import {
   decodeFrame,
   DEFAULT_PAGE_EVENTS,
+  EVENTS_BATCH_FEATURE,
   MAX_SERVER_FRAME_BYTES,
   ServerMessageSchema,
   type ClientMessage,
@@ -49,7 +50,7 @@ const AUTH_TIMEOUT_MESSAGE = /^authentication timeout/;
 const LINGER_CHANCE = 0.2;
 
 type Request = MessageOf<ClientMessage, 'request_events' | 'request_all_events'>;
-type Push = MessageOf<ClientMessage, 'push_event' | 'push_events_batch'>;
+type Push = MessageOf<ClientMessage, 'push_event' | 'push_events_batch' | 'push_batch'>;
 type Immediate = 'pong' | 'invalid_message' | 'too_large';
 /** A reply settles the request (`done`), is one of several (`more`), or says what was wrong. */
 type Verdict = 'done' | 'more' | { wrong: string };
@@ -108,6 +109,8 @@ class Session {
   private readonly immediate: AwaitingImmediate[] = [];
   private readonly processing: AwaitingProcessing[] = [];
   private authenticated = false;
+  /** The last auth judged named EVENTS_BATCH_FEATURE (the server reads it from every auth). */
+  private takesBatches = false;
   private namespace: string | undefined;
   /** The close a frame must cause (1007, 1009), or one the server announced (auth timeout). */
   private expectedClose?: number;
@@ -227,6 +230,7 @@ class Session {
     else if (message.type === 'error' && (message.code === 'invalid_message' || message.code === 'too_large')) this.answeredOnArrival(message.code, text);
     else if (message.type === 'error' && message.code === 'unauthenticated' && AUTH_TIMEOUT_MESSAGE.test(message.message)) this.expectedClose ??= 1008;
     else if (message.type === 'events' && message.hasMore === undefined) this.broadcastReceived(message.events);
+    else if (message.type === 'events_batch') this.batchReceived(message.repositories.flatMap((part) => part.events));
     else this.answeredAfterProcessing(message, text);
     this.wake();
   }
@@ -271,6 +275,7 @@ class Session {
   private judgeAuth(message: MessageOf<ClientMessage, 'auth'>, reply: ServerMessage): Verdict {
     const token = tokenOf(message);
     const namespace = token === undefined ? undefined : this.context.tokens.get(token);
+    this.takesBatches = message.features?.includes(EVENTS_BATCH_FEATURE) ?? false;
     if (reply.type === 'auth_success') {
       if (namespace === undefined) return { wrong: 'auth_success for a token that is not valid' };
       if (reply.namespace !== namespace) return { wrong: `auth_success in namespace ${reply.namespace}, expected ${namespace}` };
@@ -304,9 +309,8 @@ class Session {
     if (reply.type === 'error' && reply.code === 'event_id_conflict') return this.judgeConflict(eventIds, reply);
     if (reply.type !== 'ack') return { wrong: 'expected an ack' };
     if (!isDeepStrictEqual(reply.eventIds, eventIds)) return { wrong: `ack names ${reply.eventIds.length} events, the push had ${eventIds.length}` };
-    if (!isDeepStrictEqual({ ...reply.repositories }, Object.fromEntries([[push.repository, eventIds]]))) {
-      return { wrong: `ack's repositories differ from {${push.repository}: eventIds}` };
-    }
+    const repositories = Object.fromEntries(partsOf(push).map((part) => [part.repository, part.events.map((e) => e.eventId)]));
+    if (!isDeepStrictEqual({ ...reply.repositories }, repositories)) return { wrong: `ack's repositories differ from ${JSON.stringify(repositories)}` };
     this.context.ledger.ackedIn(this.namespace!, events);
     this.context.stats.eventsAcked += events.length;
     return 'done';
@@ -320,6 +324,15 @@ class Session {
     const joining = next?.type === 'auth' && this.context.tokens.has(tokenOf(next) ?? '');
     if (!this.authenticated && !joining) return this.wrong(`a broadcast reached a connection that is not authenticated`);
     if (this.authenticated && !joining) this.context.ledger.broadcastIn(this.namespace!, events);
+  }
+
+  /** An `events_batch` goes only to a connection whose last auth named the feature (while an
+   *  auth is in flight, either may count). */
+  private batchReceived(events: readonly SyncEvent[]): void {
+    if (events.length === 0) return this.wrong('an events_batch with no events');
+    const authInFlight = this.processing.some((sent) => sent.message.type === 'auth');
+    if (!authInFlight && !this.takesBatches) return this.wrong('an events_batch reached a connection whose auth did not name the feature');
+    this.broadcastReceived(events);
   }
 
   private checkForHang(): void {
@@ -387,11 +400,17 @@ function judgeRequest(head: AwaitingProcessing, request: Request, reply: ServerM
 }
 
 function pushOf(message: ClientMessage): Push | undefined {
-  return message.type === 'push_event' || message.type === 'push_events_batch' ? message : undefined;
+  return message.type === 'push_event' || message.type === 'push_events_batch' || message.type === 'push_batch' ? message : undefined;
+}
+
+/** A push's events by repository, as the server stores and acks them. */
+function partsOf(push: Push): { repository: string; events: SyncEvent[] }[] {
+  if (push.type === 'push_batch') return push.repositories;
+  return [{ repository: push.repository, events: push.type === 'push_event' ? [push.event] : push.events }];
 }
 
 function eventsOf(push: Push): SyncEvent[] {
-  return push.type === 'push_event' ? [push.event] : push.events;
+  return partsOf(push).flatMap((part) => part.events);
 }
 
 function describeFrame(frame: FuzzFrame): string {

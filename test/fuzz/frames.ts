@@ -3,7 +3,7 @@
  * same messages mutated field by field, and frames no protocol would produce (garbage, binary,
  * invalid UTF-8, oversize, deep nesting, prototype keys, enormous arrays).
  */
-import { MAX_BATCH_EVENTS, MAX_DATA_DEPTH, MAX_JSON_DEPTH, MAX_PAGE_EVENTS } from '../../protocol';
+import { EVENTS_BATCH_FEATURE, MAX_BATCH_EVENTS, MAX_BATCH_REPOSITORIES, MAX_DATA_DEPTH, MAX_JSON_DEPTH, MAX_PAGE_EVENTS } from '../../protocol';
 import { EDGE_NUMBERS, HOSTILE_STRINGS, HOSTILE_VALID_REPOSITORIES, INVALID_UTF8, PROTOTYPE_KEYS, WRONG_TYPED_VALUES } from './hostile';
 import type { Random } from './random';
 
@@ -48,9 +48,10 @@ export class FrameGenerator {
     private readonly options: GeneratorOptions,
   ) {}
 
-  /** An auth frame with a good token: what a connection sends first when it (re)opens. */
+  /** An auth frame with a good token, half of them taking batches as one frame: what a connection sends first when it (re)opens. */
   login(): FuzzFrame {
-    return this.text('login', { type: 'auth', token: this.random.pick(this.options.goodTokens) });
+    const features = this.random.chance(0.5) ? { features: [EVENTS_BATCH_FEATURE] } : {};
+    return this.text('login', { type: 'auth', token: this.random.pick(this.options.goodTokens), ...features });
   }
 
   next(): FuzzFrame {
@@ -85,10 +86,19 @@ export class FrameGenerator {
       [4, () => this.auth()],
       [22, () => ({ type: 'push_event', repository: this.repository(), event: this.event() })],
       [8, () => ({ type: 'push_events_batch', repository: this.repository(), events: this.events(r.int(1, 12)) })],
+      [7, () => this.pushBatch()],
       [6, () => this.requestEvents()],
       [1, () => (r.chance(0.5) ? { type: 'request_all_events' } : { type: 'request_all_events', repository: this.repository() })],
       [3, () => ({ type: 'events_received', repository: this.repository(), count: r.int(0, 1000) })],
     ])();
+  }
+
+  /** Several repositories' events, each repository once (the duplicates `event` mixes in may
+   *  still give an eventId twice, which the server refuses as the decoder does). */
+  private pushBatch(): Message {
+    const r = this.random;
+    const repositories = [...new Set(Array.from({ length: r.int(1, 4) }, () => this.repository()))];
+    return { type: 'push_batch', repositories: repositories.map((repository) => ({ repository, events: this.events(r.int(1, 6)) })) };
   }
 
   private auth(): Message {
@@ -97,6 +107,7 @@ export class FrameGenerator {
     const token = good ? r.pick(this.options.goodTokens) : this.badToken();
     return r.weighted<() => Message>([
       [5, () => ({ type: 'auth', token })],
+      [2, () => ({ type: 'auth', token, features: r.pick([[EVENTS_BATCH_FEATURE], [EVENTS_BATCH_FEATURE, 'from-the-future'], [], ['x'.repeat(65)]]) })],
       [2, () => ({ type: 'auth', headers: { [r.pick(['Authorization', 'authorization', 'AUTHORIZATION'])]: `Bearer ${token}` } })],
       [1, () => ({ type: 'auth', headers: { 'X-Custom': r.pick(HOSTILE_STRINGS), Authorization: `Basic ${token}` } })],
       [1, () => ({ type: 'auth' })],
@@ -287,7 +298,7 @@ export class FrameGenerator {
   private enormousArrayFrame(): FuzzFrame {
     const r = this.random;
     const room = Math.floor(this.options.maxMessageBytes / 3);
-    const shape = r.pick(['batch-over-limit', 'batch-at-limit', 'zeros-as-events', 'data-array', 'top-level', 'headers']);
+    const shape = r.pick(['batch-over-limit', 'batch-at-limit', 'zeros-as-events', 'data-array', 'top-level', 'headers', 'repositories-over-limit', 'parts-over-limit', 'zeros-as-parts']);
     const tiny = () => ({ eventId: this.eventId(), dataId: r.pick(DATA_IDS), operation: 2, createdAt: this.timestamp() });
     const message =
       shape === 'batch-over-limit' ? { type: 'push_events_batch', repository: 'todos', events: Array.from({ length: MAX_BATCH_EVENTS + 1 }, tiny) }
@@ -295,6 +306,9 @@ export class FrameGenerator {
       : shape === 'zeros-as-events' ? { type: 'push_events_batch', repository: 'todos', events: new RawJson(`[${'0,'.repeat(room / 2)}0]`) }
       : shape === 'data-array' ? { type: 'push_event', repository: 'todos', event: { ...tiny(), operation: 1, data: { list: new RawJson(`[${'1,'.repeat(room / 2)}1]`) } } }
       : shape === 'top-level' ? new RawJson(`[${'{},'.repeat(room / 3)}{}]`)
+      : shape === 'repositories-over-limit' ? { type: 'push_batch', repositories: Array.from({ length: MAX_BATCH_REPOSITORIES + 1 }, (_, i) => ({ repository: `r${i}`, events: [tiny()] })) }
+      : shape === 'parts-over-limit' ? { type: 'push_batch', repositories: ['todos', 'notes'].map((repository) => ({ repository, events: Array.from({ length: MAX_BATCH_EVENTS / 2 + 1 }, tiny) })) }
+      : shape === 'zeros-as-parts' ? { type: 'push_batch', repositories: new RawJson(`[${'0,'.repeat(room / 2)}0]`) }
       : { type: 'auth', headers: Object.fromEntries(Array.from({ length: room / 24 }, (_, i) => [`h${i}`, 'v'])) };
     return { kind: `enormous-array:${shape}`, bytes: Buffer.from(serialize(message)), binary: false };
   }
