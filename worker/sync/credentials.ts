@@ -5,7 +5,7 @@
  * (`unauthorized`) until `update` brings some. Emits `renewed` when the session should
  * authenticate with new credentials.
  */
-import type { ClientMessage } from '../../protocol/messages';
+import { EVENTS_BATCH_FEATURE, type ClientMessage } from '../../protocol/messages';
 import type { Credentials } from '../../protocol/tab-api';
 import type { Logger } from '../config';
 import { Emitter } from '../emitter';
@@ -38,7 +38,8 @@ export class CredentialsKeeper extends Emitter<{ renewed: undefined }> {
   /** The `auth` message of the current credentials. */
   message(): ClientMessage {
     const { authToken, headers } = this.credentials;
-    return { type: 'auth', token: authToken, headers };
+    // Batches committed together come as one frame, applied as one change.
+    return { type: 'auth', token: authToken, headers, features: [EVENTS_BATCH_FEATURE] };
   }
 
   /** Present fields replace the current ones. */

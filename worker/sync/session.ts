@@ -40,6 +40,13 @@ export interface SessionParts {
 }
 
 type EventsFrame = MessageOf<ServerMessage, 'events'>;
+type EventsBatchFrame = MessageOf<ServerMessage, 'events_batch'>;
+
+/** A batch's parts as the live `events` frames they stand for, one per repository. */
+function eventsFrames(message: EventsFrame | EventsBatchFrame): EventsFrame[] {
+  if (message.type === 'events') return [message];
+  return message.repositories.map(({ repository, events }) => ({ type: 'events', repository, events }));
+}
 
 export class Session extends Emitter<{ changed: undefined }> {
   private authenticatedNow = false;
@@ -111,16 +118,22 @@ export class Session extends Emitter<{ changed: undefined }> {
   private received(socket: number, message: ServerFrame, chars: number): void {
     // At once, not queued: the server closes right after it, and the backoff must know first.
     if (message.type === 'error' && message.code === ErrorCode.originRefused) return this.originRefused(message.message);
-    if (message.type !== 'events') return this.enqueue(socket, () => this.handle(message));
-    // Pages that arrive while the last one waits its turn join it: one transaction for all.
+    if (message.type !== 'events' && message.type !== 'events_batch') return this.enqueue(socket, () => this.handle(message));
+    this.joinEvents(socket, eventsFrames(message), chars);
+  }
+
+  /** Pages that arrive while the last one waits its turn join it: one transaction for all. A
+   *  batch's frames always go together, so a batch is applied as one change. */
+  private joinEvents(socket: number, incoming: readonly EventsFrame[], chars: number): void {
+    const events = incoming.reduce((count, frame) => count + frame.events.length, 0);
     const joinable = this.joinable;
     if (joinable && joinable.socket === socket && joinable.events < MAX_JOINED_EVENTS && joinable.chars < MAX_JOINED_CHARS) {
-      joinable.frames.push(message);
-      joinable.events += message.events.length;
+      joinable.frames.push(...incoming);
+      joinable.events += events;
       joinable.chars += chars;
       return;
     }
-    const frames = { socket, frames: [message], events: message.events.length, chars };
+    const frames = { socket, frames: [...incoming], events, chars };
     this.enqueue(socket, () => {
       if (this.joinable === frames) this.joinable = undefined;
       return this.parts.remote.apply(this.parts.catchUp.pages(frames.frames));
@@ -136,7 +149,7 @@ export class Session extends Emitter<{ changed: undefined }> {
       .catch((error: unknown) => this.handlingFailed(socket, error));
   }
 
-  private async handle(message: Exclude<ServerFrame, EventsFrame>): Promise<void> {
+  private async handle(message: Exclude<ServerFrame, EventsFrame | EventsBatchFrame>): Promise<void> {
     switch (message.type) {
       case 'auth_success': {
         const { connectionId, principal, namespace } = message;
