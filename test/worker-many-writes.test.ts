@@ -178,27 +178,25 @@ test('a patch in the same commit as an upsert of its record merges into that ups
 const frameSizes = (core: Awaited<ReturnType<TestCores['open']>>): number[] =>
   core.traffic.sent.flatMap((m) => (m.type === 'push_events_batch' ? [m.events.length] : m.type === 'push_event' ? [1] : []));
 
-test('a many-write never straddles two push frames: the writes before it fill a frame of their own', async () => {
+/** Writes `singles` single upserts and then a batch of 100 offline, connects, and returns the
+ *  push frames' sizes and how many records the server stored. */
+async function drainedOnline(singles: number): Promise<{ frames: number[]; stored: number }> {
   const server = await servers.start();
   const core = await cores.open(server.syncUrl, { repositories });
-  // Written offline: 450 single writes, then a batch of 100 that would fill the first frame up to 500.
-  await Promise.all(todos(450).map((todo) => core.api.upsert('todos', todo)));
-  await core.api.upsertMany('todos', todos(100, 450));
+  await Promise.all(todos(singles).map((todo) => core.api.upsert('todos', todo)));
+  await core.api.upsertMany('todos', todos(100, singles));
   await core.api.start();
   await settled(core, 'the outbox to drain');
-  assert.deepEqual(frameSizes(core), [450, 100]);
-  assert.equal((await server.store.readLog('default', 0, 1000)).length, 550);
+  const log = await server.store.readLog('default', 0, 2000);
+  return { frames: frameSizes(core), stored: new Set(log.map((e) => e.event.dataId)).size };
+}
+
+test('a many-write never straddles two push frames: the writes before it fill a frame of their own', async () => {
+  // 450 single writes, then a batch of 100 that would fill the first frame up to 500.
+  assert.deepEqual(await drainedOnline(450), { frames: [450, 100], stored: 550 });
 });
 
 test('a read of the outbox that ends inside a many-write leaves all of it to the next frame', async () => {
-  const server = await servers.start();
-  const core = await cores.open(server.syncUrl, { repositories });
   // Two frames' worth are read at once (1000 entries): the read ends 50 entries into the batch.
-  await Promise.all(todos(950).map((todo) => core.api.upsert('todos', todo)));
-  await core.api.upsertMany('todos', todos(100, 950));
-  await core.api.start();
-  await settled(core, 'the outbox to drain');
-  assert.deepEqual(frameSizes(core), [500, 450, 100]);
-  const log = await server.store.readLog('default', 0, 2000);
-  assert.equal(new Set(log.map((e) => e.event.dataId)).size, 1050);
+  assert.deepEqual(await drainedOnline(950), { frames: [500, 450, 100], stored: 1050 });
 });
