@@ -1,7 +1,10 @@
 /**
  * Local writes with group commit: every write that arrives while a commit is being scheduled
  * or running joins the next one, so a burst of N writes costs a few transactions, not N. Each
- * write still resolves only once its own record and outbox entry are committed.
+ * write still resolves only once its own record and outbox entry are committed. A many-write
+ * (upsertMany, deleteMany) is one write: never split across transactions, its outbox entries
+ * marked as one group. A patch merges into the current row inside the transaction; its refusal
+ * there leaves the other writes of the commit stored.
  */
 import { nanoid } from 'nanoid';
 import { Operation, type SyncEvent } from '../../protocol/messages';
