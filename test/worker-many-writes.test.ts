@@ -6,7 +6,7 @@ import { afterEach, test } from 'node:test';
 import * as v from 'valibot';
 import type { StoredRecord } from '../protocol/tab-api';
 import type { RecordRow } from '../worker/storage/storage';
-import { TestServers } from './helpers/server';
+import { startTestServer, TestServers } from './helpers/server';
 import { dumpDatabase, RecordingTab, settled, TestCores, TodoSchema, waitFor } from './helpers/worker';
 
 // Never started: these cores work offline and open no socket.
@@ -199,4 +199,28 @@ test('a many-write never straddles two push frames: the writes before it fill a 
 test('a read of the outbox that ends inside a many-write leaves all of it to the next frame', async () => {
   // Two frames' worth are read at once (1000 entries): the read ends 50 entries into the batch.
   assert.deepEqual(await drainedOnline(950), { frames: [500, 450, 100], stored: 1050 });
+});
+
+test('a many-write the server refuses is stored none of: the worker sets all of it aside, later writes go', async () => {
+  // The server's schema refuses what the worker's takes: a title saying so.
+  const title = v.pipe(v.string(), v.check((text) => text !== 'refused by the server'));
+  const server = await startTestServer({}, { hooks: { schemas: { todos: v.object({ id: v.string(), title, done: v.boolean() }) } } });
+  try {
+    const core = await cores.open(server.syncUrl, { repositories });
+    await core.api.start();
+    await settled(core, 'the first catch-up');
+    const records = todos(100);
+    records[57] = { ...records[57]!, title: 'refused by the server' };
+    await core.api.upsertMany('todos', records);
+    await waitFor(async () => (await core.api.status()).pending === 0, 'the refusal');
+    assert.deepEqual(await server.store.readLog('default', 0, 1000), []);
+    const { setAside } = (await core.api.diagnostics()).outbox;
+    assert.ok(setAside.length > 0 && setAside.every((write) => write.code === 'invalid_record'));
+    await core.api.upsert('todos', { id: 'after', title: 'fine', done: false });
+    await settled(core, 'the next write to be acknowledged');
+    assert.deepEqual((await server.store.readLog('default', 0, 1000)).map((e) => e.event.dataId), ['after']);
+  } finally {
+    await cores.closeAll();
+    await server.stop();
+  }
 });
