@@ -193,7 +193,13 @@ export type TabErrorCode =
   | 'closed'
   | 'worker_unavailable'
   /** The database was taken away while this write was being stored, and the fresh one refused it too. */
-  | 'storage_lost';
+  | 'storage_lost'
+  // One-repository batches and partial updates (upsertMany, deleteMany, patch):
+  /** `patch` of a record that does not exist (never written, or deleted). */
+  | 'not_found'
+  /** A many-write of more records than one push frame carries (`MAX_BATCH_EVENTS`), or of more
+   *  bytes than the server's frame: refused up front, so that the server stores all or none. */
+  | 'too_large';
 
 /** The surface the worker exposes to each tab: one per port, so no call names its tab. */
 export interface SyncWorkerApi {
@@ -208,6 +214,20 @@ export interface SyncWorkerApi {
    *  eventId is already in the outbox or the records is not applied again, and resolves. */
   upsert(repository: string, record: StoredRecord, eventId?: string, retried?: boolean): Promise<void>;
   delete(repository: string, id: string, eventId?: string, retried?: boolean): Promise<void>;
+  // One-repository batches and partial updates.
+  /** Stores every record or none: one transaction, one change for watchers, one push frame, which
+   *  the server stores whole. At most `MAX_BATCH_EVENTS` records, each id once, within one of
+   *  the server's frames (`too_large`); an invalid record refuses the call (`invalid_record`
+   *  naming its index, id and field). `eventId` names the call: record `i`'s event is
+   *  `${eventId}-${i}`, so it may be 1-59 characters; `retried` as in `upsert`. */
+  upsertMany(repository: string, records: readonly StoredRecord[], eventId?: string, retried?: boolean): Promise<void>;
+  /** Deletes every id or none, as `upsertMany` stores. */
+  deleteMany(repository: string, ids: readonly string[], eventId?: string, retried?: boolean): Promise<void>;
+  /** Merges `fields` into the current record (top level) in the write's own transaction, then
+   *  validates the result as `upsert` does. A field given as `undefined` is refused (JSON cannot
+   *  carry it; to drop an optional field, upsert the record). `not_found` when the record does
+   *  not exist or was deleted. */
+  patch(repository: string, id: string, fields: Record<string, unknown>, eventId?: string, retried?: boolean): Promise<void>;
   get(repository: string, id: string): Promise<StoredRecord | undefined>;
   /** Records sorted by id. */
   getAll(repository: string): Promise<StoredRecord[]>;

@@ -14,6 +14,16 @@ export interface Repository<T extends Identified> {
   get(id: string): Promise<T | undefined>;
   /** Every record, sorted by id. */
   getAll(): Promise<T[]>;
+  // One-repository batches and partial updates: the worker validates, merges and commits.
+  /** Stores all the records or none (at most 500, each id once): one IndexedDB transaction, one
+   *  change for other tabs and devices, one push the server stores whole. Rejects with
+   *  `invalid_record` naming the first bad record, `too_large` beyond one push frame. */
+  upsertMany(records: readonly T[]): Promise<void>;
+  /** Deletes all the ids or none, as `upsertMany` stores. */
+  deleteMany(ids: readonly string[]): Promise<void>;
+  /** Merges `fields` into the stored record (top-level fields) and validates the result;
+   *  `not_found` when there is no such record. A field given as `undefined` is refused. */
+  patch(id: string, fields: Partial<Omit<T, 'id'>>): Promise<void>;
   /** Calls back with every record at once, then after each change from any tab or device. Returns the unsubscribe. */
   watch(callback: (records: readonly T[]) => void): () => void;
 }
@@ -28,6 +38,9 @@ export function createRepository<T extends Identified>(name: string, call: Worke
     // Each write's own eventId: a retry on a new worker cannot apply it twice.
     upsert: (record, eventId = randomId()) => call((api, retried) => api.upsert(name, record as T & StoredRecord, eventId, retried)),
     delete: (id, eventId = randomId()) => call((api, retried) => api.delete(name, id, eventId, retried)),
+    upsertMany: (records, eventId = randomId()) => call((api, retried) => api.upsertMany(name, records as unknown as StoredRecord[], eventId, retried)),
+    deleteMany: (ids, eventId = randomId()) => call((api, retried) => api.deleteMany(name, ids, eventId, retried)),
+    patch: (id, fields, eventId = randomId()) => call((api, retried) => api.patch(name, id, fields, eventId, retried)),
     get: (id) => call((api) => api.get(name, id)) as Promise<T | undefined>,
     getAll: () => call((api) => api.getAll(name)) as Promise<unknown> as Promise<T[]>,
     watch: (callback) => watchers.add(name, callback as unknown as RecordsCallback),

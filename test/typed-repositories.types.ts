@@ -34,6 +34,16 @@ export function typedRepositories(): void {
   same<Repository<Todo>, ReturnType<typeof byRecord.repository<'todos'>>>(true);
   // @ts-expect-error no record type is named `typo`
   byRecord.repository('typo');
+  // Batches take the record type; a patch takes some of its fields, never its id.
+  void byRecord.repository('todos').upsertMany([{ id: 'a', title: 'one', done: false }]);
+  // @ts-expect-error a todo has a title
+  void byRecord.repository('todos').upsertMany([{ id: 'a', done: false }]);
+  void byRecord.repository('todos').deleteMany(['a', 'b']);
+  void byRecord.repository('todos').patch('a', { done: true });
+  // @ts-expect-error done is a boolean
+  void byRecord.repository('todos').patch('a', { done: 'yes' });
+  // @ts-expect-error a patch cannot change the id
+  void byRecord.repository('todos').patch('a', { id: 'b' });
 
   const untyped = connect({ worker: '/sync-worker.js' });
   same<Repository<Todo>, ReturnType<typeof untyped.repository<Todo>>>(true);

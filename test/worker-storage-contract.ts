@@ -22,6 +22,15 @@ export const local = (id: string, n: number): RecordChange => {
 const tombstone = (id: string, createdAt: string): RecordRow => ({ repository: 'todos', id, deleted: true, createdAt, eventId: `${id}-del-${createdAt}` });
 
 export function storageContract(kind: string, open: () => Promise<SyncStorage>): void {
+  test(`${kind}: a many-write's group stays on its outbox entries, as queued and as read back`, async () => {
+    const storage = await open();
+    const grouped = (change: RecordChange): RecordChange => ({ ...change, decide: (current) => ({ ...change.decide(current)!, group: 'g1' }) });
+    const result = await storage.commit([local('a', 1), grouped(local('b', 2)), grouped(local('c', 3))]);
+    const groups = (entries: readonly { group?: string }[]) => entries.map((entry) => entry.group);
+    assert.deepEqual(groups(result.queued), [undefined, 'g1', 'g1']);
+    assert.deepEqual(groups(await storage.readOutbox(0, 10)), [undefined, 'g1', 'g1']);
+  });
+
   test(`${kind}: clear removes every record, outbox entry and cursor; later entries are read and sent as usual`, async () => {
     const storage = await open();
     await storage.commit([local('a', 1), remote(row('b', '2024-01-01T00:00:00.000Z'))], new Map([['todos', 5]]));

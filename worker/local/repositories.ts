@@ -1,7 +1,7 @@
 /** The configured repositories: what a record must look like before it is stored or sent. */
 import * as v from 'valibot';
 import { jsonDepth, unstorableText } from '../../protocol/frame';
-import { DEFAULT_MAX_MESSAGE_BYTES, EVENT_FIELDS_BYTES, MAX_DATA_DEPTH, MAX_DATA_ID_LENGTH, PUSH_FRAME_ENVELOPE_BYTES, REPOSITORY_NAME } from '../../protocol/limits';
+import { DEFAULT_MAX_MESSAGE_BYTES, EVENT_FIELDS_BYTES, MAX_BATCH_EVENTS, MAX_DATA_DEPTH, MAX_DATA_ID_LENGTH, PUSH_FRAME_ENVELOPE_BYTES, REPOSITORY_NAME } from '../../protocol/limits';
 import { describeIssues, Operation, type SyncEvent } from '../../protocol/messages';
 import type { StoredRecord } from '../../protocol/tab-api';
 import type { RecordSchema } from '../config';
@@ -9,6 +9,8 @@ import { syncError } from '../errors';
 import { jsonMismatch } from '../../protocol/json-safe';
 
 const encoder = new TextEncoder();
+/** The longest eventId the protocol takes (EVENT_ID). */
+const EVENT_ID_MAX_LENGTH = 64;
 
 export type RemoteData = { ok: true; data: StoredRecord | undefined } | { ok: false; reason: string };
 
@@ -40,6 +42,62 @@ export class Repositories {
 
   /** A local record, validated; throws `invalid_record` when the schema, the id or the wire limits refuse it. */
   parseLocal(repository: string, record: unknown): StoredRecord {
+    return this.checkLocal(repository, record).data;
+  }
+
+  /** The records of one many-write, each validated as `parseLocal` does, or none: throws
+   *  `invalid_record` naming the first refused one (index, id, why) or a repeated id, and
+   *  `too_large` when they would not go out in one push frame, which the server stores whole. */
+  parseMany(repository: string, records: unknown): StoredRecord[] {
+    this.assertKnown(repository);
+    if (!Array.isArray(records)) throw syncError('invalid_record', `upsertMany takes an array of ${repository} records`);
+    this.assertFrameCount(records.length);
+    const parsed = records.map((record: unknown, index) => {
+      try {
+        return this.checkLocal(repository, record);
+      } catch (error) {
+        const id = (record as { id?: unknown } | null)?.id;
+        const named = typeof id === 'string' ? ` (id ${JSON.stringify(id)})` : '';
+        const why = (error as { message?: unknown }).message;
+        throw syncError('invalid_record', `records[${index}]${named} refused, and with it the whole upsertMany: ${String(why)}`);
+      }
+    });
+    assertDistinct(parsed.map(({ data }) => data.id));
+    this.assertFrameBytes(parsed.reduce((sum, { data, bytes }) => sum + eventBytes(data.id, bytes), 0));
+    return parsed.map(({ data }) => data);
+  }
+
+  /** The ids of one many-delete, each a valid id once; `too_large` as in `parseMany`. */
+  parseIds(repository: string, ids: unknown): string[] {
+    this.assertKnown(repository);
+    if (!Array.isArray(ids)) throw syncError('invalid_record', 'deleteMany takes an array of ids');
+    this.assertFrameCount(ids.length);
+    ids.forEach((id: unknown, index) => {
+      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_DATA_ID_LENGTH) {
+        throw syncError('invalid_record', `ids[${index}] refused, and with it the whole deleteMany: a record id must be a string of 1 to ${MAX_DATA_ID_LENGTH} characters`);
+      }
+    });
+    const checked = ids as string[];
+    assertDistinct(checked);
+    this.assertFrameBytes(checked.reduce((sum, id) => sum + eventBytes(id, 0), 0));
+    return checked;
+  }
+
+  private assertFrameCount(count: number): void {
+    if (count > MAX_BATCH_EVENTS) {
+      throw syncError('too_large', `a many-write takes at most ${MAX_BATCH_EVENTS} records, the most one push frame carries (got ${count}): split it into several calls`);
+    }
+  }
+
+  private assertFrameBytes(bytes: number): void {
+    const room = this.serverFrameBytes - PUSH_FRAME_ENVELOPE_BYTES;
+    if (bytes > room) {
+      throw syncError('too_large', `a many-write of about ${bytes} bytes of events does not fit in one push frame (the server takes frames of at most ${this.serverFrameBytes} bytes): split it into several calls`);
+    }
+  }
+
+  /** A local record validated, and the bytes of its JSON. */
+  private checkLocal(repository: string, record: unknown): { data: StoredRecord; bytes: number } {
     this.assertKnown(repository);
     const result = v.safeParse(this.schema(repository), record);
     if (!result.success) throw syncError('invalid_record', `invalid ${repository} record: ${describeIssues(result.issues)}`);
@@ -55,13 +113,14 @@ export class Repositories {
       return value;
     });
     if (unstorable) throw syncError('invalid_record', `${repository} record ${data.id} cannot be synced: ${unstorable}`);
-    if (encoder.encode(json).byteLength > this.serverFrameBytes - PUSH_FRAME_ENVELOPE_BYTES - EVENT_FIELDS_BYTES) {
+    const bytes = encoder.encode(json).byteLength;
+    if (bytes > this.serverFrameBytes - PUSH_FRAME_ENVELOPE_BYTES - EVENT_FIELDS_BYTES) {
       throw syncError('invalid_record', `${repository} record ${data.id} is too large to sync (the server takes frames of at most ${this.serverFrameBytes} bytes)`);
     }
     if (jsonDepth(json) > MAX_DATA_DEPTH) {
       throw syncError('invalid_record', `${repository} record ${data.id} is nested deeper than ${MAX_DATA_DEPTH} levels`);
     }
-    return data;
+    return { data, bytes };
   }
 
   /** A remote event's data, validated against the schema; a delete carries none. */
@@ -78,6 +137,24 @@ export class Repositories {
     if (!schema) throw syncError('unknown_repository', `unknown repository ${JSON.stringify(repository)}`);
     return schema;
   }
+}
+
+/** What an event of this record takes in a push frame, at most: its data's JSON (`dataBytes`,
+ *  0 for a delete), the id as JSON, the longest eventId, the other fields and a separator. */
+function eventBytes(id: string, dataBytes: number): number {
+  const fields = '{"eventId":"","dataId":,"operation":0,"createdAt":"0000-00-00T00:00:00.000Z","data":},';
+  return dataBytes + encoder.encode(JSON.stringify(id)).byteLength + EVENT_ID_MAX_LENGTH + fields.length;
+}
+
+/** A many-write names each record once: two writes of one record in one event batch would leave
+ *  which wins to their order in the frame. */
+function assertDistinct(ids: readonly string[]): void {
+  const seen = new Map<string, number>();
+  ids.forEach((id, index) => {
+    const first = seen.get(id);
+    if (first !== undefined) throw syncError('invalid_record', `[${first}] and [${index}] are both record ${JSON.stringify(id)}: a many-write names each record once`);
+    seen.set(id, index);
+  });
 }
 
 export function assertRecordId(id: unknown): asserts id is string {

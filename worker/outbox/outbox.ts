@@ -25,20 +25,54 @@ export interface Batch {
 }
 
 /** Cuts entries, in order, into runs of one repository of at most `maxEvents` events and
- *  `maxBytes` of JSON each. */
+ *  `maxBytes` of JSON each. A many-write's entries (adjacent, of one `group`) share a run, so
+ *  that the server stores all or none of them: it never straddles two, unless it alone exceeds
+ *  the limits (the server's frame got smaller since it was written), when it is cut as single
+ *  entries are. */
 export function packBatches(entries: readonly OutboxEntry[], maxEvents = MAX_BATCH_EVENTS, maxBytes = MAX_BATCH_BYTES): Batch[] {
   const batches: Batch[] = [];
   let current: Batch | undefined;
-  for (const entry of entries) {
-    const size = encoder.encode(JSON.stringify(entry.event)).byteLength + 1;
-    if (!current || current.repository !== entry.repository || current.entries.length >= maxEvents || current.bytes + size > maxBytes) {
-      current = { repository: entry.repository, entries: [], bytes: 0 };
-      batches.push(current);
+  const add = (repository: string, unit: readonly OutboxEntry[], bytes: number) => {
+    if (!current || current.repository !== repository || current.entries.length + unit.length > maxEvents || current.bytes + bytes > maxBytes) {
+      batches.push((current = { repository, entries: [], bytes: 0 }));
     }
-    current.entries.push(entry);
-    current.bytes += size;
+    current.entries.push(...unit);
+    current.bytes += bytes;
+  };
+  for (const unit of units(entries)) {
+    if (unit.entries.length <= maxEvents && unit.bytes <= maxBytes) add(unit.repository, unit.entries, unit.bytes);
+    else unit.entries.forEach((entry, i) => add(unit.repository, [entry], unit.sizes[i]!));
   }
   return batches;
+}
+
+/** The entries as units that go out together: each a many-write's entries, or a single entry,
+ *  with the size of each entry's event. */
+function units(entries: readonly OutboxEntry[]): (Batch & { sizes: number[] })[] {
+  const found: (Batch & { sizes: number[] })[] = [];
+  let last: (Batch & { sizes: number[] }) | undefined;
+  for (const entry of entries) {
+    const size = encoder.encode(JSON.stringify(entry.event)).byteLength + 1;
+    const previous = last?.entries.at(-1);
+    if (!last || entry.group === undefined || entry.group !== previous?.group || entry.repository !== last.repository) {
+      found.push((last = { repository: entry.repository, entries: [], bytes: 0, sizes: [] }));
+    }
+    last.entries.push(entry);
+    last.bytes += size;
+    last.sizes.push(size);
+  }
+  return found;
+}
+
+/** A read that filled its limit may end inside a many-write, whose rest comes with the next
+ *  read: its entries wait for that one (unless they are all the read holds: a group is at most
+ *  MAX_BATCH_EVENTS, which a read always takes). */
+export function withoutCutGroup(entries: readonly OutboxEntry[]): readonly OutboxEntry[] {
+  const group = entries.at(-1)?.group;
+  if (group === undefined) return entries;
+  let start = entries.length - 1;
+  while (start > 0 && entries[start - 1]!.group === group) start--;
+  return start === 0 ? entries : entries.slice(0, start);
 }
 
 export function pushMessage(repository: string, events: readonly SyncEvent[]): ClientMessage {
@@ -166,7 +200,7 @@ export class OutboxSender {
       if (session !== this.session) return;
       const lastOnes = entries.length < limit;
       if (lastOnes && !remembered) this.readToEnd = true;
-      const batches = packBatches(entries, MAX_BATCH_EVENTS, this.maxBatchBytes);
+      const batches = packBatches(lastOnes ? entries : withoutCutGroup(entries), MAX_BATCH_EVENTS, this.maxBatchBytes);
       for (const batch of batches.slice(0, room)) {
         const [alone] = batch.entries;
         if (alone && batch.bytes > this.maxBatchBytes) {

@@ -16,6 +16,8 @@ const MAX_REMEMBERED_CHARS = 16 * 1024 * 1024;
 export interface QueuedEvent {
   repository: string;
   event: SyncEvent;
+  /** The many-write it belongs to (OutboxEntry.group). */
+  group?: string;
 }
 
 /** Local events queued and not yet acknowledged, by eventId, with their outbox key once known. */
@@ -35,7 +37,7 @@ export class UnackedEvents {
       return;
     }
     const chars = JSON.stringify(entry.event).length;
-    this.byEventId.set(eventId, { repository: entry.repository, event: entry.event, key, chars });
+    this.byEventId.set(eventId, { ...queuedEvent(entry), key, chars });
     this.chars += chars;
     if (key !== undefined) this.eventIdByKey.set(key, eventId);
     while (this.byEventId.size > MAX_REMEMBERED || (this.chars > MAX_REMEMBERED_CHARS && this.byEventId.size > 1)) {
@@ -59,10 +61,23 @@ export class UnackedEvents {
     this.chars -= known.chars;
   }
 
-  /** Oldest first, by the events' own order. */
+  /** Oldest first, by the events' own order; a many-write's events together, where its first is. */
   take(): QueuedEvent[] {
-    return [...this.byEventId.values()]
-      .map(({ repository, event }) => ({ repository, event }))
-      .sort((a, b) => compareEvents(a.event, b.event));
+    const sorted = [...this.byEventId.values()].map(queuedEvent).sort((a, b) => compareEvents(a.event, b.event));
+    const runs: QueuedEvent[][] = [];
+    const groups = new Map<string, QueuedEvent[]>();
+    for (const queued of sorted) {
+      let run = queued.group === undefined ? undefined : groups.get(queued.group);
+      if (!run) {
+        runs.push((run = []));
+        if (queued.group !== undefined) groups.set(queued.group, run);
+      }
+      run.push(queued);
+    }
+    return runs.flat();
   }
+}
+
+function queuedEvent({ repository, event, group }: QueuedEvent): QueuedEvent {
+  return group === undefined ? { repository, event } : { repository, event, group };
 }

@@ -8,6 +8,7 @@ import { assertRecordId, type Repositories } from '../local/repositories';
 import type { WriteQueue } from '../local/writes';
 import type { SyncStorage } from '../storage/storage';
 import type { SyncEngine } from '../sync/engine';
+import { batchCalls } from './batch-calls';
 import type { NamespaceSwitch } from './namespace-switch';
 import type { SharedCalls } from './tab-session';
 
@@ -38,6 +39,7 @@ export function tabCalls(parts: CallParts): SharedCalls {
       assertEventId(eventId);
       await writes.write(repository, id, undefined, eventId, retried === true);
     },
+    ...batchCalls(parts),
     async get(repository, id) {
       assertOpen();
       repositories.assertKnown(repository);

@@ -6,7 +6,7 @@ import { committed, recordKey, type Committed, type Decision, type OutboxEntry, 
 
 interface SyncDatabase extends DBSchema {
   records: { key: [string, string]; value: RecordRow };
-  outbox: { key: number; value: { repository: string; event: SyncEvent } };
+  outbox: { key: number; value: { repository: string; event: SyncEvent; group?: string } };
   cursors: { key: string; value: number };
 }
 
@@ -101,7 +101,7 @@ class IdbStorage implements SyncStorage {
         Promise.all([...cursors].map(async ([repository, sequence]) => [repository, sequence, (await cursorStore.get(repository)) ?? 0] as const)),
       ]);
       const written = new Map<string, RecordRow>();
-      const queued: { repository: string; event: SyncEvent; key: Promise<number> }[] = [];
+      const queued: { repository: string; event: SyncEvent; group?: string; key: Promise<number> }[] = [];
       for (const change of changes) {
         const key = recordKey(change.repository, change.id);
         const decision: Decision | undefined = change.decide(rows.get(key));
@@ -109,7 +109,7 @@ class IdbStorage implements SyncStorage {
         rows.set(key, decision.row);
         written.set(key, decision.row);
         if (decision.push) {
-          const entry = { repository: change.repository, event: decision.push };
+          const entry = { repository: change.repository, event: decision.push, ...(decision.group !== undefined && { group: decision.group }) };
           const added = tx.objectStore('outbox').add(entry);
           requests.push(added);
           queued.push({ ...entry, key: added });

@@ -10,7 +10,7 @@ import { committed, recordKey, type Committed, type OutboxEntry, type RecordChan
 export class MemoryStorage implements SyncStorage {
   private readonly records = new Map<string, RecordRow>();
   /** In key order: keys only grow, and a Map iterates in insertion order. */
-  private readonly outbox = new Map<number, { repository: string; event: SyncEvent }>();
+  private readonly outbox = new Map<number, { repository: string; event: SyncEvent; group?: string }>();
   private readonly cursors = new Map<string, number>();
   private lastKey = 0;
   private closed = false;
@@ -19,14 +19,14 @@ export class MemoryStorage implements SyncStorage {
     this.assertOpen();
     // Decide everything first: a decide that throws leaves nothing written.
     const written = new Map<string, RecordRow>();
-    const queued: { repository: string; event: SyncEvent }[] = [];
+    const queued: { repository: string; event: SyncEvent; group?: string }[] = [];
     for (const change of changes) {
       const key = recordKey(change.repository, change.id);
       const decision = change.decide(written.has(key) ? written.get(key) : this.records.get(key));
       if (!decision) continue;
       const row = structuredClone(decision.row);
       written.set(key, row);
-      if (decision.push) queued.push({ repository: change.repository, event: structuredClone(decision.push) });
+      if (decision.push) queued.push({ repository: change.repository, event: structuredClone(decision.push), ...(decision.group !== undefined && { group: decision.group }) });
     }
     for (const [key, row] of written) this.records.set(key, row);
     const entries: OutboxEntry[] = [];

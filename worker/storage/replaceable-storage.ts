@@ -67,9 +67,9 @@ export class ReplaceableStorage implements SyncStorage {
    *  is stored. Resolves with how many were queued. */
   async requeue(events: readonly QueuedEvent[]): Promise<number> {
     if (events.length === 0) return 0;
-    const changes = events.map(({ repository, event }): RecordChange => {
+    const changes = events.map(({ repository, event, group }): RecordChange => {
       const row = rowOf(repository, event.data as StoredRecord | undefined, event);
-      return { repository, id: event.dataId, decide: (current) => ({ row: incomingWins(current, row) ? row : current!, push: event }) };
+      return { repository, id: event.dataId, decide: (current) => ({ row: incomingWins(current, row) ? row : current!, push: event, ...(group !== undefined && { group }) }) };
     });
     await this.commit(changes);
     return events.length;

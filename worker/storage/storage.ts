@@ -21,6 +21,9 @@ export interface RecordRow {
 export interface Decision {
   row: RecordRow;
   push?: SyncEvent;
+  /** The many-write (upsertMany, deleteMany) the pushed event belongs to: its entries, adjacent
+   *  in the outbox, go out in one push frame. */
+  group?: string;
 }
 
 export interface RecordChange {
@@ -39,6 +42,8 @@ export interface OutboxEntry {
   key: number;
   repository: string;
   event: SyncEvent;
+  /** Decision.group: the entries of one group go out in one frame. */
+  group?: string;
 }
 
 /** What a commit wrote: its rows (the last per record), and the outbox entries it queued, with
