@@ -194,12 +194,15 @@ export type TabErrorCode =
   | 'worker_unavailable'
   /** The database was taken away while this write was being stored, and the fresh one refused it too. */
   | 'storage_lost'
-  // One-repository batches and partial updates (upsertMany, deleteMany, patch):
+  // Batches and partial updates (upsertMany, deleteMany, batch, patch):
   /** `patch` of a record that does not exist (never written, or deleted). */
   | 'not_found'
   /** A many-write of more records than one push frame carries (`MAX_BATCH_EVENTS`), or of more
    *  bytes than the server's frame: refused up front, so that the server stores all or none. */
   | 'too_large';
+
+/** One write of `lf.batch`: a record to insert or replace, or the id of one to delete. */
+export type BatchWrite = { repository: string; upsert: StoredRecord; delete?: never } | { repository: string; delete: string; upsert?: never };
 
 /** The surface the worker exposes to each tab: one per port, so no call names its tab. */
 export interface SyncWorkerApi {
@@ -228,6 +231,10 @@ export interface SyncWorkerApi {
    *  carry it; to drop an optional field, upsert the record). `not_found` when the record does
    *  not exist or was deleted. */
   patch(repository: string, id: string, fields: Record<string, unknown>, eventId?: string, retried?: boolean): Promise<void>;
+  /** `lf.batch`: writes over several repositories, stored all or none as `upsertMany` stores
+   *  (one transaction, one `push_batch` frame the server stores whole); at most
+   *  `MAX_BATCH_EVENTS` writes over at most 32 repositories, each record once. */
+  batch(writes: readonly BatchWrite[], eventId?: string, retried?: boolean): Promise<void>;
   get(repository: string, id: string): Promise<StoredRecord | undefined>;
   /** Records sorted by id. */
   getAll(repository: string): Promise<StoredRecord[]>;

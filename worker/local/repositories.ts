@@ -2,10 +2,11 @@
 import * as v from 'valibot';
 import { jsonDepth, unstorableText } from '../../protocol/frame';
 import { DEFAULT_MAX_MESSAGE_BYTES, EVENT_FIELDS_BYTES, MAX_BATCH_EVENTS, MAX_DATA_DEPTH, MAX_DATA_ID_LENGTH, PUSH_FRAME_ENVELOPE_BYTES, REPOSITORY_NAME } from '../../protocol/limits';
-import { describeIssues, Operation, type SyncEvent } from '../../protocol/messages';
+import { describeIssues, MAX_BATCH_REPOSITORIES, Operation, type SyncEvent } from '../../protocol/messages';
 import type { StoredRecord } from '../../protocol/tab-api';
 import type { RecordSchema } from '../config';
 import { syncError } from '../errors';
+import type { BatchItem } from './writes';
 import { jsonMismatch } from '../../protocol/json-safe';
 
 const encoder = new TextEncoder();
@@ -83,6 +84,41 @@ export class Repositories {
     return checked;
   }
 
+  /** The writes of one `lf.batch`, over several repositories: each `{ repository, upsert }`
+   *  (validated as `parseLocal` does) or `{ repository, delete: id }`, or none of them: the
+   *  first refused one is named (index, why) with its code; a record written twice is
+   *  `invalid_record`; `too_large` when they would not go out in one push frame. */
+  parseBatch(writes: unknown): BatchItem[] {
+    if (!Array.isArray(writes)) throw syncError('invalid_record', 'batch takes an array of writes');
+    this.assertFrameCount(writes.length);
+    const checked = writes.map((write: unknown, index) => {
+      try {
+        return this.batchItem(write);
+      } catch (error) {
+        const { code, message } = error as { code?: string; message?: unknown };
+        throw syncError(code === 'unknown_repository' ? code : 'invalid_record', `writes[${index}] refused, and with it the whole batch: ${String(message)}`);
+      }
+    });
+    assertDistinct(checked.map(({ item }) => `${item.repository}/${item.id}`));
+    const parts = new Set(checked.map(({ item }) => item.repository)).size;
+    if (parts > MAX_BATCH_REPOSITORIES) throw syncError('too_large', `a batch names at most ${MAX_BATCH_REPOSITORIES} repositories (got ${parts})`);
+    this.assertFrameBytes(checked.reduce((sum, { item, bytes }) => sum + eventBytes(item.id, bytes), parts * BATCH_PART_BYTES));
+    return checked.map(({ item }) => item);
+  }
+
+  private batchItem(write: unknown): { item: BatchItem; bytes: number } {
+    const { repository, upsert, delete: id } = (typeof write === 'object' && write !== null ? write : {}) as Record<string, unknown>;
+    if (typeof repository !== 'string') throw syncError('invalid_record', 'a write is { repository, upsert: record } or { repository, delete: id }');
+    this.assertKnown(repository);
+    if ((upsert === undefined) === (id === undefined)) throw syncError('invalid_record', 'a write has either upsert or delete, not both');
+    if (id !== undefined) {
+      assertRecordId(id);
+      return { item: { repository, id, data: undefined }, bytes: 0 };
+    }
+    const { data, bytes } = this.checkLocal(repository, upsert);
+    return { item: { repository, id: data.id, data }, bytes };
+  }
+
   private assertFrameCount(count: number): void {
     if (count > MAX_BATCH_EVENTS) {
       throw syncError('too_large', `a many-write takes at most ${MAX_BATCH_EVENTS} records, the most one push frame carries (got ${count}): split it into several calls`);
@@ -141,6 +177,9 @@ export class Repositories {
 
 /** What an event of this record takes in a push frame, at most: its data's JSON (`dataBytes`,
  *  0 for a delete), the id as JSON, the longest eventId, the other fields and a separator. */
+/** What a part of a `push_batch` adds around its events: `{"repository":"…","events":[]},`. */
+const BATCH_PART_BYTES = 32 + 64;
+
 function eventBytes(id: string, dataBytes: number): number {
   const fields = '{"eventId":"","dataId":,"operation":0,"createdAt":"0000-00-00T00:00:00.000Z","data":},';
   return dataBytes + encoder.encode(JSON.stringify(id)).byteLength + EVENT_ID_MAX_LENGTH + fields.length;

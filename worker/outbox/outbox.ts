@@ -28,7 +28,7 @@ export interface Batch {
  *  `maxBytes` of JSON each. A many-write's entries (adjacent, of one `group`) share a run, so
  *  that the server stores all or none of them: it never straddles two, unless it alone exceeds
  *  the limits (the server's frame got smaller since it was written), when it is cut as single
- *  entries are. */
+ *  entries are. A group over several repositories (`lf.batch`) is a batch of its own. */
 export function packBatches(entries: readonly OutboxEntry[], maxEvents = MAX_BATCH_EVENTS, maxBytes = MAX_BATCH_BYTES): Batch[] {
   const batches: Batch[] = [];
   let current: Batch | undefined;
@@ -40,10 +40,26 @@ export function packBatches(entries: readonly OutboxEntry[], maxEvents = MAX_BAT
     current.bytes += bytes;
   };
   for (const unit of units(entries)) {
-    if (unit.entries.length <= maxEvents && unit.bytes <= maxBytes) add(unit.repository, unit.entries, unit.bytes);
-    else unit.entries.forEach((entry, i) => add(unit.repository, [entry], unit.sizes[i]!));
+    const fits = unit.entries.length <= maxEvents && unit.bytes <= maxBytes;
+    if (fits && spansRepositories(unit.entries)) {
+      // An `lf.batch`: a `push_batch` frame of its own, its entries in the order of its parts.
+      batches.push({ repository: unit.repository, entries: byRepository(unit.entries), bytes: unit.bytes });
+      current = undefined;
+    } else if (fits) add(unit.repository, unit.entries, unit.bytes);
+    else unit.entries.forEach((entry, i) => add(entry.repository, [entry], unit.sizes[i]!));
   }
   return batches;
+}
+
+function spansRepositories(entries: readonly OutboxEntry[]): boolean {
+  return entries.some((entry) => entry.repository !== entries[0]?.repository);
+}
+
+/** The entries, each repository's together, repositories in the order they first appear. */
+function byRepository(entries: readonly OutboxEntry[]): OutboxEntry[] {
+  const parts = new Map<string, OutboxEntry[]>();
+  for (const entry of entries) parts.set(entry.repository, [...(parts.get(entry.repository) ?? []), entry]);
+  return [...parts.values()].flat();
 }
 
 /** The entries as units that go out together: each a many-write's entries, or a single entry,
@@ -54,7 +70,7 @@ function units(entries: readonly OutboxEntry[]): (Batch & { sizes: number[] })[]
   for (const entry of entries) {
     const size = encoder.encode(JSON.stringify(entry.event)).byteLength + 1;
     const previous = last?.entries.at(-1);
-    if (!last || entry.group === undefined || entry.group !== previous?.group || entry.repository !== last.repository) {
+    if (!last || entry.group === undefined || entry.group !== previous?.group) {
       found.push((last = { repository: entry.repository, entries: [], bytes: 0, sizes: [] }));
     }
     last.entries.push(entry);
@@ -73,6 +89,14 @@ export function withoutCutGroup(entries: readonly OutboxEntry[]): readonly Outbo
   let start = entries.length - 1;
   while (start > 0 && entries[start - 1]!.group === group) start--;
   return start === 0 ? entries : entries.slice(0, start);
+}
+
+/** The frame that carries a batch: `push_batch` when it spans repositories, else one repository's push. */
+export function pushFrame(batch: Batch): ClientMessage {
+  if (!spansRepositories(batch.entries)) return pushMessage(batch.repository, batch.entries.map((entry) => entry.event));
+  const parts = new Map<string, SyncEvent[]>();
+  for (const { repository, event } of batch.entries) parts.set(repository, [...(parts.get(repository) ?? []), event]);
+  return { type: 'push_batch', repositories: [...parts].map(([repository, events]) => ({ repository, events })) };
 }
 
 export function pushMessage(repository: string, events: readonly SyncEvent[]): ClientMessage {
@@ -211,7 +235,7 @@ export class OutboxSender {
         }
         const events = batch.entries.map((entry) => entry.event);
         const first = events[0];
-        if (!first || !this.send(pushMessage(batch.repository, events))) return;
+        if (!first || !this.send(pushFrame(batch))) return;
         this.inFlight.set(first.eventId, batch.entries);
         this.sentThrough = batch.entries.at(-1)?.key ?? this.sentThrough;
       }

@@ -1,5 +1,5 @@
-/** The tab API's one-repository batches and partial updates: `upsertMany` and `deleteMany`
- *  (all of it or none, validated whole before anything is stored) and `patch` (merged into the
+/** The tab API's batches and partial updates: `upsertMany`, `deleteMany` and `batch` (over
+ *  several repositories; all of it or none, validated whole before anything is stored) and `patch` (merged into the
  *  current record inside the write's transaction, validated after the merge). */
 import { EVENT_ID, MAX_BATCH_EVENTS } from '../../protocol/limits';
 import type { StoredRecord } from '../../protocol/tab-api';
@@ -14,7 +14,7 @@ export interface BatchParts {
   assertOpen(): void;
 }
 
-export function batchCalls({ repositories, writes, assertOpen }: BatchParts): Pick<SharedCalls, 'upsertMany' | 'deleteMany' | 'patch'> {
+export function batchCalls({ repositories, writes, assertOpen }: BatchParts): Pick<SharedCalls, 'upsertMany' | 'deleteMany' | 'batch' | 'patch'> {
   return {
     async upsertMany(repository, records, eventId, retried) {
       assertOpen();
@@ -27,6 +27,12 @@ export function batchCalls({ repositories, writes, assertOpen }: BatchParts): Pi
       const checked = repositories.parseIds(repository, ids);
       assertBatchId(eventId);
       await writes.writeMany(repository, checked.map((id) => ({ id, data: undefined })), eventId, retried === true);
+    },
+    async batch(batchWrites, eventId, retried) {
+      assertOpen();
+      const items = repositories.parseBatch(batchWrites);
+      assertBatchId(eventId);
+      await writes.writeBatch(items, eventId, retried === true);
     },
     async patch(repository, id, fields, eventId, retried) {
       assertOpen();
