@@ -11,7 +11,7 @@ import type { StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
 import { authed, type AuthedClient } from './helpers/client';
 import { TestServers } from './helpers/server';
 import { QueryTab, TaskSchema, type Task } from './helpers/queries';
-import { settled, TestCores, waitFor, type TestCore } from './helpers/worker';
+import { leaderAndFollower, settled, TestCores, waitFor, type TestCore } from './helpers/worker';
 
 const NOWHERE = 'ws://127.0.0.1:9/sync';
 const servers = new TestServers();
@@ -194,4 +194,15 @@ test('clearing the data sends every watch its window again', async () => {
   await core.api.upsert('todos', tasks[0]!);
   assert.deepEqual(tab.ids(3), ['a']);
   assert.equal(tab.counts.get(4), 1);
+});
+
+test('without SharedWorker, a watch in one runtime follows the other runtime writes on the database', async () => {
+  const { leader, follower } = await leaderAndFollower(cores, NOWHERE);
+  const tab = new QueryTab();
+  await follower.tab('f').attach(tab);
+  await follower.tab('f').watchQuery('todos', 1, { where: { done: false }, orderBy: { title: 'asc' } });
+  await leader.api.upsert('todos', { id: 'a', title: 'from the leader', done: false });
+  await waitFor(() => tab.ids(1)?.join() === 'a', "the leader's write to reach the follower's watch");
+  await follower.api.upsert('todos', { id: 'b', title: 'a follower write', done: false });
+  assert.deepEqual(tab.ids(1), ['b', 'a']);
 });
