@@ -88,7 +88,8 @@ export function createQueryWatches(call: WorkerCall): QueryWatches {
       }
       emit(group.callbacks, group.last as never);
     },
-    rewatch: (api) => Promise.all([...groups.values()].map((group) => start(api, group))),
+    // One failed watch (reported) must not fail the attach that re-watches them all.
+    rewatch: (api) => Promise.all([...groups.values()].map((group) => start(api, group).catch(report))),
   };
 }
 
