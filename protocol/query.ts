@@ -222,17 +222,5 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return prototype === Object.prototype || prototype === null;
 }
 
-/**
- * What a watching tab receives after a change, to turn its window into the new one. Positions:
- * `left[].index` and `moved[].from` are in the old window; `entered[].index`, `moved[].to` and
- * `updated[].index` in the new one. Applied in this order it is exact: drop `left` and `moved`,
- * insert `entered` and `moved` by ascending new position, then replace `updated`. `count` is the
- * number of records matching the `where` (limit and offset aside).
- */
-export interface WindowDelta<R> {
-  entered: { index: number; record: R }[];
-  left: { id: string; index: number }[];
-  moved: { id: string; from: number; to: number; record: R }[];
-  updated: { index: number; record: R }[];
-  count: number;
-}
+// The delta and how a tab applies it live apart, so that the facade imports them without valibot.
+export { applyDelta, type WindowDelta } from './window-delta';

@@ -3,6 +3,8 @@
  * MessagePort: its types, and the names of the Web Locks, channels and databases both sides use.
  */
 import type { ReadErrorCode } from './messages';
+import type { InvalidQueryCode, QueryInput } from './query';
+import type { WindowDelta } from './window-delta';
 
 /** In an update, a field given as `undefined` clears it; an absent one stays as it is. */
 export interface Credentials {
@@ -100,6 +102,27 @@ export interface TabListener {
   /** The worker's warnings and errors, sent to every attached tab; the facade hands them to its
    *  `onLog` callbacks, if any. */
   log?(entry: LogEntry): void;
+  /** A query this tab watches (`watchQuery`) changed: first its window (again after the worker's
+   *  data was replaced), then the deltas to it; for a watched count, each new count. */
+  query?(watchId: number, update: QueryUpdate): void;
+}
+
+// Queries (docs/queries.md): the worker evaluates, the tab applies what it is sent.
+
+/** What a query watch sends: the window and its count, then deltas; a count watch, counts. */
+export type QueryUpdate = { window: StoredRecord[]; count: number } | { delta: WindowDelta<StoredRecord> } | { count: number };
+
+/** A watched query's diagnostics: its canonical form, who watches, how it is answered. */
+export interface QueryDiagnostics {
+  repository: string;
+  /** `queryKey` of the normalized query (for a count, of its where). */
+  query: string;
+  kind: 'window' | 'count';
+  watchers: number;
+  /** Records matching the where; undefined while it loads. */
+  count: number | undefined;
+  /** `index listId+createdAt`, `index done, sorted in memory` or `scan`. */
+  plan: string;
 }
 
 /**
@@ -176,6 +199,8 @@ export interface Diagnostics {
   /** The tabs attached to this worker and the repositories each watches (a frozen tab is detached
    *  until it resumes). */
   tabs: { id: string; watching: string[] }[];
+  /** Every query watched now, each evaluated once for all its watchers. */
+  queries: QueryDiagnostics[];
 }
 
 /** Errors cross the boundary as this plain object (comlink drops error classes); the facade
@@ -199,7 +224,8 @@ export type TabErrorCode =
   | 'not_found'
   /** A many-write of more records than one push frame carries (`MAX_BATCH_EVENTS`), or of more
    *  bytes than the server's frame: refused up front, so that the server stores all or none. */
-  | 'too_large';
+  | 'too_large'
+  | InvalidQueryCode;
 
 /** One write of `lf.batch`: a record to insert or replace, or the id of one to delete. */
 export type BatchWrite = { repository: string; upsert: StoredRecord; delete?: never } | { repository: string; delete: string; upsert?: never };
@@ -251,6 +277,16 @@ export interface SyncWorkerApi {
    *  yet sent, its cursors. Clearing the shown one restarts the session, which then catches up
    *  from the start: log out (stop, or switch credentials) first. */
   clearLocalData(namespace?: string): Promise<void>;
+
+  // Queries (docs/queries.md); a query the worker cannot run rejects with `invalid_query`.
+  /** The query's window now. */
+  query(repository: string, query: QueryInput): Promise<StoredRecord[]>;
+  /** How many records match the query's `where`. */
+  count(repository: string, query: QueryInput): Promise<number>;
+  /** Starts sending this tab's `listener.query(watchId, …)` the window (or, `kind: 'count'`, the
+   *  count), then what changes; `watchId` is the tab's own name for the watch. */
+  watchQuery(repository: string, watchId: number, query: QueryInput, kind?: 'window' | 'count'): Promise<void>;
+  unwatchQuery(watchId: number): Promise<void>;
 }
 
 

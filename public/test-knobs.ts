@@ -31,14 +31,15 @@ const NUMBER_KNOBS = ['reconnectDelay', 'maxReconnectDelay', 'heartbeatInterval'
  * (`/test/sync-worker.js?heartbeatInterval=300&schemaVersion=2`); `?idb=hang` (IndexedDB's open()
  * never answers, as in some private windows) or `?idb=throw` (it throws); `?ws=` another sync
  * server on the same host (a test's misbehaving one; never another host, since the worker hands the
- * server the tabs' credentials).
+ * server the tabs' credentials); `?indexes=` the query indexes, as JSON (`{"todos":["done"]}`).
  */
 export function workerKnobs(params: URLSearchParams): Partial<SyncWorkerConfig> {
   const config: Partial<Record<(typeof NUMBER_KNOBS)[number], number>> = {};
   for (const name of NUMBER_KNOBS) if (params.has(name)) config[name] = Number(params.get(name));
   breakIndexedDb(params.get('idb'));
   const ws = params.get('ws');
-  return { ...config, ...(ws !== null && sameHost(ws) ? { websocketUrl: ws } : {}) };
+  const indexes = params.get('indexes');
+  return { ...config, ...(ws !== null && sameHost(ws) ? { websocketUrl: ws } : {}), ...(indexes !== null ? { indexes: JSON.parse(indexes) as NonNullable<SyncWorkerConfig['indexes']> } : {}) };
 }
 
 function breakIndexedDb(how: string | null): void {

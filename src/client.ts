@@ -3,6 +3,7 @@ import type { GenericSchema } from 'valibot';
 import { tabLockName, workerLockName, type Credentials, type Diagnostics, type LogEntry, type StoredRecord, type SyncStatus, type SyncWorkerApi, type TabListener } from '../protocol/tab-api';
 import { SyncError, emit, ignore, report, toError } from './errors';
 import { createRepository, randomId, type Identified, type Repository, type WorkerCall } from './repository';
+import { createQueryWatches } from './query';
 import { createWatchers } from './watchers';
 
 export interface ConnectOptions extends Credentials {
@@ -113,6 +114,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     (repository) => background((api) => api.watch(repository)),
     (repository) => background((api) => api.unwatch(repository)),
   );
+  const queries = createQueryWatches(call);
 
   const setStatus = (next: SyncStatus) => {
     const changed = connected !== undefined && connected !== next.connected;
@@ -123,6 +125,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
 
   const listener: TabListener = {
     records: watchers.deliver,
+    query: queries.deliver,
     status: (next) => {
       broadcasts++;
       setStatus(next);
@@ -153,7 +156,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     const heard = broadcasts;
     const { status, workerId } = await Promise.race([used.api.attach(proxy(listener), credentials, tabId), used.lost]);
     if (broadcasts === heard) setStatus(status);
-    if (rewatch) await Promise.all(watchers.repositories().map((repository) => used.api.watch(repository)));
+    if (rewatch) await Promise.all([...watchers.repositories().map((repository) => used.api.watch(repository)), queries.rewatch(used.api)]);
     return workerId;
   };
 
@@ -205,7 +208,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
 
   return {
     // One implementation for both shapes of `repository`: the types differ, the calls do not.
-    repository: ((name: string) => createRepository(name, call, watchers)) as unknown as SyncClient<S>['repository'],
+    repository: ((name: string) => createRepository(name, call, watchers, queries)) as unknown as SyncClient<S>['repository'],
     onStatusChange: (callback) => subscribe(statusCallbacks, callback),
     onConnectionChange: (callback) => subscribe(connectionCallbacks, callback),
     status: () => call((api) => api.status()),

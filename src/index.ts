@@ -6,4 +6,5 @@ export { connect } from './client';
 export type { ConnectOptions, Schemas, SyncClient } from './client';
 export { SyncError } from './errors';
 export type { Identified, Repository } from './repository';
+export type { OrderBy, Query, QueryOptions, Where } from './query';
 export type { ConnectionState, Credentials, Diagnostics, ServerErrorCode, SetAsideWrite, StoredRecord, SyncErrorCode, SyncErrorInfo, SyncStatus, TabErrorCode } from '../protocol/tab-api';

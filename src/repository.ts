@@ -1,5 +1,6 @@
 import type { Remote } from 'comlink';
 import type { StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
+import { createQuery, type Query, type QueryOptions, type QueryWatches } from './query';
 import type { RecordsCallback, Watchers } from './watchers';
 
 /** Anything with a string `id` can be stored. */
@@ -26,13 +27,15 @@ export interface Repository<T extends Identified> {
   patch(id: string, fields: Partial<Omit<T, 'id'>>): Promise<void>;
   /** Calls back with every record at once, then after each change from any tab or device. Returns the unsubscribe. */
   watch(callback: (records: readonly T[]) => void): () => void;
+  /** A query the worker evaluates (docs/queries.md): its window, its count, live or once. */
+  query(options?: QueryOptions<T>): Query<T>;
 }
 
 /** Runs one call against the worker once this tab is attached, with the worker's errors made `Error`s;
  *  `retried` when the worker that ran it first was lost. */
 export type WorkerCall = <R>(method: (api: Remote<SyncWorkerApi>, retried?: boolean) => Promise<R>) => Promise<R>;
 
-export function createRepository<T extends Identified>(name: string, call: WorkerCall, watchers: Watchers): Repository<T> {
+export function createRepository<T extends Identified>(name: string, call: WorkerCall, watchers: Watchers, queries: QueryWatches): Repository<T> {
   return {
     name,
     // Each write's own eventId: a retry on a new worker cannot apply it twice.
@@ -44,6 +47,7 @@ export function createRepository<T extends Identified>(name: string, call: Worke
     get: (id) => call((api) => api.get(name, id)) as Promise<T | undefined>,
     getAll: () => call((api) => api.getAll(name)) as Promise<unknown> as Promise<T[]>,
     watch: (callback) => watchers.add(name, callback as unknown as RecordsCallback),
+    query: (options = {}) => createQuery(name, options, call, queries),
   };
 }
 

@@ -5,6 +5,7 @@
 import type * as v from 'valibot';
 import type { StoredRecord } from '../protocol/tab-api';
 import type { ConflictResolver } from './local/merge';
+import type { IndexDeclarations } from './local/query/indexes';
 
 /** A repository's record schema: its output must be a plain object with a string `id`. */
 export type RecordSchema = v.GenericSchema<unknown, StoredRecord>;
@@ -31,6 +32,12 @@ export interface SyncWorkerConfig {
   /** The IndexedDB schema version. A new deployment with a higher one makes the workers of older
    *  tabs close the database, stop syncing and tell their tabs (`onVersionChange`). */
   schemaVersion?: number;
+  /** Per repository, the fields (or arrays of fields: compound indexes) queries are served by, as
+   *  IndexedDB indexes: `{ todos: ['done', ['listId', 'createdAt']] }` (docs/queries.md). Checked
+   *  at start. Declaring an index the database lacks upgrades it (no record is lost; the workers
+   *  of other deployments on it retire as for a higher `schemaVersion`); an index no longer
+   *  declared stays, kept up to date, until the next `schemaVersion` drops it. */
+  indexes?: IndexDeclarations;
   /** Picks a record's winner instead of last-writer-wins; must be deterministic. */
   resolveConflict?: ConflictResolver;
   /** IndexedDB database name. */

@@ -17,3 +17,4 @@ export function startSyncWorker(config: SyncWorkerConfig): void {
 
 export type { Logger, RecordSchema, SyncWorkerConfig } from './config';
 export type { ConflictResolver, RecordVersion } from './local/merge';
+export type { IndexDeclaration, IndexDeclarations } from './local/query/indexes';

@@ -12,6 +12,7 @@ import { consoleLogger, DEFAULTS, RUNTIME_VERSION, type SyncWorkerConfig } from 
 import { chooseCoordination, type CoordinationPlan } from '../coordination/coordination';
 import { describe } from '../errors';
 import { Emitter } from '../events';
+import { indexSpecs } from '../local/query/indexes';
 import { RemoteApplier } from '../local/remote';
 import { Repositories } from '../local/repositories';
 import { WriteQueue } from '../local/writes';
@@ -27,6 +28,7 @@ import { IdleDisconnect } from './idle-disconnect';
 import { LiveRecordCounts } from './live-counts';
 import { forwardingLogger } from './log-forwarding';
 import { NamespaceSwitch } from './namespace-switch';
+import { QueryService } from './queries';
 import { databaseOf, deleteDatabase, idbNamespaceRegistry, resilientRegistry } from './namespaces';
 import { HELD_RUNTIME_EVENTS, type RuntimeEvents } from './runtime-events';
 import { StatusStore } from './status';
@@ -94,7 +96,9 @@ async function openData(options: SyncCoreOptions, events: Emitter<RuntimeEvents>
   const registry = resilientRegistry(idbNamespaceRegistry(base, options.indexedDB), timeout, options.logger ?? consoleLogger);
   const namespaceState = await registry.load();
   const version = options.schemaVersion ?? DEFAULTS.schemaVersion;
-  const opener = new DatabaseOpener({ timeout, version, factory: options.indexedDB }, databaseOf(base, namespaceState, namespaceState.active), events);
+  // A bad declaration fails the start, with the declaration named.
+  const indexes = indexSpecs(options.indexes ?? {}, Object.keys(options.repositories));
+  const opener = new DatabaseOpener({ timeout, version, factory: options.indexedDB, indexes }, databaseOf(base, namespaceState, namespaceState.active), events);
   const opened = await opener.open();
   return { base, registry, namespaceState, opener, opened, version };
 }
@@ -112,6 +116,7 @@ function buildParts(options: SyncCoreOptions, events: Emitter<RuntimeEvents>, da
   const status = new StatusStore((snapshot) => events.emit('statusPublished', snapshot), clock);
   const modes = new StorageModes(status, log, opened);
   const coordination = chooseCoordination(options.coordination ?? { strategy: 'shared' }, opened.mode, { id: worker.id, status, storage, log, clock });
+  const queries = new QueryService(storage);
   const liveCounts = new LiveRecordCounts((repository) => storage.getRecords(repository));
   const hub = new TabHub((repository) => liveRecords(storage, repository), log, {
     watchTab: options.coordination?.strategy === 'shared' ? options.coordination.watchTab : undefined,
@@ -161,7 +166,7 @@ function buildParts(options: SyncCoreOptions, events: Emitter<RuntimeEvents>, da
   const recovery = new StorageLossRecovery({ storage, opener, engine, status, modes, log, clock, replaced: () => events.settle('dataReplaced', undefined), closed: () => closing.closed });
   const storageManager = options.storageManager ?? browserStorageManager();
   const persistence = new PersistenceRequest(hub, log, storageManager);
-  return { clock, log, repositories, storage, worker, status, modes, coordination, liveCounts, hub, namespaces, engine, writes, idle, closing, recovery, storageManager, persistence };
+  return { clock, log, repositories, storage, worker, status, modes, coordination, queries, liveCounts, hub, namespaces, engine, writes, idle, closing, recovery, storageManager, persistence };
 }
 
 function engineTimings(options: SyncCoreOptions) {
@@ -178,11 +183,12 @@ function engineTimings(options: SyncCoreOptions) {
 
 /** Who hears what. */
 function wire(events: Emitter<RuntimeEvents>, parts: Parts): void {
-  const { engine, hub, coordination, liveCounts, namespaces, modes, idle, closing, log } = parts;
+  const { engine, hub, coordination, queries, liveCounts, namespaces, modes, idle, closing, log } = parts;
   if (!coordination.leading()) engine.block('standby');
   events.on('log', (entry) => hub.broadcastLog(entry));
   events.on('statusPublished', (snapshot) => coordination.statusChanged(snapshot));
   events.on('committed', ({ rows, written }) => {
+    queries.changed(rows);
     hub.changed(rows);
     coordination.committed(rows, written);
   });
@@ -201,7 +207,10 @@ function wire(events: Emitter<RuntimeEvents>, parts: Parts): void {
     engine.unblock('standby');
   });
   heard.on('shown', (status) => hub.broadcastStatus(status));
-  heard.on('peerRecords', (rows) => hub.changed(rows));
+  heard.on('peerRecords', (rows) => {
+    queries.changed(rows);
+    hub.changed(rows);
+  });
   heard.on('outboxChanged', () => engine.outboxChanged());
   heard.on('peerWrote', () => {
     engine.outboxChanged();
@@ -225,11 +234,12 @@ function wire(events: Emitter<RuntimeEvents>, parts: Parts): void {
 
 /** What each tab session needs of the runtime. */
 function sessionHost(parts: Parts): SessionHost {
-  const { hub, closing, repositories, modes, persistence, engine, coordination, worker } = parts;
+  const { hub, queries, closing, repositories, modes, persistence, engine, coordination, worker } = parts;
   const assertOpen = () => closing.assertOpen();
   const diagnostics = () => describeRuntime({ ...parts, losses: () => parts.recovery.losses, closed: () => closing.closed });
   return {
     hub,
+    queries,
     shared: tabCalls({ ...parts, assertOpen, diagnostics }),
     assertOpen,
     assertRepository: (repository) => {

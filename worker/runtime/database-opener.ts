@@ -4,6 +4,7 @@
  * or after it was replaced already; only news of the newest one counts, once.
  */
 import type { Emitter } from '../events';
+import type { IndexSpec } from '../local/query/indexes';
 import { openStorage, type OpenedStorage } from '../storage/open-storage';
 import type { LossReason, RuntimeEvents } from './runtime-events';
 
@@ -11,6 +12,8 @@ export interface OpenerConfig {
   timeout: number;
   version: number;
   factory: IDBFactory | undefined;
+  /** The declared query indexes every database opened gets. */
+  indexes: readonly IndexSpec[];
 }
 
 export class DatabaseOpener {
@@ -27,8 +30,8 @@ export class DatabaseOpener {
   open(name = this.database, retries?: number): Promise<OpenedStorage> {
     const generation = ++this.opens;
     this.database = name;
-    const { timeout, version, factory } = this.config;
-    const hooks = { version, factory, onVersionChange: () => this.events.emit('versionChange'), onLost: (reason: LossReason) => this.lost(reason, generation) };
+    const { timeout, version, factory, indexes } = this.config;
+    const hooks = { version, factory, indexes, onVersionChange: () => this.events.emit('versionChange'), onLost: (reason: LossReason) => this.lost(reason, generation) };
     return openStorage(name, timeout, hooks, { retries });
   }
 

@@ -10,6 +10,7 @@ import type { SyncEngine } from '../sync/engine';
 import type { TabHub } from './hub';
 import type { LiveRecordCounts } from './live-counts';
 import type { NamespaceSwitch } from './namespace-switch';
+import type { QueryService } from './queries';
 import type { StorageModes } from './storage-mode';
 
 export interface DiagnosedParts {
@@ -22,6 +23,7 @@ export interface DiagnosedParts {
   repositories: Repositories;
   liveCounts: LiveRecordCounts;
   hub: TabHub;
+  queries: QueryService;
   storageManager: StorageManagerLike | undefined;
   clock: Clock;
   losses(): number;
@@ -49,6 +51,7 @@ export async function describeRuntime(parts: DiagnosedParts): Promise<Diagnostic
     storage: { mode, ...(mode === 'memory' ? { persisted: false } : browser), losses: parts.losses(), namespace: namespaces.active, database: namespaces.database },
     repositories: Object.fromEntries(repositories),
     tabs: parts.hub.describe(),
+    queries: parts.queries.describe(),
   };
 }
 

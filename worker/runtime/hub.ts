@@ -4,10 +4,11 @@
  * and so is a tab that closed or crashed without saying goodbye, once `watchTab` reports it gone.
  */
 import { releaseProxy } from 'comlink';
-import type { Credentials, LogEntry, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
+import type { Credentials, LogEntry, QueryUpdate, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
 import type { Logger } from '../config';
 import { describe } from '../errors';
 import type { RecordRow } from '../storage/storage';
+import { QueryWatch, type SendUpdate } from './queries';
 import type { TabSession } from './tab-session';
 
 /** How long a tab may take to answer `credentialsNeeded` before the next one is asked. */
@@ -23,6 +24,8 @@ interface Tab {
   /** Watched repositories; while a repository's first list is loading, the changes that commit
    *  meanwhile wait here so the tab never applies a change before the list it belongs after. */
   watching: Map<string, RecordsChange[] | null>;
+  /** Its query watches, by the tab's id for each. */
+  queries: Map<number, QueryWatch>;
   stopWatching: () => void;
 }
 
@@ -65,7 +68,7 @@ export class TabHub {
     this.detach(session);
     const id = tabLock ?? session.id;
     for (const [other, tab] of this.tabs) if (tab.id === id) this.drop(other, tab);
-    const tab: Tab = { id, listener, watching: new Map(), stopWatching: () => {} };
+    const tab: Tab = { id, listener, watching: new Map(), queries: new Map(), stopWatching: () => {} };
     this.tabs.set(session, tab);
     if (tabLock !== undefined) tab.stopWatching = this.hooks.watchTab?.(tabLock, () => this.drop(session, tab)) ?? tab.stopWatching;
     this.hooks.tabsChanged?.(this.tabs.size);
@@ -100,10 +103,38 @@ export class TabHub {
     for (const change of [{ reset }, ...waiting]) this.call(session, tab, (listener) => listener.records(repository, change));
   }
 
-  /** The storage was replaced: every watcher gets the repository's list again, as a `reset`. */
+  /** The storage was replaced: every watcher gets the repository's list again, as a `reset`, and
+   *  every query watch its window again (every live query is loaded afresh). */
   async rewatchAll(): Promise<void> {
     const watches = [...this.tabs].flatMap(([session, tab]) => [...tab.watching.keys()].map((repository) => [session, repository] as const));
-    await Promise.all(watches.map(([session, repository]) => this.watch(session, repository).catch(() => {})));
+    const queries = [...this.tabs.values()].flatMap((tab) => [...tab.queries.values()]);
+    for (const query of queries) query.stop();
+    await Promise.all([
+      ...watches.map(([session, repository]) => this.watch(session, repository).catch(() => {})),
+      ...queries.map((query) => query.run().catch((error: unknown) => this.log.warn(`could not reload a watched query: ${describe(error)}`))),
+    ]);
+  }
+
+  /** Starts the session's query watch `watchId` (replacing one of that id): `start` sends the
+   *  tab's listener its first update, then each change, and resolves with its stop. */
+  async watchQuery(session: TabSession, watchId: number, start: (send: SendUpdate) => Promise<() => void>): Promise<void> {
+    const tab = this.tabs.get(session);
+    if (!tab) return;
+    tab.queries.get(watchId)?.stop();
+    const watch = new QueryWatch(start, (update: QueryUpdate) => this.call(session, tab, (listener) => listener.query?.(watchId, update)));
+    tab.queries.set(watchId, watch);
+    try {
+      await watch.run();
+    } catch (error) {
+      if (tab.queries.get(watchId) === watch) tab.queries.delete(watchId);
+      throw error;
+    }
+  }
+
+  unwatchQuery(session: TabSession, watchId: number): void {
+    const tab = this.tabs.get(session);
+    tab?.queries.get(watchId)?.stop();
+    tab?.queries.delete(watchId);
   }
 
   unwatch(session: TabSession, repository: string): void {
@@ -185,6 +216,7 @@ export class TabHub {
   private drop(session: TabSession, tab: Tab): void {
     if (this.tabs.get(session) !== tab) return;
     this.tabs.delete(session);
+    for (const query of tab.queries.values()) query.stop();
     tab.stopWatching();
     releaseListener(tab.listener);
     this.hooks.tabsChanged?.(this.tabs.size);

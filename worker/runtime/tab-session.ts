@@ -7,14 +7,18 @@ import { nanoid } from 'nanoid';
 import type { Credentials, SyncStatus, SyncWorkerApi } from '../../protocol/tab-api';
 import { syncError } from '../errors';
 import type { TabHub } from './hub';
+import type { QueryService } from './queries';
 
 /** The calls that are the same whichever tab makes them. */
-export type SharedCalls = Omit<SyncWorkerApi, 'attach' | 'detach' | 'watch' | 'unwatch'>;
+export type SharedCalls = Omit<SyncWorkerApi, 'attach' | 'detach' | 'watch' | 'unwatch' | QueryCalls>;
+/** The query calls: served by the session, its watches being its tab's. */
+type QueryCalls = 'query' | 'count' | 'watchQuery' | 'unwatchQuery';
 
 /** What a session needs of the runtime. */
 export interface SessionHost {
   readonly hub: TabHub;
   readonly shared: SharedCalls;
+  readonly queries: QueryService;
   /** Throws once the runtime is closed. */
   assertOpen(): void;
   /** Throws once the runtime is closed, or when it has no such repository. */
@@ -47,6 +51,27 @@ export class TabSession {
         await hub.watch(this, repository);
       },
       unwatch: async (repository) => hub.unwatch(this, repository),
+      ...this.queryCalls(host),
+    };
+  }
+
+  private queryCalls({ hub, queries, assertRepository }: SessionHost): Pick<SyncWorkerApi, QueryCalls> {
+    return {
+      query: async (repository, query) => {
+        assertRepository(repository);
+        return queries.get(repository, query);
+      },
+      count: async (repository, query) => {
+        assertRepository(repository);
+        return queries.count(repository, query);
+      },
+      watchQuery: async (repository, watchId, query, kind = 'window') => {
+        assertRepository(repository);
+        if (!Number.isSafeInteger(watchId)) throw syncError('invalid_query', 'invalid query: a watch id is an integer');
+        if (!hub.has(this)) throw syncError('closed', `tab ${this.tabLock ?? this.id} is not attached`);
+        await hub.watchQuery(this, watchId, (send) => queries.watch(repository, query, kind, send));
+      },
+      unwatchQuery: async (watchId) => hub.unwatchQuery(this, watchId),
     };
   }
 }

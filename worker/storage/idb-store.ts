@@ -2,7 +2,12 @@
 import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import type { SyncEvent } from '../../protocol/messages';
 import { systemClock, type Clock, type Timer } from '../clock';
-import { committed, recordKey, type Committed, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
+import type { NormalizedQuery } from '../../protocol/query';
+import { evaluateIndexedDb } from '../local/query/evaluate';
+import { indexedFields, upgradeIndexes, withIndexKeys, type IndexSpec } from '../local/query/indexes';
+import { planQuery } from '../local/query/plan';
+import { nextStep, type OpenStep } from './idb-versions';
+import { committed, recordKey, type QueryAnswer, type Committed, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 interface SyncDatabase extends DBSchema {
   records: { key: [string, string]; value: RecordRow };
@@ -21,7 +26,8 @@ const REMOVAL_DELAY_MS = 4;
 const RANGE_ROWS_PER_RECORD = 2;
 
 export interface IdbOptions {
-  /** The schema version (default 1): opening with a higher one upgrades the database. */
+  /** The schema version (default 1): opening with a higher one upgrades the database (idb-versions.ts
+   *  numbers the IndexedDB version from it and the index revision). */
   version?: number;
   /** Another connection opens a newer version: close at once. */
   onVersionChange?: () => void;
@@ -33,13 +39,58 @@ export interface IdbOptions {
   onBlocked?: () => void;
   /** Where to open it; the global `indexedDB` by default (a seam for tests). */
   factory?: IDBFactory | undefined;
+  /** The query indexes the config declares (indexSpecs): the database is upgraded to have them. */
+  indexes?: readonly IndexSpec[] | undefined;
   /** The clock of the delayed outbox deletes; `systemClock` by default. */
   clock?: Clock;
 }
 
 export async function openIdbStorage(databaseName: string, options: IdbOptions = {}): Promise<SyncStorage> {
-  const raw = await new Promise<IDBDatabase>((resolve, reject) => {
-    const request = (options.factory ?? indexedDB).open(databaseName, options.version ?? VERSION);
+  const declared = options.indexes ?? [];
+  const raw = await openAtVersion(databaseName, options, declared);
+  // A deletion asks this connection to close with no new version; an upgrade names one.
+  raw.database.addEventListener('versionchange', (event) => {
+    if (event.newVersion === null) options.onLost?.('deleted');
+    else options.onVersionChange?.();
+  });
+  raw.database.addEventListener('close', () => options.onLost?.('closed'));
+  const indexes = { declared, kept: raw.specs };
+  return Object.assign(new IdbStorage(wrap(raw.database) as IDBPDatabase<SyncDatabase>, options.clock ?? systemClock, indexes), {
+    isGone(): boolean {
+      // A connection closed (by us or under us) refuses new transactions at once.
+      try {
+        raw.database.transaction('cursors').abort();
+        return false;
+      } catch {
+        return true;
+      }
+    },
+  });
+}
+
+/** Opens the database at its current version, then, as idb-versions.ts decides, once more at a
+ *  higher one that upgrades it (an upgrade racing another runtime's is checked again). */
+async function openAtVersion(databaseName: string, options: IdbOptions, declared: readonly IndexSpec[]): Promise<{ database: IDBDatabase; specs: IndexSpec[] }> {
+  const schemaVersion = options.version ?? VERSION;
+  let database = await openRaw(databaseName, options, undefined, []);
+  for (let attempt = 0; ; attempt++) {
+    let step: OpenStep;
+    try {
+      step = nextStep(database.version, database.transaction('records').objectStore('records'), schemaVersion, declared);
+    } catch (error) {
+      database.close();
+      throw error;
+    }
+    if (step.keep) return { database, specs: step.specs };
+    database.close();
+    if (attempt >= 3) throw new Error(`${databaseName}: its indexes kept changing under this worker`);
+    database = await openRaw(databaseName, options, step.version, step.specs);
+  }
+}
+
+function openRaw(databaseName: string, options: IdbOptions, version: number | undefined, specs: readonly IndexSpec[]): Promise<IDBDatabase> {
+  return new Promise<IDBDatabase>((resolve, reject) => {
+    const request = (options.factory ?? indexedDB).open(databaseName, version);
     request.onupgradeneeded = () => {
       // Every version so far has these three stores; an upgrade from an earlier one keeps them.
       const database = request.result;
@@ -47,27 +98,12 @@ export async function openIdbStorage(databaseName: string, options: IdbOptions =
       if (!stores.contains('records')) database.createObjectStore('records', { keyPath: ['repository', 'id'] });
       if (!stores.contains('outbox')) database.createObjectStore('outbox', { autoIncrement: true });
       if (!stores.contains('cursors')) database.createObjectStore('cursors');
+      // A first open (no version asked) only creates the stores; a versioned one sets the indexes.
+      if (version !== undefined) upgradeIndexes(request.transaction!.objectStore('records'), specs).catch(() => request.transaction?.abort());
     };
     request.onblocked = () => options.onBlocked?.();
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error ?? new Error(`could not open ${databaseName}`));
-  });
-  // A deletion asks this connection to close with no new version; an upgrade names one.
-  raw.addEventListener('versionchange', (event) => {
-    if (event.newVersion === null) options.onLost?.('deleted');
-    else options.onVersionChange?.();
-  });
-  raw.addEventListener('close', () => options.onLost?.('closed'));
-  return Object.assign(new IdbStorage(wrap(raw) as IDBPDatabase<SyncDatabase>, options.clock ?? systemClock), {
-    isGone(): boolean {
-      // A connection closed (by us or under us) refuses new transactions at once.
-      try {
-        raw.transaction('cursors').abort();
-        return false;
-      } catch {
-        return true;
-      }
-    },
   });
 }
 
@@ -82,11 +118,30 @@ class IdbStorage implements SyncStorage {
   /** Their keys, hidden from reads meanwhile (until the delete commits). */
   private readonly removing = new Set<number>();
   private removalTimer: Timer | undefined;
+  /** Per repository, the fields its rows carry index keys for: those of every index the store has. */
+  private readonly keyFields = new Map<string, string[]>();
 
   constructor(
     private readonly db: IDBPDatabase<SyncDatabase>,
     private readonly clock: Clock,
+    /** `declared`: what queries are planned on; `kept`: every query index the store has. */
+    private readonly indexes: { declared: readonly IndexSpec[]; kept: readonly IndexSpec[] } = { declared: [], kept: [] },
   ) {}
+
+  /** The query's window, along the best declared index or by a scan, in one readonly transaction. */
+  async query(repository: string, query: NormalizedQuery): Promise<QueryAnswer> {
+    const plan = planQuery(repository, this.indexes.declared, query);
+    const tx = this.db.transaction('records', 'readonly');
+    const [rows] = await Promise.all([evaluateIndexedDb(unwrap(tx.store), repository, query, plan), tx.done]);
+    return { rows, plan: plan.description };
+  }
+
+  /** The row as stored: a live one with the keys of its repository's indexes. */
+  private stored(row: RecordRow): RecordRow {
+    let fields = this.keyFields.get(row.repository);
+    if (!fields) this.keyFields.set(row.repository, (fields = indexedFields(this.indexes.kept, row.repository)));
+    return fields.length === 0 ? row : withIndexKeys(row, fields);
+  }
 
   async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<Committed> {
     const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
@@ -118,7 +173,7 @@ class IdbStorage implements SyncStorage {
       // Plain requests, not idb's promise per request: a failed one aborts the transaction, and
       // tx.done then rejects with its error. (A page of catch-up is hundreds of puts.)
       const plainRecords = unwrap(records);
-      for (const row of written.values()) plainRecords.put(row);
+      for (const row of written.values()) plainRecords.put(this.stored(row));
       for (const [repository, sequence, stored] of storedCursors) {
         if (sequence > stored) requests.push(cursorStore.put(sequence, repository));
       }

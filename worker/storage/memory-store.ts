@@ -5,7 +5,10 @@
  * Values are copied in and out, as IndexedDB's structured clone does, so no caller shares them.
  */
 import type { SyncEvent } from '../../protocol/messages';
-import { committed, recordKey, type Committed, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
+import type { NormalizedQuery } from '../../protocol/query';
+import { evaluateRows } from '../local/query/evaluate';
+import { queryRowOf, type QueryRow } from '../local/query/row';
+import { committed, recordKey, type QueryAnswer, type Committed, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 export class MemoryStorage implements SyncStorage {
   private readonly records = new Map<string, RecordRow>();
@@ -52,6 +55,17 @@ export class MemoryStorage implements SyncStorage {
     for (const row of this.records.values()) if (row.repository === repository) rows.push(structuredClone(row));
     // IndexedDB's key order for string ids: by UTF-16 code units, as `<` compares.
     return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Memory has no indexes: every query is a scan of the repository's rows. */
+  async query(repository: string, query: NormalizedQuery): Promise<QueryAnswer> {
+    this.assertOpen();
+    const rows: QueryRow[] = [];
+    for (const stored of this.records.values()) {
+      const row = stored.repository === repository ? queryRowOf(stored) : undefined;
+      if (row) rows.push(row);
+    }
+    return { rows: evaluateRows(query, rows).map((row) => structuredClone(row)), plan: 'scan' };
   }
 
   async getCursor(repository: string): Promise<number> {

@@ -10,11 +10,12 @@
  * its commits queued them, or as read back for sending; outbox/unacked.ts), so that a loss can
  * re-queue them with the same eventIds.
  */
+import type { NormalizedQuery } from '../../protocol/query';
 import type { StoredRecord } from '../../protocol/tab-api';
 import { syncError } from '../errors';
 import { incomingWins } from '../local/merge';
 import { UnackedEvents, type QueuedEvent } from '../outbox/unacked';
-import { rowOf, type Committed, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
+import { rowOf, type Committed, type OutboxEntry, type QueryAnswer, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 export type { QueuedEvent } from '../outbox/unacked';
 
@@ -96,6 +97,10 @@ export class ReplaceableStorage implements SyncStorage {
 
   getRecords(repository: string): Promise<RecordRow[]> {
     return this.run((storage) => storage.getRecords(repository));
+  }
+
+  query(repository: string, query: NormalizedQuery): Promise<QueryAnswer> {
+    return this.run((storage) => storage.query(repository, query));
   }
 
   getCursor(repository: string): Promise<number> {

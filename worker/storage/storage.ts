@@ -4,7 +4,9 @@
  * replaceable-storage.ts swaps one for a fresh one when the database is taken away.
  */
 import type { SyncEvent } from '../../protocol/messages';
+import type { NormalizedQuery } from '../../protocol/query';
 import type { StoredRecord } from '../../protocol/tab-api';
+import type { QueryRow } from '../local/query/row';
 
 /** A record's winning event. A delete keeps its row (`deleted`, no data) so that an older
  *  event arriving later still loses to it. */
@@ -56,6 +58,12 @@ export function committed(rows: RecordRow[], queued: readonly OutboxEntry[]): Co
   return Object.defineProperty(rows, 'queued', { value: queued, enumerable: false }) as Committed;
 }
 
+/** A query's rows, in its order, and the plan that read them (plan.ts's description). */
+export interface QueryAnswer {
+  rows: QueryRow[];
+  plan: string;
+}
+
 export interface SyncStorage {
   /**
    * Applies the changes, queues their events, and moves each named cursor forward to at least
@@ -77,6 +85,8 @@ export interface SyncStorage {
   outboxSize(): Promise<number>;
   /** Which of these eventIds the outbox holds (a full scan: for retried writes only). */
   outboxHas(eventIds: ReadonlySet<string>): Promise<Set<string>>;
+  /** The query's window (docs/queries.md) and how it was read (`index …` or `scan`). */
+  query(repository: string, query: NormalizedQuery): Promise<QueryAnswer>;
   /** Removes every record, outbox entry and cursor, in one transaction (outbox keys keep growing). */
   clear(): Promise<void>;
   close(): void;

@@ -127,3 +127,22 @@ function rewriteKeys(store: IDBObjectStore, specs: readonly IndexSpec[], report:
     };
   });
 }
+
+/** The specs of the `query:` indexes a store has, read back from their names. */
+export function specsOfStore(indexNames: DOMStringList | readonly string[]): IndexSpec[] {
+  const specs: IndexSpec[] = [];
+  for (const name of Array.from(indexNames)) {
+    if (!name.startsWith(INDEX_PREFIX)) continue;
+    const [repository, joined] = name.slice(INDEX_PREFIX.length).split(':');
+    if (!repository || !joined) continue;
+    const fields = joined.split('+');
+    specs.push({ repository, fields, name, keyPath: ['repository', ...fields.map((field) => `keys.${field}`)] });
+  }
+  return specs;
+}
+
+/** The declared specs, then those of `others` not declared (by index name). */
+export function unionSpecs(declared: readonly IndexSpec[], others: readonly IndexSpec[]): IndexSpec[] {
+  const names = new Set(declared.map((spec) => spec.name));
+  return [...declared, ...others.filter((spec) => !names.has(spec.name))];
+}

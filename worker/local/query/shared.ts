@@ -33,9 +33,12 @@ export interface Watching<L> {
   stop(): void;
 }
 
+/** What a load gives: the rows, or the rows and how they were read (it becomes the description). */
+export type Loaded = Iterable<QueryRow> | { rows: Iterable<QueryRow>; description: string };
+
 export interface WatchOptions<D> {
   /** The rows to start from (all the repository's rows, or those matching the where). */
-  load: () => Promise<Iterable<QueryRow>> | Iterable<QueryRow>;
+  load: () => Promise<Loaded> | Loaded;
   listener: (update: D) => void;
   /** For diagnostics: how the query is answered (plan.ts: "index done", "scan"). */
   description?: string;
@@ -115,7 +118,10 @@ class SharedLive<L extends Live<D>, D> {
 
   private async load(id: string, entry: Entry<L, D>, query: NormalizedQuery, load: WatchOptions<D>['load']): Promise<void> {
     try {
-      const live = this.create(query, await load());
+      const loaded = await load();
+      const answer = 'description' in loaded ? loaded : undefined;
+      if (answer) entry.description = answer.description;
+      const live = this.create(query, answer ? answer.rows : (loaded as Iterable<QueryRow>));
       for (const changes of entry.buffered.splice(0)) live.apply(changes);
       entry.live = live;
     } catch (error) {

@@ -169,25 +169,5 @@ function stillInPlace(id: string, before: readonly QueryRow[], after: readonly Q
   return precedingStaying(before) === precedingStaying(after);
 }
 
-/**
- * A window and a delta → the next window, as a tab applies it (see WindowDelta). Throws when the
- * delta does not fit the window (a missed delta): the tab should then ask for the window again.
- */
-export function applyDelta<R extends { id: string }>(window: readonly R[], delta: WindowDelta<R>): R[] {
-  const removed = new Set([...delta.left.map((entry) => entry.id), ...delta.moved.map((entry) => entry.id)]);
-  const next = window.filter((record) => !removed.has(record.id));
-  if (next.length !== window.length - removed.size) throw new Error('the delta removes records the window does not hold');
-  const inserts = [
-    ...delta.entered.map(({ index, record }) => ({ index, record })),
-    ...delta.moved.map(({ to, record }) => ({ index: to, record })),
-  ].sort((a, b) => a.index - b.index);
-  for (const { index, record } of inserts) {
-    if (index > next.length) throw new Error(`the delta inserts at ${index}, past the window's end`);
-    next.splice(index, 0, record);
-  }
-  for (const { index, record } of delta.updated) {
-    if (next[index]?.id !== record.id) throw new Error(`the delta updates ${record.id} at ${index}, which holds another record`);
-    next[index] = record;
-  }
-  return next;
-}
+/** Kept in protocol/ so that the tab applies deltas without worker code. */
+export { applyDelta } from '../../../protocol/query';
