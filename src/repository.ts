@@ -1,5 +1,5 @@
-import type { Remote } from 'comlink';
-import type { StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
+import type { StoredRecord } from '../protocol/tab-api';
+import type { WorkerCall } from './calls';
 import type { RecordsCallback, Watchers } from './watchers';
 
 /** Anything with a string `id` can be stored. */
@@ -17,10 +17,6 @@ export interface Repository<T extends Identified> {
   /** Calls back with every record at once, then after each change from any tab or device. Returns the unsubscribe. */
   watch(callback: (records: readonly T[]) => void): () => void;
 }
-
-/** Runs one call against the worker once this tab is attached, with the worker's errors made `Error`s;
- *  `retried` when the worker that ran it first was lost. */
-export type WorkerCall = <R>(method: (api: Remote<SyncWorkerApi>, retried?: boolean) => Promise<R>) => Promise<R>;
 
 export function createRepository<T extends Identified>(name: string, call: WorkerCall, watchers: Watchers): Repository<T> {
   return {
