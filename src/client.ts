@@ -10,7 +10,9 @@ import { createWatchers } from './watchers';
 export interface ConnectOptions extends Credentials {
   /** The sync worker: its script URL; a factory the tab calls for a worker, and again for a new one
    *  once that one died (`() => new SharedWorker(new URL('./sync-worker.ts', import.meta.url), { type: 'module' })`,
-   *  what bundlers understand); or one `SharedWorker` (or `Worker`) the app built, never replaced. */
+   *  what bundlers understand); or one `SharedWorker` (or `Worker`) the app built, never replaced.
+   *  A factory may also return a `MessagePort` whose other end exposes the worker's API (comlink),
+   *  as the Node tests do over a `MessageChannel`. */
   worker: string | URL | (() => SharedWorker | Worker | MessagePort) | SharedWorker | Worker;
   /** How a worker started from a URL loads: `module` for a worker bundle that is an ES module. */
   workerType?: WorkerType;
