@@ -49,7 +49,7 @@ function freePort(): Promise<number> {
 
 /** What the build reads, linked into the benchmark's temp directory (public/ is copied: the
  *  build copies its static files and cannot copy through a link to a directory). */
-const SOURCES = ['src', 'worker', 'protocol', 'server', 'bench', 'node_modules', 'package.json', 'tsconfig.json', 'tsconfig.base.json'];
+const SOURCES = ['src', 'worker', 'protocol', 'server', 'react', 'test-e2e', 'bench', 'node_modules', 'package.json', 'tsconfig.json', 'tsconfig.base.json'];
 
 /** Builds into the benchmark's temp directory, not ./dist: a build starts by deleting dist/, and
  *  neither may the benchmark pull dist/ from under anyone's tests nor their rebuild from under it. */

@@ -1,16 +1,20 @@
-import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
+import { proxy, releaseProxy, wrap, type Endpoint, type Remote } from 'comlink';
 import type { GenericSchema } from 'valibot';
-import { tabLockName, workerLockName, type Credentials, type Diagnostics, type LogEntry, type StoredRecord, type SyncStatus, type SyncWorkerApi, type TabListener } from '../protocol/tab-api';
-import { SyncError, emit, ignore, report, toError } from './errors';
-import { createRepository, randomId, type Identified, type Repository, type WorkerCall } from './repository';
+import { workerLockName, type Credentials, type Diagnostics, type LogEntry, type StoredRecord, type SyncStatus, type SyncWorkerApi, type TabListener } from '../protocol/tab-api';
+import { createCall, unavailable, type Link } from './calls';
+import { emit, ignore, report } from './errors';
+import { holdTabLock, requestLock, watchPage } from './page-lifecycle';
 import { createQueryWatches } from './query';
+import { createRepository, randomId, type Identified, type Repository } from './repository';
 import { createWatchers } from './watchers';
 
 export interface ConnectOptions extends Credentials {
   /** The sync worker: its script URL; a factory the tab calls for a worker, and again for a new one
    *  once that one died (`() => new SharedWorker(new URL('./sync-worker.ts', import.meta.url), { type: 'module' })`,
-   *  what bundlers understand); or one `SharedWorker` (or `Worker`) the app built, never replaced. */
-  worker: string | URL | (() => SharedWorker | Worker) | SharedWorker | Worker;
+   *  what bundlers understand); or one `SharedWorker` (or `Worker`) the app built, never replaced.
+   *  A factory may also return a `MessagePort` whose other end exposes the worker's API (comlink),
+   *  as the Node tests do over a `MessageChannel`. */
+  worker: string | URL | (() => SharedWorker | Worker | MessagePort) | SharedWorker | Worker;
   /** How a worker started from a URL loads: `module` for a worker bundle that is an ES module. */
   workerType?: WorkerType;
   /** `dedicated` runs the worker script as this tab's own `Worker` even where SharedWorker exists
@@ -94,20 +98,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   let closed = false;
   let closing: Promise<void> | undefined;
 
-  // Each call runs on the current worker; one lost with its worker runs again on the next (a
-  // write keeps its eventId, so the worker applies it once), until `callTimeout` gives up.
-  const call: WorkerCall = (method) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return new Promise<Awaited<ReturnType<typeof method>>>((resolve, reject) => {
-      if (closed) throw new SyncError('closed', 'the sync client is closed');
-      timer = setTimeout(() => reject(unavailable()), options.callTimeout ?? 1e4);
-      const run = (used: Link, retried?: boolean): unknown =>
-        Promise.race([used.ready.then(() => method(used.api, retried)), used.lost]).then(resolve, (error: unknown) =>
-          link !== used ? run(link, true) : reject(toError(error)),
-        );
-      run(link);
-    }).finally(() => clearTimeout(timer));
-  };
+  const call = createCall(() => link, () => closed, options.callTimeout);
   const background = (method: (api: Remote<SyncWorkerApi>) => Promise<unknown>) => void call(method).catch(report);
 
   const watchers = createWatchers(
@@ -141,15 +132,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     log: (entry) => emit(logCallbacks, entry),
   };
 
-  // Held while this document lives: the worker is granted it once the tab is gone, even crashed.
-  let releaseTabLock = ignore;
-  const locked = new Promise<void>((held) => {
-    if (!navigator.locks) return held();
-    void navigator.locks.request(tabLockName(tabId), () => {
-      held();
-      return new Promise<void>((release) => (releaseTabLock = release));
-    });
-  });
+  const locked = holdTabLock(tabId);
 
   const attach = async (used: Link, rewatch?: boolean) => {
     await locked;
@@ -165,7 +148,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
    *  a new one takes its place with this tab's watchers, credentials and started state. */
   const open = (rewatch?: boolean): Link => {
     const worker = spawn ? spawn() : (given as SharedWorker | Worker);
-    const api = wrap<SyncWorkerApi>('port' in worker ? worker.port : worker);
+    const api = wrap<SyncWorkerApi>(('port' in worker ? worker.port : worker) as Endpoint);
     let lose!: (error: Error) => void;
     const lost = new Promise<never>((_, reject) => (lose = reject));
     // A script that fails to load fires a plain `error` Event; an ErrorEvent is an exception inside a running worker.
@@ -173,7 +156,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     lost.catch(ignore);
     const next = { worker, api, lost } as Link;
     next.ready = attach(next, rewatch).then<unknown>((workerId) => {
-      void navigator.locks?.request(workerLockName(workerId), () => {
+      void requestLock(workerLockName(workerId), () => {
         if (closed) return;
         lose(unavailable());
         if (spawn) link = open(true);
@@ -186,20 +169,12 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   let link = open();
 
   // Leaving the page, or the browser freezing it, detaches it: the worker spends nothing on it.
-  // Coming back (back/forward cache, resume; Chrome fires both pairs) attaches it again once and
-  // re-watches: the tab gets the current state in one notification per repository.
-  let away = false;
-  const onHide = () => {
-    if (!away) void link.api.detach().catch(ignore);
-    away = true;
-  };
-  const onShow = () => {
-    if (away) link.ready = attach(link, true);
-    away = false;
-  };
-  // Capturing: `freeze` and `resume` fire on the document and do not bubble.
-  const lifecycle = Object.entries({ pagehide: onHide, freeze: onHide, pageshow: onShow, resume: onShow });
-  for (const [type, handler] of lifecycle) addEventListener(type, handler, true);
+  // Coming back attaches it again and re-watches: the tab gets the current state in one
+  // notification per repository.
+  const stopWatchingPage = watchPage(
+    () => void link.api.detach().catch(ignore),
+    () => (link.ready = attach(link, true)),
+  );
 
   const updateCredentials = (update: Credentials) => {
     Object.assign(credentials, update);
@@ -226,27 +201,16 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
         .catch(ignore)
         .then(() => {
           closed = true;
-          for (const [type, handler] of lifecycle) removeEventListener(type, handler, true);
+          stopWatchingPage();
           link.api[releaseProxy]();
-          releaseTabLock();
+          void locked.then((release) => release());
           // A SharedWorker has no terminate: the browser ends it once no tab holds it.
           (link.worker as Partial<Worker>).terminate?.();
         })),
   };
 }
 
-/** One worker instance as this tab uses it; `lost` rejects once it is gone or failed to start. */
-interface Link {
-  worker: SharedWorker | Worker;
-  api: Remote<SyncWorkerApi>;
-  ready: Promise<unknown>;
-  lost: Promise<never>;
-}
-
 const reload = () => location.reload();
-
-/** The worker is gone, failed to start, or did not answer within `callTimeout`. */
-const unavailable = () => new SyncError('worker_unavailable', 'the sync worker is not answering');
 
 function subscribe<T>(callbacks: Set<T>, callback: T): () => void {
   callbacks.add(callback);

@@ -10,7 +10,7 @@ import type { OrderDirection, QueryInput, QueryOperators, QueryScalar } from '..
 import type { QueryUpdate, StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
 import { applyDelta } from '../protocol/window-delta';
 import { emit, ignore, notify, report } from './errors';
-import type { WorkerCall } from './repository';
+import type { WorkerCall } from './calls';
 
 /** Conditions on the record's fields (its type's keys, where it has a type). */
 export type Where<T> = { [K in keyof T & string]?: QueryScalar | QueryOperators };

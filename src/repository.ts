@@ -1,5 +1,5 @@
-import type { Remote } from 'comlink';
-import type { StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
+import type { StoredRecord } from '../protocol/tab-api';
+import type { WorkerCall } from './calls';
 import { createQuery, type Query, type QueryOptions, type QueryWatches } from './query';
 import type { RecordsCallback, Watchers } from './watchers';
 
@@ -30,10 +30,6 @@ export interface Repository<T extends Identified> {
   /** A query the worker evaluates (docs/queries.md): its window, its count, live or once. */
   query(options?: QueryOptions<T>): Query<T>;
 }
-
-/** Runs one call against the worker once this tab is attached, with the worker's errors made `Error`s;
- *  `retried` when the worker that ran it first was lost. */
-export type WorkerCall = <R>(method: (api: Remote<SyncWorkerApi>, retried?: boolean) => Promise<R>) => Promise<R>;
 
 export function createRepository<T extends Identified>(name: string, call: WorkerCall, watchers: Watchers, queries: QueryWatches): Repository<T> {
   return {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import type { SyncWorkerApi } from '../protocol/tab-api';
 import { createQuery, createQueryWatches } from '../src/query';
-import type { WorkerCall } from '../src/repository';
+import type { WorkerCall } from '../src/calls';
 import { QueryTab, TaskSchema, type Task } from './helpers/queries';
 import { TestCores, waitFor } from './helpers/worker';
 

@@ -12,6 +12,7 @@ import type { IdleDisconnect } from './idle-disconnect';
 import type { StatusStore } from './status';
 
 export interface ClosedParts {
+  hub: TabHub;
   coordination: Coordination;
   idle: IdleDisconnect;
   engine: SyncEngine;
@@ -47,8 +48,10 @@ export class Closing {
   }
 
   private async run(): Promise<void> {
-    const { coordination, idle, engine, writes, status, storage } = this.parts;
+    const { hub, coordination, idle, engine, writes, status, storage } = this.parts;
     this.done = true;
+    // First: letting the tabs go would start the idle timer, which idle.close() then clears.
+    hub.close();
     idle.close();
     coordination.close();
     await engine.close();

@@ -162,7 +162,7 @@ function buildParts(options: SyncCoreOptions, events: Emitter<RuntimeEvents>, da
     events.emit('committed', { rows, written });
   });
   const idle = new IdleDisconnect(engine, options.idleDisconnectDelay ?? DEFAULTS.idleDisconnectDelay, clock);
-  const closing = new Closing({ coordination, idle, engine, writes, status, storage });
+  const closing = new Closing({ hub, coordination, idle, engine, writes, status, storage });
   const recovery = new StorageLossRecovery({ storage, opener, engine, status, modes, log, clock, replaced: () => events.settle('dataReplaced', undefined), closed: () => closing.closed });
   const storageManager = options.storageManager ?? browserStorageManager();
   const persistence = new PersistenceRequest(hub, log, storageManager);

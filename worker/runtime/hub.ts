@@ -79,6 +79,11 @@ export class TabHub {
     if (tab) this.drop(session, tab);
   }
 
+  /** The runtime closes: every tab is let go, and its listener's channel closed. */
+  close(): void {
+    for (const [session, tab] of [...this.tabs]) this.drop(session, tab);
+  }
+
   /** Each tab's id and the repositories it watches. */
   describe(): { id: string; watching: string[] }[] {
     return [...this.tabs.values()].map((tab) => ({ id: tab.id, watching: [...tab.watching.keys()] }));
