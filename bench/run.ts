@@ -34,6 +34,8 @@ const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const TABS = 8;
 const N = { crossTab: quick ? 100 : 500, remote: quick ? 60 : 300, initial: 10_000, initial100k: quick ? 20_000 : 100_000, writes: quick ? 2_000 : 10_000 };
 const HARD_LIMIT_MS = 5 * 60_000;
+/** The build's own budget (esbuild.mjs), so the goal printed is the one the build enforces. */
+const FACADE_BUDGET_BYTES = Number(/FACADE_BUDGET_BYTES = Math\.min\((\d+)/.exec(readFileSync('esbuild.mjs', 'utf8'))?.[1]);
 
 const progress = (line: string) => process.stdout.write(`  … ${line}\n`);
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
@@ -295,7 +297,7 @@ function printTable(r: {
     // Throughput: the ratio is how many times slower than the floor.
     ['writes, in parallel', `${r.writes.concurrentPerSec}/s`, `${r.writes.concurrentFloorPerSec}/s`, ratio(r.writes.concurrentFloorPerSec, r.writes.concurrentPerSec), '≥ 5000/s'],
     ['WebSocket connections per profile', String(r.connectionsPerProfile), '', '', '1'],
-    ['facade, gzip', `${r.facadeGzipBytes} B`, '', '', '≤ 3686 B'],
+    ['facade, gzip', `${r.facadeGzipBytes} B`, '', '', `≤ ${FACADE_BUDGET_BYTES} B`],
     ['demo worker bundle, gzip', `${r.workerGzipBytes} B`, '', '', ''],
   ];
   // Scenarios left out with --only measured nothing: their rows go.
