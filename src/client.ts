@@ -1,7 +1,7 @@
 import type { GenericSchema } from 'valibot';
-import type { Credentials, Diagnostics, LogEntry, StoredRecord, SyncStatus } from '../protocol/tab-api';
+import type { BatchWrite, Credentials, Diagnostics, LogEntry, StoredRecord, SyncStatus } from '../protocol/tab-api';
 import { createQueryWatches } from './query';
-import { createRepository, type Identified, type Repository } from './repository';
+import { createRepository, randomId, type Identified, type Repository } from './repository';
 import { createTabListener } from './tab-listener';
 import { createWatchers } from './watchers';
 import { openWorkerLink } from './worker-link';
@@ -33,12 +33,21 @@ export type Schemas<S> = { [K in keyof S]: Identified | GenericSchema<unknown, I
 /** The record type of one `Schemas` entry: a schema's output, or the record type itself. */
 export type RecordOf<X> = X extends GenericSchema<unknown, infer R extends Identified> ? R : X extends Identified ? X : never;
 
+/** One write of `batch`: typed schemas make it a union over their names, each `upsert` of its
+ *  repository's record type; untyped, any name and record. */
+export type BatchWriteOf<S> = string extends keyof S
+  ? BatchWrite
+  : { [N in keyof S & string]: { repository: N; upsert: RecordOf<S[N]>; delete?: never } | { repository: N; delete: string; upsert?: never } }[keyof S & string];
+
 export interface SyncClient<S extends Schemas<S> = Record<string, StoredRecord>> {
   /** Typed schemas: only their names, each with its record type. Untyped (the default): any
    *  name, with the record type as `repository<Todo>('todos')`. */
   repository: string extends keyof S
     ? <T extends Identified = RecordOf<S[keyof S]>>(name: string) => Repository<T>
     : <N extends keyof S & string>(name: N) => Repository<RecordOf<S[N]>>;
+  /** Writes over several repositories, all or none, as `upsertMany` stores (one transaction, one
+   *  change, one push the server stores whole): `{ repository, upsert: record }` or `{ repository, delete: id }`. */
+  batch(writes: readonly BatchWriteOf<S>[]): Promise<void>;
   /** Called with the current status whenever it changes (the first time once this tab is attached). */
   onStatusChange(callback: (status: SyncStatus) => void): () => void;
   /** Called when the shared socket opens or closes; the same transitions reach every tab. */
@@ -92,6 +101,8 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
   return {
     // One implementation for both shapes of `repository`: the types differ, the calls do not.
     repository: ((name: string) => createRepository(name, call, watchers, queries)) as unknown as SyncClient<S>['repository'],
+    // One eventId for the whole batch: a retry on a new worker cannot apply it twice.
+    batch: (writes, eventId = randomId()) => call((api, retried) => api.batch(writes as readonly BatchWrite[], eventId, retried)),
     ...tab.subscriptions,
     status: () => call((api) => api.status()),
     updateCredentials,
