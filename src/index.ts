@@ -3,7 +3,7 @@
  * IndexedDB store and the outbox. This module only forwards calls (comlink) and fans out changes.
  */
 export { connect } from './client';
-export type { ConnectOptions, Schemas, SyncClient } from './client';
+export type { BatchWriteOf, ConnectOptions, Schemas, SyncClient } from './client';
 export { SyncError } from './errors';
 export type { Identified, Repository } from './repository';
 export type { OrderBy, Query, QueryOptions, Where } from './query';

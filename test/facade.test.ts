@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it, mock } from 'node:test';
 import { expose, type Endpoint } from 'comlink';
+import * as v from 'valibot';
 import { workerLockName, type StoredRecord, type SyncWorkerApi } from '../protocol/tab-api';
 import { connect, type SyncClient } from '../src';
 import { deferredApi } from '../worker/entry/deferred-api';
 import type { SyncCoreOptions } from '../worker/runtime/compose';
 import { TestServers } from './helpers/server';
-import { TestCores, uniqueDatabaseName, waitFor, type TestCore } from './helpers/worker';
+import { TestCores, TodoSchema, uniqueDatabaseName, waitFor, type TestCore } from './helpers/worker';
 
 type Todo = { id: string; title: string; done: boolean };
 
@@ -167,6 +168,24 @@ describe('the facade against the worker core over a MessageChannel', () => {
     await waitFor(() => seen.at(-1)?.length === 1, 'the second tab to see the write');
     assert.deepEqual(seen.at(-1), [{ id: 'b', title: 'from the first tab', done: true }]);
     assert.equal((await second.diagnostics()).tabs.length, 2);
+  });
+
+  it('batch writes over two repositories through the core, each write typed by its repository', async () => {
+    const schemas = { todos: TodoSchema, notes: v.object({ id: v.string(), text: v.string() }) };
+    const core = openCore('ws://127.0.0.1:9/sync', { repositories: schemas });
+    const client = connect<typeof schemas>({ worker: () => startWorker(core).port, autoStart: false });
+    clients.push(client as unknown as SyncClient);
+    // @ts-expect-error a note has no title: the write is typed by its repository
+    void (() => client.batch([{ repository: 'notes', upsert: { id: 'n', title: 'wrong' } }]));
+
+    await client.batch([
+      { repository: 'todos', upsert: { id: 't', title: 'in a batch', done: false } },
+      { repository: 'notes', upsert: { id: 'n', text: 'in the same batch' } },
+    ]);
+    assert.deepEqual(await client.repository('todos').get('t'), { id: 't', title: 'in a batch', done: false });
+    assert.deepEqual(await client.repository('notes').get('n'), { id: 'n', text: 'in the same batch' });
+    await client.batch([{ repository: 'notes', delete: 'n' }]);
+    assert.equal(await client.repository('notes').get('n'), undefined);
   });
 
   it('close detaches the tab from the worker, and later calls reject with closed', async () => {
