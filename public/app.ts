@@ -53,6 +53,11 @@ const retry = byId<HTMLButtonElement>('retry');
 const storageNotice = byId('storage-notice');
 const newTodo = byId<HTMLFormElement>('new-todo');
 const newTitle = byId<HTMLInputElement>('new-title');
+const filterButtons = [...document.querySelectorAll<HTMLButtonElement>('.filter')];
+const filterCount = byId('filter-count');
+const windowNotice = byId('window');
+const windowText = byId('window-text');
+const showMore = byId<HTMLButtonElement>('show-more');
 
 // ── status ────────────────────────────────────────────────────────────────────────────────
 
@@ -66,6 +71,11 @@ let graceTimer: ReturnType<typeof setTimeout> | undefined;
 let actionError: string | undefined;
 /** The todos in the list; undefined until the first list arrived. */
 let shownTodos: number | undefined;
+/** How many todos there are, how many are not done (watchCount); undefined until known. */
+let counts: { all?: number; active?: number; done?: number } = {};
+type Filter = 'all' | 'active' | 'done';
+/** The filter button pressed. */
+let filter: Filter = 'all';
 /** What a lost connection reports: the calm offline notice says it, not a red error. */
 const CONNECTION_LOSS = new Set(['connection_failed', 'heartbeat_timeout']);
 
@@ -132,7 +142,13 @@ function firstLoad(): boolean {
 function renderEmpty(): void {
   const loading = firstLoad();
   empty.hidden = (shownTodos ?? 0) > 0 || (loading && !progress.hidden);
-  empty.textContent = loading ? 'Loading…' : 'Nothing to do yet. Add a todo, then open this page in a second tab: it appears there at once.';
+  empty.textContent = loading
+    ? 'Loading…'
+    : filter !== 'all' && (counts.all ?? 0) > 0
+      ? filter === 'active'
+        ? 'Nothing left to do.'
+        : 'Nothing done yet.'
+      : 'Nothing to do yet. Add a todo, then open this page in a second tab: it appears there at once.';
 }
 
 function describeSyncError(error: SyncErrorInfo): string {
@@ -267,11 +283,74 @@ function renderTodos(records: readonly Todo[]): void {
   }
   shownTodos = records.length;
   renderStatus();
-  const open = records.filter((todo) => !todo.done).length;
-  remaining.textContent = records.length === 0 ? '' : `${open} ${open === 1 ? 'item' : 'items'} left`;
+  renderCounts();
 }
 
-todos.watch(renderTodos);
+// ── filters, counts and the window ────────────────────────────────────────────────────────
+
+const filterWhere: Record<Filter, { done?: boolean }> = { all: {}, active: { done: false }, done: { done: true } };
+/** The list shows this many todos at most (in the order they were added); Show more adds as many. */
+const WINDOW_SIZE = 100;
+
+let limit = WINDOW_SIZE;
+let unwatchWindow: (() => void) | undefined;
+
+/** Watches the window of the current filter: only these records cross from the worker to the tab. */
+function watchWindow(): void {
+  const previous = unwatchWindow;
+  let current = true;
+  // The rows stay until the new window arrives: switching filters does not flash "Loading…".
+  const stop = todos.query({ where: filterWhere[filter], orderBy: { id: 'asc' }, limit }).watch((records) => {
+    if (current) renderTodos(records);
+  });
+  unwatchWindow = () => {
+    current = false;
+    stop();
+  };
+  previous?.();
+}
+
+function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+function renderCounts(): void {
+  const { all, active, done } = counts;
+  remaining.textContent = !all || active === undefined ? '' : `${plural(active, 'item', 'items')} left`;
+  filterCount.textContent = !all || active === undefined || done === undefined ? '' : `${active} active · ${done} done`;
+  const matching = counts[filter];
+  const shown = shownTodos ?? 0;
+  const more = matching !== undefined && matching > shown && shown >= limit;
+  windowNotice.hidden = !more;
+  windowText.textContent = more ? `Showing the first ${shown} of ${matching}.` : '';
+}
+
+for (const kind of ['all', 'active', 'done'] as const) {
+  todos.query({ where: filterWhere[kind] }).watchCount((count) => {
+    counts = { ...counts, [kind]: count };
+    renderCounts();
+    renderEmpty();
+  });
+}
+
+for (const button of filterButtons) {
+  button.addEventListener('click', () => {
+    const chosen = button.dataset['filter'] as Filter;
+    if (chosen === filter) return;
+    filter = chosen;
+    limit = WINDOW_SIZE;
+    for (const each of filterButtons) each.setAttribute('aria-pressed', String(each === button));
+    watchWindow();
+    renderCounts();
+    renderEmpty();
+  });
+}
+showMore.addEventListener('click', () => {
+  limit += WINDOW_SIZE;
+  watchWindow();
+});
+
+watchWindow();
 
 newTodo.addEventListener('submit', (event) => {
   event.preventDefault();

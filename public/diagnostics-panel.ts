@@ -82,7 +82,12 @@ function sections(d: Diagnostics): [string, Row[]][] {
       `repositories.${name}`, name,
       `${repository.records} ${repository.records === 1 ? 'record' : 'records'}, cursor ${repository.cursor}, ${repository.lastSyncAt ? `last sync ${time(repository.lastSyncAt)}` : 'not synced yet'}`,
     ])],
-    [`Tabs (${d.tabs.length})`, d.tabs.map((tab): Row => [`tabs.${tab.id}`, `${tab.id.slice(0, 8)}…`, tab.watching.length ? `watching ${tab.watching.join(', ')}` : 'watching nothing'])],
+    // The demo's tabs watch queries (below), not whole repositories.
+    [`Tabs (${d.tabs.length})`, d.tabs.map((tab): Row => [`tabs.${tab.id}`, `${tab.id.slice(0, 8)}…`, tab.watching.length ? `watching ${tab.watching.join(', ')}` : 'watching queries only'])],
+    [`Queries (${d.queries.length})`, d.queries.map((query, index): Row => [
+      `queries.${index}`, `${query.repository} ${query.kind}`,
+      `${query.query}: ${query.count === undefined ? 'loading' : `${query.count} matching`}, ${query.watchers} ${query.watchers === 1 ? 'watcher' : 'watchers'}, ${query.plan}`,
+    ])],
   ];
 }
 

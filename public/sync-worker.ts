@@ -12,5 +12,8 @@ startSyncWorker({
   repositories: {
     todos: v.object({ id: v.string(), title: v.pipe(v.string(), v.maxLength(500)), done: v.boolean() }),
   },
+  // Serves the filters: `where: { done }` in id order (the order the list shows) reads only the
+  // window from IndexedDB; All is read in id order by the primary key.
+  indexes: { todos: ['done'] },
   ...(TEST_KNOBS ? workerKnobs(new URL(location.href).searchParams) : {}),
 });

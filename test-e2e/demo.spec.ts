@@ -107,7 +107,9 @@ test('the diagnostics panel opens, shows the worker and its storage, and keeps u
   await otherTab.getByLabel('New todo').press('Enter');
   await expect(panel.locator('[data-field="repositories.todos"]')).toContainText('1 record,');
   await expect(panel.locator('[data-field^="tabs."]')).toHaveCount(2);
-  await expect(panel.locator('[data-field^="tabs."]').first()).toHaveText('watching todos');
+  // The demo's tabs watch queries (a window and its counts), not the whole repository.
+  await expect(panel.locator('[data-field^="tabs."]').first()).toHaveText('watching queries only');
+  await expect(panel.locator('[data-field^="queries."]').filter({ hasText: '2 watchers' }).first()).toContainText('1 matching');
 });
 
 test('the first load says Loading… alone, then what is true', async ({ context, page, server }) => {
@@ -126,4 +128,71 @@ test('the first load says Loading… alone, then what is true', async ({ context
   await expect(page.getByText('Nothing to do yet')).toBeVisible();
   await expect(page.locator('#pending')).toHaveText('All changes synced');
   await expect(page.getByText('Loading…')).toBeHidden();
+});
+
+test('the filters switch the list, and the count follows a write in another tab', async ({ context, page, server }) => {
+  await page.goto(server.url);
+  await expect(page.locator('#connection')).toHaveText('Connected');
+  for (const title of ['Buy milk', 'Walk the dog', 'Call mum']) {
+    await page.getByLabel('New todo').fill(title);
+    await page.getByLabel('New todo').press('Enter');
+  }
+  await page.getByRole('checkbox', { name: 'Done: Walk the dog' }).check();
+  const count = page.locator('#filter-count');
+  await expect(count).toHaveText('2 active · 1 done');
+
+  const all = page.getByRole('button', { name: 'All', exact: true });
+  const active = page.getByRole('button', { name: 'Active', exact: true });
+  const done = page.getByRole('button', { name: 'Done', exact: true });
+  await expect(all).toHaveAttribute('aria-pressed', 'true');
+  await active.click();
+  await expect(active).toHaveAttribute('aria-pressed', 'true');
+  await expect(all).toHaveAttribute('aria-pressed', 'false');
+  await expect(page.locator('.todo .title')).toHaveText(['Buy milk', 'Call mum']);
+  await done.click();
+  await expect(page.locator('.todo .title')).toHaveText(['Walk the dog']);
+
+  // Another tab finishes a todo: it joins this tab's Done list and the count follows.
+  const otherTab = await context.newPage();
+  await otherTab.goto(server.url);
+  await otherTab.getByRole('checkbox', { name: 'Done: Call mum' }).check();
+  await expect(count).toHaveText('1 active · 2 done');
+  await expect(page.locator('.todo .title')).toHaveText(['Walk the dog', 'Call mum']);
+  await active.click();
+  await expect(page.locator('.todo .title')).toHaveText(['Buy milk']);
+  await otherTab.getByRole('checkbox', { name: 'Done: Buy milk' }).check();
+  await expect(count).toHaveText('0 active · 3 done');
+  await expect(page.locator('.todo')).toHaveCount(0);
+  await expect(page.getByText('Nothing left to do.')).toBeVisible();
+  await all.click();
+  await expect(page.locator('.todo .title')).toHaveText(['Buy milk', 'Walk the dog', 'Call mum']);
+});
+
+test('the list shows a window of the todos, and Show more raises its limit', async ({ page, server }) => {
+  await page.goto(server.url);
+  await expect(page.locator('#connection')).toHaveText('Connected');
+  await page.evaluate(() =>
+    window.todos.upsertMany(Array.from({ length: 300 }, (_, i) => ({ id: `seed-${String(i).padStart(3, '0')}`, title: `Todo ${i}`, done: i % 3 === 0 }))),
+  );
+  await expect(page.locator('#filter-count')).toHaveText('200 active · 100 done');
+  await expect(page.locator('.todo')).toHaveCount(100);
+  await expect(page.locator('.todo .title').first()).toHaveText('Todo 0');
+  await expect(page.locator('#window-text')).toHaveText('Showing the first 100 of 300.');
+
+  await page.getByRole('button', { name: 'Show more' }).click();
+  await expect(page.locator('.todo')).toHaveCount(200);
+  await expect(page.locator('.todo .title').last()).toHaveText('Todo 199');
+
+  // A filter starts at one window again; the Done list holds 100 and needs no Show more.
+  await page.getByRole('button', { name: 'Active', exact: true }).click();
+  await expect(page.locator('.todo')).toHaveCount(100);
+  await expect(page.locator('#window-text')).toHaveText('Showing the first 100 of 200.');
+  await page.getByRole('button', { name: 'Done', exact: true }).click();
+  await expect(page.locator('.todo')).toHaveCount(100);
+  await expect(page.locator('#window')).toBeHidden();
+  await expect(page.locator('.todo .title').first()).toHaveText('Todo 0');
+
+  // The tab watches a window, not the whole repository: the worker serves it from the done index.
+  const { queries } = await page.evaluate(() => window.lf.diagnostics());
+  expect(JSON.stringify(queries)).toContain('index done');
 });
