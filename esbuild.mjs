@@ -47,6 +47,9 @@ const builds = [
   // The React test app at /react/ of the test build, on the test worker. React's development
   // build: StrictMode mounts, unmounts and mounts again only there, which the test is about.
   { ...browser, define: { 'process.env.NODE_ENV': '"development"' }, entryPoints: { app: 'test-e2e/react-app/app.ts' }, outdir: 'dist/e2e-public/react' },
+  // The storage contract in the browser's IndexedDB at /storage-contract/ of the test build: the
+  // contract's node:test and node:assert/strict are the page's small stand-ins.
+  { ...browser, alias: { 'node:test': './test-e2e/storage-contract/node-test.ts', 'node:assert/strict': './test-e2e/storage-contract/assert.ts' }, entryPoints: { runner: 'test-e2e/storage-contract/runner.ts' }, outdir: 'dist/e2e-public/storage-contract' },
   // The server: the process (main) and the library an app embeds (index), sharing their code in
   // chunks; Node, dependencies left to node_modules.
   { entryPoints: { main: 'server/main.ts', index: 'server/create-sync-server.ts' }, outdir: 'dist/server', chunkNames: 'chunks/[name]-[hash]', splitting: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' },
@@ -60,6 +63,7 @@ cpSync('public', 'dist/public', { recursive: true, filter: (src) => !src.endsWit
 // The test build serves the demo as it is at `/`, and its knobbed twin at /test/.
 cpSync('dist/public', 'dist/e2e-public', { recursive: true });
 cpSync('test-e2e/react-app/index.html', 'dist/e2e-public/react/index.html');
+cpSync('test-e2e/storage-contract/index.html', 'dist/e2e-public/storage-contract/index.html');
 writeFileSync('dist/e2e-public/test/index.html', readFileSync('public/index.html', 'utf8').replace('src="/app.js"', 'src="/test/app.js"'));
 
 // What an app's tab bundles for `connect` + a repository: the facade with comlink, minified.
