@@ -30,8 +30,12 @@ test('watchers of one repository share one subscription and stop when unsubscrib
   await page.waitForFunction(() => window.todos !== undefined);
   const first = { id: 'a', title: 'First', done: false };
   await upsert(page, first);
-  // The demo's own watcher has received the record once it shows it.
   await expect(page.locator('.todo')).toHaveCount(1);
+  // A watcher that stays holds the repository's subscription in this tab (the demo itself
+  // watches queries, not the repository); it has the record once this resolves.
+  await page.evaluate(
+    () => new Promise<void>((resolve) => void Object.assign(window, { keep: window.todos.watch((records) => records.length === 1 && resolve()) })),
+  );
 
   // A later watcher of the same repository gets that last result at once, synchronously.
   const atOnce = await page.evaluate(() => {

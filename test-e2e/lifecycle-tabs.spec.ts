@@ -12,7 +12,9 @@ test('a tab that crashed is noticed and its handle and watchers are freed', asyn
   const [survivor, , doomed] = tabs;
   if (!survivor || !doomed) throw new Error('three tabs expected');
   await expect.poll(async () => (await diagnostics(survivor)).tabs.length).toBe(3);
-  expect((await diagnostics(survivor)).tabs.every((tab) => tab.watching.includes('todos'))).toBe(true);
+  // Every tab watches the demo's queries (its list window and counts), each shared by all three.
+  const watchers = async () => (await diagnostics(survivor)).queries.map((query) => query.watchers);
+  await expect.poll(async () => (await watchers()).length > 0 && (await watchers()).every((count) => count === 3)).toBe(true);
 
   // A renderer crash: the tab runs no more code, so it cannot detach; only its lock is released.
   const crashed = new Promise((resolve) => doomed.once('crash', resolve));
@@ -21,6 +23,8 @@ test('a tab that crashed is noticed and its handle and watchers are freed', asyn
   await crashed;
 
   await expect.poll(async () => (await diagnostics(survivor)).tabs.length).toBe(2);
+  // Its watchers went with it.
+  await expect.poll(async () => (await watchers()).every((count) => count === 2)).toBe(true);
   await waitConnected(survivor);
   await upsert(survivor, { id: 'a', title: 'after the crash', done: false });
   await waitSynced(survivor);

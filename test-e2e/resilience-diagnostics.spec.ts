@@ -77,7 +77,10 @@ test('two tabs see the same diagnostics: one worker, the outbox waiting while of
   const [onServer] = (await serverJson<{ name: string; maxSequence: number }[]>(server, '/api/repositories')).filter((r) => r.name === 'todos');
   expect(picture.repositories['todos']).toMatchObject({ records: 3, cursor: onServer?.maxSequence });
   expect(Date.parse(picture.repositories['todos']?.lastSyncAt ?? '')).not.toBeNaN();
-  expect(picture.tabs.map((tab) => tab.watching)).toEqual([['todos'], ['todos']]);
+  // The demo watches queries (its window and counts), not whole repositories: both tabs share each.
+  expect(picture.tabs.map((tab) => tab.watching)).toEqual([[], []]);
+  expect(picture.queries.length).toBeGreaterThan(0);
+  expect(picture.queries.map((query) => query.watchers)).toEqual(picture.queries.map(() => 2));
   expect(await stablePicture(second)).toEqual(await stablePicture(first));
 
   // Offline with a write waiting: both tabs see it pending, and its age grows.
