@@ -55,11 +55,20 @@ function spansRepositories(entries: readonly OutboxEntry[]): boolean {
   return entries.some((entry) => entry.repository !== entries[0]?.repository);
 }
 
-/** The entries, each repository's together, repositories in the order they first appear. */
-function byRepository(entries: readonly OutboxEntry[]): OutboxEntry[] {
+/** Each repository's entries, repositories in the order they first appear: a push_batch's parts. */
+function partsOf(entries: readonly OutboxEntry[]): Map<string, OutboxEntry[]> {
   const parts = new Map<string, OutboxEntry[]>();
-  for (const entry of entries) parts.set(entry.repository, [...(parts.get(entry.repository) ?? []), entry]);
-  return [...parts.values()].flat();
+  for (const entry of entries) {
+    const part = parts.get(entry.repository);
+    if (part) part.push(entry);
+    else parts.set(entry.repository, [entry]);
+  }
+  return parts;
+}
+
+/** The entries in the order of their batch's parts. */
+function byRepository(entries: readonly OutboxEntry[]): OutboxEntry[] {
+  return [...partsOf(entries).values()].flat();
 }
 
 /** The entries as units that go out together: each a many-write's entries, or a single entry,
@@ -94,9 +103,8 @@ export function withoutCutGroup(entries: readonly OutboxEntry[]): readonly Outbo
 /** The frame that carries a batch: `push_batch` when it spans repositories, else one repository's push. */
 export function pushFrame(batch: Batch): ClientMessage {
   if (!spansRepositories(batch.entries)) return pushMessage(batch.repository, batch.entries.map((entry) => entry.event));
-  const parts = new Map<string, SyncEvent[]>();
-  for (const { repository, event } of batch.entries) parts.set(repository, [...(parts.get(repository) ?? []), event]);
-  return { type: 'push_batch', repositories: [...parts].map(([repository, events]) => ({ repository, events })) };
+  const parts = [...partsOf(batch.entries)].map(([repository, entries]) => ({ repository, events: entries.map((entry) => entry.event) }));
+  return { type: 'push_batch', repositories: parts };
 }
 
 export function pushMessage(repository: string, events: readonly SyncEvent[]): ClientMessage {
