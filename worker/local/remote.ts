@@ -39,7 +39,9 @@ export class RemoteApplier {
           continue;
         }
         const incoming = rowOf(repository, parsed.data, event);
-        changes.push({ repository, id: event.dataId, decide: (current) => (this.wins(current, incoming) ? { row: incoming } : undefined) });
+        // An app's resolver sees the current data; the default order only its version.
+        const needsData = this.resolveConflict !== undefined;
+        changes.push({ repository, id: event.dataId, needsData, decide: (current) => (this.wins(current, incoming) ? { row: incoming } : undefined) });
       }
       if (cursor !== undefined) cursors.set(repository, Math.max(cursor, cursors.get(repository) ?? 0));
     }

@@ -131,6 +131,8 @@ export class WriteQueue {
     return {
       repository,
       id,
+      // A patch merges into the current data; an upsert or a delete needs only its version.
+      needsData: typeof given === 'function',
       decide: (current) => {
         if (current?.eventId === eventId) return undefined; // committed before the tab retried it
         const data = typeof given === 'function' ? merged(write, given, current) : given;

@@ -7,6 +7,7 @@ import { evaluateIndexedDb } from '../local/query/evaluate';
 import { indexedFields, upgradeIndexes, withIndexKeys, type IndexSpec } from '../local/query/indexes';
 import { planQuery } from '../local/query/plan';
 import { nextStep, type OpenStep } from './idb-versions';
+import { KnownVersions } from './known-versions';
 import { committed, recordKey, type QueryAnswer, type Committed, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 interface SyncDatabase extends DBSchema {
@@ -16,6 +17,7 @@ interface SyncDatabase extends DBSchema {
 }
 
 type RecordStore = IDBPObjectStore<SyncDatabase, ('records' | 'outbox' | 'cursors')[], 'records', 'readwrite'>;
+type CursorStore = IDBPObjectStore<SyncDatabase, ('records' | 'outbox' | 'cursors')[], 'cursors', 'readwrite'>;
 
 const VERSION = 1;
 /** How long acknowledged outbox entries may wait for the next write's transaction to delete
@@ -143,18 +145,50 @@ class IdbStorage implements SyncStorage {
     return fields.length === 0 ? row : withIndexKeys(row, fields);
   }
 
-  async commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<Committed> {
+  /** While this runtime is the database's only writer: what commits need not read. */
+  private known: KnownVersions | undefined;
+  /** With known versions, commits run one after another, each deciding on what the ones before
+   *  it committed (readwrite transactions on these stores run one at a time anyway). */
+  private turn: Promise<unknown> = Promise.resolve();
+
+  commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<Committed> {
+    if (!this.known) return this.transact(changes, cursors, undefined);
+    return this.inTurn(() => this.transact(changes, cursors, this.known));
+  }
+
+  async knowVersions(): Promise<void> {
+    await this.inTurn(async () => {
+      const tx = this.db.transaction(['records', 'cursors'], 'readonly');
+      const [keys, cursorNames, sequences] = await Promise.all([tx.objectStore('records').getAllKeys(), tx.objectStore('cursors').getAllKeys(), tx.objectStore('cursors').getAll(), tx.done]);
+      const cursors = cursorNames.map((name, i) => [name, sequences[i] ?? 0] as const);
+      this.known = new KnownVersions(keys.map(([repository, id]) => recordKey(repository, id)), cursors);
+    });
+  }
+
+  forgetVersions(): void {
+    this.known = undefined;
+  }
+
+  knownVersions(): { entries: number; estimatedBytes: number } | undefined {
+    return this.known?.describe();
+  }
+
+  private inTurn<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.turn.then(run);
+    this.turn = result.catch(() => {});
+    return result;
+  }
+
+  /** One commit's transaction: `known` (when given) answers for the rows and cursors it knows. */
+  private async transact(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number>, known: KnownVersions | undefined): Promise<Committed> {
     const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
     const records = tx.objectStore('records');
     const cursorStore = tx.objectStore('cursors');
     const requests: Promise<unknown>[] = [];
     const removals = this.takeRemovals();
     try {
-      // Read every touched record and cursor at once, then decide in order without awaiting.
-      const [rows, storedCursors] = await Promise.all([
-        readRows(records, changes),
-        Promise.all([...cursors].map(async ([repository, sequence]) => [repository, sequence, (await cursorStore.get(repository)) ?? 0] as const)),
-      ]);
+      // Read every touched record and cursor not known at once, then decide in order without awaiting.
+      const [rows, storedCursors] = await Promise.all([currentRows(records, changes, known), currentCursors(cursorStore, cursors, known)]);
       const written = new Map<string, RecordRow>();
       const queued: { repository: string; event: SyncEvent; group?: string; key: Promise<number> }[] = [];
       for (const change of changes) {
@@ -174,12 +208,12 @@ class IdbStorage implements SyncStorage {
       // tx.done then rejects with its error. (A page of catch-up is hundreds of puts.)
       const plainRecords = unwrap(records);
       for (const row of written.values()) plainRecords.put(this.stored(row));
-      for (const [repository, sequence, stored] of storedCursors) {
-        if (sequence > stored) requests.push(cursorStore.put(sequence, repository));
-      }
+      const moved = storedCursors.filter(([, sequence, stored]) => sequence > stored);
+      for (const [repository, sequence] of moved) requests.push(cursorStore.put(sequence, repository));
       for (const { keys } of removals) for (const key of keys) requests.push(tx.objectStore('outbox').delete(key));
       await Promise.all([...requests, tx.done]);
       this.removed(removals);
+      known?.committed(written.values(), moved.map(([repository, sequence]) => [repository, sequence] as const));
       // The keys are known once the transaction is done: the entries go back with the rows.
       return committed([...written.values()], await Promise.all(queued.map(async ({ key, ...entry }) => ({ key: await key, ...entry }))));
     } catch (error) {
@@ -235,8 +269,13 @@ class IdbStorage implements SyncStorage {
   }
 
   async clear(): Promise<void> {
-    const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
-    await Promise.all([tx.objectStore('records').clear(), tx.objectStore('outbox').clear(), tx.objectStore('cursors').clear(), tx.done]);
+    const clearing = async () => {
+      const tx = this.db.transaction(['records', 'outbox', 'cursors'], 'readwrite');
+      await Promise.all([tx.objectStore('records').clear(), tx.objectStore('outbox').clear(), tx.objectStore('cursors').clear(), tx.done]);
+      // Emptied by this, the only writer: nothing is stored any more.
+      if (this.known) this.known = new KnownVersions([], []);
+    };
+    await (this.known ? this.inTurn(clearing) : clearing());
   }
 
   close(): void {
@@ -285,6 +324,31 @@ interface Removal {
   keys: readonly number[];
   resolve(): void;
   reject(error: unknown): void;
+}
+
+/** The current rows of the touched records, by recordKey: from `known` where it knows a record's
+ *  version and the change needs no data (a row without data then stands for it), else read. */
+async function currentRows(records: RecordStore, changes: readonly RecordChange[], known: KnownVersions | undefined): Promise<Map<string, RecordRow | undefined>> {
+  if (!known) return readRows(records, changes);
+  const rows = new Map<string, RecordRow | undefined>();
+  const unknown: RecordChange[] = [];
+  for (const change of changes) {
+    const key = recordKey(change.repository, change.id);
+    const version = known.version(key);
+    if (version === 'unread' || (change.needsData && version !== 'absent')) unknown.push(change);
+    else if (!rows.has(key)) rows.set(key, version === 'absent' ? undefined : { repository: change.repository, id: change.id, ...version });
+  }
+  if (unknown.length === 0) return rows;
+  for (const [key, row] of await readRows(records, unknown)) {
+    known.read(key, row);
+    rows.set(key, row);
+  }
+  return rows;
+}
+
+/** Each named cursor with the sequence asked for and the one stored (known, or read). */
+function currentCursors(store: CursorStore, cursors: ReadonlyMap<string, number>, known: KnownVersions | undefined): Promise<(readonly [string, number, number])[]> {
+  return Promise.all([...cursors].map(async ([repository, sequence]) => [repository, sequence, known ? known.cursor(repository) : ((await store.get(repository)) ?? 0)] as const));
 }
 
 /**

@@ -70,7 +70,7 @@ export class ReplaceableStorage implements SyncStorage {
     if (events.length === 0) return 0;
     const changes = events.map(({ repository, event, group }): RecordChange => {
       const row = rowOf(repository, event.data as StoredRecord | undefined, event);
-      return { repository, id: event.dataId, decide: (current) => ({ row: incomingWins(current, row) ? row : current!, push: event, ...(group !== undefined && { group }) }) };
+      return { repository, id: event.dataId, needsData: true, decide: (current) => ({ row: incomingWins(current, row) ? row : current!, push: event, ...(group !== undefined && { group }) }) };
     });
     await this.commit(changes);
     return events.length;
@@ -139,6 +139,21 @@ export class ReplaceableStorage implements SyncStorage {
   async clear(): Promise<void> {
     await this.run((storage) => storage.clear());
     this.unacked = new UnackedEvents();
+  }
+
+  /** The versions are the current database's: a fresh one starts without them (the writer lock's
+   *  holder asks again once it is in place). */
+  async knowVersions(): Promise<void> {
+    if (this.swap) return;
+    await this.current.knowVersions?.();
+  }
+
+  forgetVersions(): void {
+    this.current.forgetVersions?.();
+  }
+
+  knownVersions(): { entries: number; estimatedBytes: number } | undefined {
+    return this.current.knownVersions?.();
   }
 
   /** Lets go of the current database for another one that `replace` brings: calls wait meanwhile.

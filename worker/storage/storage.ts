@@ -37,6 +37,10 @@ export interface RecordChange {
    * because a transaction stays open only while its own requests run.
    */
   decide(current: RecordRow | undefined): Decision | undefined;
+  /** `decide` reads the current row's data (a patch, an app's conflict resolver), not only its
+   *  place in the merge order: a storage that knows the versions (known-versions.ts) reads the
+   *  row for it; for any other change it passes a row without data. */
+  needsData?: boolean;
 }
 
 export interface OutboxEntry {
@@ -90,6 +94,14 @@ export interface SyncStorage {
   /** Removes every record, outbox entry and cursor, in one transaction (outbox keys keep growing). */
   clear(): Promise<void>;
   close(): void;
+  /** This runtime is now the database's only writer (it holds the writer lock): load what a
+   *  commit needs to know (known-versions.ts), so commits put without reading first. Optional:
+   *  a storage in memory has nothing to read. */
+  knowVersions?(): Promise<void>;
+  /** Another runtime may write from now on (or the lock is gone): commits read again. */
+  forgetVersions?(): void;
+  /** What the known versions hold, while they are known. */
+  knownVersions?(): { entries: number; estimatedBytes: number } | undefined;
   /** True once the database was closed under this storage (deleted, cleared, or closed here):
    *  a failed call then failed for that, not for what it asked. */
   isGone?(): boolean;
