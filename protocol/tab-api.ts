@@ -191,6 +191,10 @@ export interface Diagnostics {
     namespace: string | null;
     /** The IndexedDB database holding that namespace's data. */
     database: string;
+    /** Present while this worker is the database's only writer (it holds the writer lock): the
+     *  records' versions it keeps in memory so that commits need not read first — how many, and
+     *  an estimate of their size. */
+    knownVersions?: { entries: number; estimatedBytes: number };
   };
   /** Per repository: live records stored here, the server sequence applied, the end of its last catch-up.
    *  Counting reads every row: a count is kept until the repository changes, and while it keeps
@@ -306,6 +310,13 @@ export function workerLockName(workerId: string): string {
 /** The Web Lock whose holder alone opens the socket, of the runtimes on one database. */
 export function connectionLockName(databaseName: string): string {
   return `${databaseName}-connection`;
+}
+
+/** The Web Lock of the database's only writer: the runtime that commits to it (the one holding
+ *  the connection) holds it, and only while it does may it keep the records' versions in memory
+ *  and commit without reading first. Every other runtime of the profile writes through it. */
+export function writerLockName(databaseName: string): string {
+  return `${databaseName}-writer`;
 }
 
 /** The Web Lock that elects the leader of the dedicated workers (one per tab) on one database. */

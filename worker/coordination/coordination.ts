@@ -18,6 +18,7 @@ import type { RecordRow, SyncStorage } from '../storage/storage';
 import { Lone } from './lone';
 import type { Peers } from './peers';
 import { Peer, SharedLeader } from './peer';
+import type { WriteCall } from './write-forwarding';
 
 export type WorkerMode = Diagnostics['worker']['mode'];
 
@@ -79,6 +80,11 @@ export interface Coordination {
   begin(): void;
   /** This runtime now holds the connection. */
   lead(): Promise<void>;
+  /** A tab's write (or clear): committed by this runtime when it is the database's writer (it
+   *  leads), else forwarded to the writer and answered with the writer's answer. */
+  write(call: WriteCall): Promise<void>;
+  /** How this runtime commits a write itself (given once, by compose). */
+  writeWith(run: (call: WriteCall) => Promise<void>): void;
   /** What this runtime tells the others. */
   statusChanged(snapshot: SyncStatus): void;
   committed(rows: readonly RecordRow[], written: number): void;

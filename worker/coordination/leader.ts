@@ -11,18 +11,17 @@ import type { Election } from './coordination';
 import { webLocks } from './tab-liveness';
 
 /** The SharedWorker's: the connection lock. */
-export function connectionElection(databaseName: string): Election {
-  return (lead) => elect([connectionLockName(databaseName)], lead);
+export function connectionElection(databaseName: string, locks = webLocks()): Election {
+  return (lead) => elect(locks, [connectionLockName(databaseName)], lead);
 }
 
 /** A dedicated worker's: the leader lock, then the connection lock. */
-export function peerElection(databaseName: string): Election {
-  return (lead) => elect([leaderLockName(databaseName), connectionLockName(databaseName)], lead);
+export function peerElection(databaseName: string, locks = webLocks()): Election {
+  return (lead) => elect(locks, [leaderLockName(databaseName), connectionLockName(databaseName)], lead);
 }
 
 /** Holds each lock in turn, then calls `lead`; returns the function that lets go. */
-function elect(names: readonly string[], lead: () => void): () => void {
-  const locks = webLocks();
+function elect(locks: LockManager | undefined, names: readonly string[], lead: () => void): () => void {
   // Without Web Locks (an insecure context) there is no way to agree: every runtime connects.
   if (!locks) {
     lead();

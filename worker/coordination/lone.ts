@@ -5,11 +5,13 @@
 import type { SyncStatus } from '../../protocol/tab-api';
 import { Emitter } from '../events';
 import type { Coordination, CoordinationEvents } from './coordination';
+import type { WriteCall } from './write-forwarding';
 
 export class Lone implements Coordination {
   readonly events = new Emitter<CoordinationEvents>();
   readonly sharesOutbox = false;
   readonly outlivesTabs = false;
+  private run: (call: WriteCall) => Promise<void> = () => Promise.resolve();
 
   constructor(private readonly status: { get(): SyncStatus }) {}
 
@@ -30,6 +32,14 @@ export class Lone implements Coordination {
   begin(): void {}
 
   async lead(): Promise<void> {}
+
+  write(call: WriteCall): Promise<void> {
+    return this.run(call);
+  }
+
+  writeWith(run: (call: WriteCall) => Promise<void>): void {
+    this.run = run;
+  }
 
   statusChanged(): void {
     this.events.emit('shown', this.shown());

@@ -14,6 +14,7 @@ import type { RecordRow } from '../storage/storage';
 import type { Coordination, CoordinationEvents, CoordinationParts, Election, WorkerMode } from './coordination';
 import { FollowedPending } from './followed-pending';
 import type { PeerMessage, Peers } from './peers';
+import { WriteForwarding, type WriteCall } from './write-forwarding';
 
 /** How long a tab's attach waits for the leader's status before it gets this runtime's own. */
 const LEADER_STATUS_WAIT_MS = 500;
@@ -32,6 +33,7 @@ abstract class SharedDatabase implements Coordination {
   /** When this runtime began to lead. */
   private leadingSince: number | undefined;
   private readonly pending: FollowedPending;
+  private readonly forwarding: WriteForwarding;
   /** Settles once there is a status worth showing: this runtime leads, or the leader's came. */
   private statusKnown = () => {};
   private readonly statusSettled = new Promise<void>((resolve) => (this.statusKnown = resolve));
@@ -48,9 +50,11 @@ abstract class SharedDatabase implements Coordination {
   ) {
     this.isLeading = leading;
     this.pending = new FollowedPending(parts.id);
+    this.forwarding = new WriteForwarding(parts.id, (message) => this.peers?.post(message));
     if (leading) {
       this.statusKnown();
       this.leadingSince = parts.clock.now();
+      this.forwarding.writerIs(parts.id);
     }
   }
 
@@ -92,9 +96,19 @@ abstract class SharedDatabase implements Coordination {
     this.leaderStatus = undefined;
     this.statusKnown();
     await this.events.settle('leading');
+    // The writes that waited for a writer's answer are this runtime's to commit now.
+    this.forwarding.writerIs(this.parts.id);
     const current = this.parts.status.get();
     this.events.emit('shown', current);
     this.postStatus(current);
+  }
+
+  write(call: WriteCall): Promise<void> {
+    return this.forwarding.write(call);
+  }
+
+  writeWith(run: (call: WriteCall) => Promise<void>): void {
+    this.forwarding.runWith(run);
   }
 
   /** The local status changed: the leader's goes to every runtime, and each shows its tabs. */
@@ -136,6 +150,7 @@ abstract class SharedDatabase implements Coordination {
 
   close(): void {
     this.closed = true;
+    this.forwarding.close();
     this.peers?.close();
   }
 
@@ -152,6 +167,8 @@ abstract class SharedDatabase implements Coordination {
         if (this.isLeading) return;
         this.leaderStatus = message.status;
         this.leaderCounted = message.counted && { counted: message.counted, since: message.leadingSince };
+        // An older leader takes no forwarded writes: this runtime then writes the database itself.
+        this.forwarding.writerIs(message.writer ?? this.parts.id);
         this.statusKnown();
         this.events.emit('shown', this.shown());
         // An older leader says nothing of what it counted: count again (it may have removed entries).
@@ -160,6 +177,16 @@ abstract class SharedDatabase implements Coordination {
       case 'changed':
         this.reload(message.records);
         if (message.written > 0) void this.countWrites(message.from, message.seq);
+        return;
+      case 'write':
+        // This leader's status, which counts the write, leaves before the answer: the writing
+        // tab never sees a count without it.
+        if (this.isLeading && !this.closed) void this.forwarding.serve(message, () => this.postStatus());
+        return;
+      case 'written':
+        // The writer announced the commit before it answered: its records reach this runtime's
+        // watchers first, as a write committed here would.
+        void this.peerChanges.then(() => this.forwarding.answered(message));
         return;
       case 'credentials_needed':
         if (!this.isLeading && !this.closed) this.events.emit('credentialsNeeded');
@@ -187,7 +214,7 @@ abstract class SharedDatabase implements Coordination {
 
   private postStatus(status = this.parts.status.get()): void {
     const since = this.leadingSince === undefined ? {} : { leadingSince: this.leadingSince };
-    this.peers?.post({ type: 'status', status, counted: this.pending.counted(), ...since });
+    this.peers?.post({ type: 'status', status, counted: this.pending.counted(), writer: this.parts.id, ...since });
   }
 
   /** Another runtime committed these records: re-read them here (messages of different runtimes

@@ -20,6 +20,27 @@ const PeerMessageSchema = v.variant('type', [
     counted: v.optional(v.record(v.string(), v.number())),
     /** When it began to lead (epoch ms): its count holds every write committed before. */
     leadingSince: v.optional(v.number()),
+    /** The leader's id: it commits every runtime's writes (absent from older runtimes, whose
+     *  followers write the database themselves). */
+    writer: v.optional(v.string()),
+  }),
+  /** A tab's write (or clear), forwarded by a runtime that does not hold the database to the
+   *  one that does (`to`); `seq` numbers it among `from`'s writes, for the leader's count. */
+  v.object({
+    type: v.literal('write'),
+    to: v.string(),
+    from: v.string(),
+    seq: v.number(),
+    name: v.picklist(['upsert', 'delete', 'upsertMany', 'deleteMany', 'batch', 'patch', 'clearLocalData']),
+    args: v.array(v.unknown()),
+  }),
+  /** The writer's answer to `to`'s write `seq`: committed (with `written` events queued), or the
+   *  error the write failed with. */
+  v.object({
+    type: v.literal('written'),
+    to: v.string(),
+    seq: v.number(),
+    error: v.optional(v.object({ name: v.literal('SyncError'), code: v.string(), message: v.string() })),
   }),
   /** Records committed (`[repository, id]`), and how many of them are local writes in the outbox;
    *  a runtime numbers the commits holding its writes (`from`, `seq`). */

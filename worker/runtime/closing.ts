@@ -1,8 +1,9 @@
-/** Closing the runtime, in the order that keeps two sockets from overlapping: stop hearing the
- *  other runtimes, close the socket, wait for running writes, close the database, and only then
- *  let go of the connection. Also retiring for a newer schema version. */
+/** Closing the runtime, in the order that keeps two sockets (and two writers) from overlapping:
+ *  stop hearing the other runtimes, close the socket, wait for running writes, close the
+ *  database, and only then let go of the writer lock and the connection. Also retiring for a newer schema version. */
 import type { Logger } from '../config';
 import type { Coordination } from '../coordination/coordination';
+import type { WriterLock } from '../coordination/writer-lock';
 import { syncError } from '../errors';
 import type { WriteQueue } from '../local/writes';
 import type { ReplaceableStorage } from '../storage/replaceable-storage';
@@ -19,6 +20,7 @@ export interface ClosedParts {
   writes: WriteQueue;
   status: StatusStore;
   storage: ReplaceableStorage;
+  writerLock: WriterLock;
 }
 
 export class Closing {
@@ -48,7 +50,7 @@ export class Closing {
   }
 
   private async run(): Promise<void> {
-    const { hub, coordination, idle, engine, writes, status, storage } = this.parts;
+    const { hub, coordination, idle, engine, writes, status, storage, writerLock } = this.parts;
     this.done = true;
     // First: letting the tabs go would start the idle timer, which idle.close() then clears.
     hub.close();
@@ -58,6 +60,8 @@ export class Closing {
     await writes.idle();
     status.close();
     storage.close();
+    // The last transaction is done: the next writer may begin (before the connection is free).
+    writerLock.release();
     coordination.release();
   }
 }

@@ -10,6 +10,8 @@ import type { StorageMode, SyncWorkerApi } from '../../protocol/tab-api';
 import { systemClock, type Clock } from '../clock';
 import { consoleLogger, DEFAULTS, RUNTIME_VERSION, type SyncWorkerConfig } from '../config';
 import { chooseCoordination, type CoordinationPlan } from '../coordination/coordination';
+import { webLocks } from '../coordination/tab-liveness';
+import { WriterLock } from '../coordination/writer-lock';
 import { describe } from '../errors';
 import { Emitter } from '../events';
 import { indexSpecs } from '../local/query/indexes';
@@ -34,7 +36,7 @@ import { HELD_RUNTIME_EVENTS, type RuntimeEvents } from './runtime-events';
 import { StatusStore } from './status';
 import { StorageLossRecovery } from './storage-loss';
 import { StorageModes } from './storage-mode';
-import { liveRecords, tabCalls, withSessionStopped } from './tab-calls';
+import { liveRecords, routedCalls, tabCalls, withSessionStopped } from './tab-calls';
 import { TabSession, type SessionHost } from './tab-session';
 
 export interface SyncCoreOptions extends SyncWorkerConfig {
@@ -48,6 +50,8 @@ export interface SyncCoreOptions extends SyncWorkerConfig {
   storageManager?: StorageManagerLike;
   /** Time for the parts that take it (the system's by default). */
   clock?: Clock;
+  /** The Web Locks of the profile (the global's by default; none in Node): the writer lock. */
+  locks?: LockManager | undefined;
 }
 
 export interface SyncCore {
@@ -116,6 +120,8 @@ function buildParts(options: SyncCoreOptions, events: Emitter<RuntimeEvents>, da
   const status = new StatusStore((snapshot) => events.emit('statusPublished', snapshot), clock);
   const modes = new StorageModes(status, log, opened);
   const coordination = chooseCoordination(options.coordination ?? { strategy: 'shared' }, opened.mode, { id: worker.id, status, storage, log, clock });
+  // Other runtimes share the database exactly when coordination shares the outbox with them.
+  const writerLock = new WriterLock(options.locks ?? webLocks(), data.base, !coordination.sharesOutbox);
   const queries = new QueryService(storage);
   const liveCounts = new LiveRecordCounts((repository) => storage.getRecords(repository));
   const hub = new TabHub((repository) => liveRecords(storage, repository), log, {
@@ -162,11 +168,11 @@ function buildParts(options: SyncCoreOptions, events: Emitter<RuntimeEvents>, da
     events.emit('committed', { rows, written });
   });
   const idle = new IdleDisconnect(engine, options.idleDisconnectDelay ?? DEFAULTS.idleDisconnectDelay, clock);
-  const closing = new Closing({ hub, coordination, idle, engine, writes, status, storage });
+  const closing = new Closing({ hub, coordination, idle, engine, writes, status, storage, writerLock });
   const recovery = new StorageLossRecovery({ storage, opener, engine, status, modes, log, clock, replaced: () => events.settle('dataReplaced', undefined), closed: () => closing.closed });
   const storageManager = options.storageManager ?? browserStorageManager();
   const persistence = new PersistenceRequest(hub, log, storageManager);
-  return { clock, log, repositories, storage, worker, status, modes, coordination, queries, liveCounts, hub, namespaces, engine, writes, idle, closing, recovery, storageManager, persistence };
+  return { clock, log, repositories, storage, worker, status, modes, coordination, writerLock, queries, liveCounts, hub, namespaces, engine, writes, idle, closing, recovery, storageManager, persistence };
 }
 
 function engineTimings(options: SyncCoreOptions) {
@@ -183,8 +189,13 @@ function engineTimings(options: SyncCoreOptions) {
 
 /** Who hears what. */
 function wire(events: Emitter<RuntimeEvents>, parts: Parts): void {
-  const { engine, hub, coordination, queries, liveCounts, namespaces, modes, idle, closing, log } = parts;
+  const { engine, hub, coordination, queries, liveCounts, namespaces, modes, idle, closing, log, storage, writerLock } = parts;
   if (!coordination.leading()) engine.block('standby');
+  else writerLock.acquire();
+  // Loaded before the next commit (the storage makes commits wait for it), dropped with the lock.
+  const knowVersions = () => storage.knowVersions().catch((error: unknown) => log.warn(`could not load the records' versions: ${describe(error)}`));
+  writerLock.events.on('holding', knowVersions);
+  writerLock.events.on('lost', () => storage.forgetVersions());
   events.on('log', (entry) => hub.broadcastLog(entry));
   events.on('statusPublished', (snapshot) => coordination.statusChanged(snapshot));
   events.on('committed', ({ rows, written }) => {
@@ -195,6 +206,8 @@ function wire(events: Emitter<RuntimeEvents>, parts: Parts): void {
   if (coordination.outlivesTabs) events.on('tabsChanged', (count) => idle.tabsChanged(count));
   events.on('dataReplaced', async (fresh) => {
     if (fresh) modes.reopened(fresh);
+    // A fresh database starts without known versions: the writer loads its own.
+    if (writerLock.holds()) void knowVersions();
     engine.storageReplaced();
     await engine.countPending().catch(() => {});
     liveCounts.reset();
@@ -205,6 +218,7 @@ function wire(events: Emitter<RuntimeEvents>, parts: Parts): void {
     // Followers wrote to the outbox without this runtime counting.
     await engine.countPending();
     engine.unblock('standby');
+    writerLock.acquire();
   });
   heard.on('shown', (status) => hub.broadcastStatus(status));
   heard.on('peerRecords', (rows) => {
@@ -240,7 +254,7 @@ function sessionHost(parts: Parts): SessionHost {
   return {
     hub,
     queries,
-    shared: tabCalls({ ...parts, assertOpen, diagnostics }),
+    shared: routedCalls(tabCalls({ ...parts, assertOpen, diagnostics }), coordination, assertOpen),
     assertOpen,
     assertRepository: (repository) => {
       assertOpen();

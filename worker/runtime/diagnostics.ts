@@ -39,6 +39,7 @@ export async function describeRuntime(parts: DiagnosedParts): Promise<Diagnostic
   ]);
   const oldestAt = oldest[0] ? Date.parse(oldest[0].event.createdAt) : undefined;
   const mode = modes.mode;
+  const known = closed() ? undefined : storage.knownVersions?.();
   return {
     worker: { id: worker.id, startedAt: worker.startedAt, version: worker.version, mode: coordination.mode(), schemaVersion: worker.schemaVersion },
     connection: engine.connectionInfo(),
@@ -48,7 +49,7 @@ export async function describeRuntime(parts: DiagnosedParts): Promise<Diagnostic
       oldestAgeMs: oldestAt === undefined ? null : Math.max(0, clock.now() - oldestAt),
       setAside: [...engine.setAsideLately()],
     },
-    storage: { mode, ...(mode === 'memory' ? { persisted: false } : browser), losses: parts.losses(), namespace: namespaces.active, database: namespaces.database },
+    storage: { mode, ...(mode === 'memory' ? { persisted: false } : browser), losses: parts.losses(), namespace: namespaces.active, database: namespaces.database, ...(known && { knownVersions: known }) },
     repositories: Object.fromEntries(repositories),
     tabs: parts.hub.describe(),
     queries: parts.queries.describe(),

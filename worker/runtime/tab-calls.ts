@@ -3,6 +3,7 @@
 import { EVENT_ID } from '../../protocol/limits';
 import type { Diagnostics, StoredRecord } from '../../protocol/tab-api';
 import type { Coordination } from '../coordination/coordination';
+import type { WriteCallName } from '../coordination/write-forwarding';
 import { storageFailure, syncError } from '../errors';
 import { assertRecordId, type Repositories } from '../local/repositories';
 import type { WriteQueue } from '../local/writes';
@@ -78,6 +79,28 @@ export function tabCalls(parts: CallParts): SharedCalls {
       }
     },
     diagnostics: () => parts.diagnostics(),
+  };
+}
+
+/** The calls as tabs make them: the ones that write go through coordination, which commits them
+ *  here or forwards them to the database's writer; `calls` are what commits them here. */
+export function routedCalls(calls: SharedCalls, coordination: Coordination, assertOpen: () => void): SharedCalls {
+  coordination.writeWith(({ name, args }) => (calls[name] as (...given: unknown[]) => Promise<void>)(...args));
+  const route =
+    (name: WriteCallName) =>
+    async (...args: unknown[]): Promise<void> => {
+      assertOpen();
+      await coordination.write({ name, args });
+    };
+  return {
+    ...calls,
+    upsert: route('upsert'),
+    delete: route('delete'),
+    upsertMany: route('upsertMany'),
+    deleteMany: route('deleteMany'),
+    batch: route('batch'),
+    patch: route('patch'),
+    clearLocalData: route('clearLocalData'),
   };
 }
 

@@ -147,17 +147,22 @@ class IdbStorage implements SyncStorage {
 
   /** While this runtime is the database's only writer: what commits need not read. */
   private known: KnownVersions | undefined;
-  /** With known versions, commits run one after another, each deciding on what the ones before
-   *  it committed (readwrite transactions on these stores run one at a time anyway). */
+  /** From the moment the versions are asked for, commits run one after another (the load first),
+   *  each deciding on what the ones before it committed; readwrite transactions on these stores
+   *  run one at a time anyway. */
+  private takesTurns = false;
   private turn: Promise<unknown> = Promise.resolve();
 
   commit(changes: readonly RecordChange[], cursors: ReadonlyMap<string, number> = new Map()): Promise<Committed> {
-    if (!this.known) return this.transact(changes, cursors, undefined);
+    if (!this.takesTurns) return this.transact(changes, cursors, undefined);
     return this.inTurn(() => this.transact(changes, cursors, this.known));
   }
 
   async knowVersions(): Promise<void> {
+    this.takesTurns = true;
+    // Commits already under way were begun before the load's transaction: it sees what they wrote.
     await this.inTurn(async () => {
+      if (!this.takesTurns) return;
       const tx = this.db.transaction(['records', 'cursors'], 'readonly');
       const [keys, cursorNames, sequences] = await Promise.all([tx.objectStore('records').getAllKeys(), tx.objectStore('cursors').getAllKeys(), tx.objectStore('cursors').getAll(), tx.done]);
       const cursors = cursorNames.map((name, i) => [name, sequences[i] ?? 0] as const);
@@ -166,6 +171,7 @@ class IdbStorage implements SyncStorage {
   }
 
   forgetVersions(): void {
+    this.takesTurns = false;
     this.known = undefined;
   }
 
@@ -275,7 +281,7 @@ class IdbStorage implements SyncStorage {
       // Emptied by this, the only writer: nothing is stored any more.
       if (this.known) this.known = new KnownVersions([], []);
     };
-    await (this.known ? this.inTurn(clearing) : clearing());
+    await (this.takesTurns ? this.inTurn(clearing) : clearing());
   }
 
   close(): void {
