@@ -62,6 +62,15 @@ class Profile {
     return { name, core, peers };
   }
 
+  /** A leader and a follower (dedicated workers), the leader synced. */
+  async syncedPair(): Promise<{ leader: Runtime; follower: Runtime }> {
+    const leader = await this.open('leader', 'peer');
+    const follower = await this.open('follower', 'peer');
+    await leader.core.api.start();
+    await settled(leader.core);
+    return { leader, follower };
+  }
+
   /** The runtime's worker ends at once: it says nothing more, the browser releases its locks. */
   async kill(runtime: Runtime): Promise<void> {
     runtime.peers.cut();
@@ -129,10 +138,7 @@ test('the leader is the only writer: a follower\'s writes are committed by it, w
 test('a follower becoming leader takes the writer lock once the old leader let go, and loads what it knows before it writes', async () => {
   const s = await servers.start();
   const profile = new Profile(s);
-  const leader = await profile.open('leader', 'peer');
-  const follower = await profile.open('follower', 'peer');
-  await leader.core.api.start();
-  await settled(leader.core);
+  const { leader, follower } = await profile.syncedPair();
   for (const id of ['a', 'b']) await follower.core.api.upsert('todos', todo(id));
   await leader.core.api.upsert('todos', todo('c'));
 
@@ -203,10 +209,7 @@ test('two deployments on one database: the newer one writes through the older on
 test('the database taken away during a handover: the writer reloads for the fresh one, and every write reaches the server once', async () => {
   const s = await servers.start();
   const profile = new Profile(s);
-  const leader = await profile.open('leader', 'peer');
-  const follower = await profile.open('follower', 'peer');
-  await leader.core.api.start();
-  await settled(leader.core);
+  const { leader, follower } = await profile.syncedPair();
   await follower.core.api.upsert('todos', todo('before'));
   await settled(leader.core);
   await leader.core.api.stop();

@@ -13,19 +13,8 @@ import { WriteQueue } from '../worker/local/writes';
 import { openIdbStorage } from '../worker/storage/idb-store';
 import type { SyncStorage } from '../worker/storage/storage';
 import { ManualClock } from './helpers/manual-clock';
+import { seeded as random } from './query-random';
 import { RecordingLogger, TodoSchema, uniqueDatabaseName } from './helpers/worker';
-
-/** A small deterministic generator (mulberry32), so a failing seed can be run again. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One step of a history, the same for both databases. */
 type Step =
