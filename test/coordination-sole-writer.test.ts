@@ -228,3 +228,23 @@ test('the database taken away during a handover: the writer reloads for the fres
   assert.deepEqual(await storedTimes(s), onceEach(['before', 'unsent', 'during', 'after']));
   assert.deepEqual((await stored(profile.databaseName)).records, ['after', 'before', 'during', 'unsent']);
 });
+
+test('a follower\'s clear goes through the writer too: answered once the follower\'s watchers start over, the writer\'s versions emptied', async () => {
+  const s = await servers.start();
+  const profile = new Profile(s);
+  const leader = await profile.open('leader', 'peer');
+  const follower = await profile.open('follower', 'peer');
+  const tab = new RecordingTab();
+  await follower.core.tab('f').attach(tab);
+  await follower.core.tab('f').watch('todos');
+  for (const id of ['a', 'b']) await follower.core.api.upsert('todos', todo(id));
+  assert.equal((await known(leader))?.entries, 2);
+
+  await follower.core.api.clearLocalData();
+  assert.deepEqual(tab.lists.at(-1)?.records, []);
+  assert.deepEqual(await stored(profile.databaseName), { records: [], outbox: {} });
+  assert.equal((await known(leader))?.entries, 0);
+  await follower.core.api.upsert('todos', todo('c'));
+  assert.deepEqual(tab.lists.at(-1)?.records.map((r) => r.id), ['c']);
+  assert.equal((await known(leader))?.entries, 1);
+});

@@ -195,6 +195,10 @@ abstract class SharedDatabase implements Coordination {
         return this.events.emit('credentials', message.credentials);
       case 'namespace':
         return this.events.emit('namespace', message.namespace);
+      case 'cleared':
+        // In line with the records announced around it: a forwarded clear is answered after it.
+        this.peerChanges = this.peerChanges.then(() => this.events.settle('cleared')).catch((error: unknown) => this.parts.log.warn(`could not follow a clear of another worker: ${describe(error)}`));
+        return;
       default:
         return this.events.emit(message.type);
     }

@@ -243,7 +243,7 @@ function wire(events: Emitter<RuntimeEvents>, parts: Parts): void {
   heard.on('namespace', (namespace) => {
     namespaces.follow(namespace).catch((error: unknown) => log.warn(`could not follow the namespace another worker moved to: ${describe(error)}`));
   });
-  heard.on('cleared', () => void withSessionStopped(engine, () => events.settle('dataReplaced', undefined)));
+  heard.on('cleared', () => withSessionStopped(engine, () => events.settle('dataReplaced', undefined)));
 }
 
 /** What each tab session needs of the runtime. */
