@@ -15,7 +15,7 @@ import type { RxdbCollectionName } from './rxdb-schema';
 import { startRxdbServer, type RxdbServer } from './rxdb-server-process';
 
 export type Latency = { p50Ms: number; p99Ms: number; n: number };
-export type Throughput = { sequentialPerSec: number; concurrentPerSec: number };
+export type Throughput = { sequentialPerSec: number; concurrentPerSec: number; bulkPerSec: number };
 /** An initial sync's time, or the cap it did not finish within. */
 export type SyncTime = { records: number; ms: number; longestStallMs: number; cappedAtS?: number };
 export interface RxdbFigures { crossTab?: Latency; remote?: Latency; writes?: Throughput; initialSync?: SyncTime[] }

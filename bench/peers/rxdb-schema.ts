@@ -22,7 +22,3 @@ export const todoSchema: RxJsonSchema<Todo> = {
  *  `seed10k`, `seed100k`): a client's collection must carry the server collection's name. */
 export const RXDB_COLLECTIONS = ['live', 'seed10k', 'seed100k'] as const;
 export type RxdbCollectionName = (typeof RXDB_COLLECTIONS)[number];
-
-/** How many documents go per replication request (pull and push). RxDB's default is 100; the
- *  product's server sends catch-up pages of several hundred, so the peer gets the same. */
-export const RXDB_BATCH_SIZE = 500;
