@@ -10,7 +10,8 @@ import { replicateWithWebsocketServer } from 'rxdb/plugins/replication-websocket
 import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import { todoSchema, type RxdbCollectionName, type Todo } from '../peers/rxdb-schema';
 import { arrivalLog } from './rxdb-arrivals';
-import { measureLongestStall, nextMessage, now, percentile } from './timing';
+import { measureLongestStall, now } from './timing';
+import { crossTabLatency, writeThroughput } from './write-scenarios';
 
 const channel = new BroadcastChannel('rxdb-bench');
 const arrivals = arrivalLog();
@@ -19,11 +20,6 @@ let opened: { database: RxDatabase; todos: RxCollection<Todo> } | undefined;
 const todos = (): RxCollection<Todo> => {
   if (!opened) throw new Error('call connect first');
   return opened.todos;
-};
-
-const summary = (samples: number[]) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), n: samples.length };
 };
 
 /** This tab's RxDatabase on `name`'s collection, replicating with the server (leader tab only). */
@@ -63,30 +59,15 @@ const rxbench = {
   },
 
   /** This tab writes one record at a time; another tab of this profile reports its subscription firing. */
-  async crossTab(n: number) {
-    const samples: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const id = `ct-${i}-${Math.random().toString(36).slice(2)}`;
-      const seen = nextMessage<{ id: string; t: number }>(channel, (d) => d.id === id);
-      const t0 = now();
-      await todos().upsert({ id, title: 'cross-tab', done: false });
-      samples.push((await seen).t - t0);
-    }
-    return summary(samples);
-  },
+  crossTab: (n: number) => crossTabLatency(channel, n, (record) => todos().upsert(record)),
 
   async writes(n: number) {
-    const t0 = now();
-    for (let i = 0; i < n; i++) await todos().upsert({ id: `seq-${i}`, title: 'sequential', done: false });
-    const sequentialPerSec = n / ((now() - t0) / 1000);
-    const t1 = now();
-    await Promise.all(Array.from({ length: n }, (_, i) => todos().upsert({ id: `par-${i}`, title: 'parallel', done: false })));
-    const concurrentPerSec = n / ((now() - t1) / 1000);
+    const oneByOneAndParallel = await writeThroughput(n, (record) => todos().upsert(record));
     // RxDB's docs' way for many writes at once: one bulkUpsert.
     const t2 = now();
     await todos().bulkUpsert(Array.from({ length: n }, (_, i) => ({ id: `bulk-${i}`, title: 'bulk', done: false })));
     const bulkPerSec = n / ((now() - t2) / 1000);
-    return { sequentialPerSec, concurrentPerSec, bulkPerSec };
+    return { ...oneByOneAndParallel, bulkPerSec };
   },
 
   /** A fresh profile opens the page: time from navigation start until the initial replication is

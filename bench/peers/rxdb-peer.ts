@@ -9,7 +9,7 @@ import * as esbuild from 'esbuild';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pageCaller } from '../page-call';
-import { percentile } from '../pages/timing';
+import { summary } from '../pages/write-scenarios';
 import type { RxBench } from '../pages/rxdb-bench';
 import type { RxdbCollectionName } from './rxdb-schema';
 import { startRxdbServer, type RxdbServer } from './rxdb-server-process';
@@ -45,11 +45,6 @@ async function openPage(context: BrowserContext, origin: string, query = ''): Pr
   if (!query) await page.waitForFunction(() => 'rxbench' in globalThis);
   return page;
 }
-
-const summary = (samples: number[]): Latency => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), n: samples.length };
-};
 
 async function latencyAndWrites(o: PeerOptions, server: RxdbServer, n: { crossTab?: number; remote?: number; writes?: number }): Promise<RxdbFigures> {
   const figures: RxdbFigures = {};
