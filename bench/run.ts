@@ -324,8 +324,8 @@ function printTable(r: {
     ['facade, gzip', `${r.facadeGzipBytes} B`, '', '', '', '', `≤ ${FACADE_BUDGET_BYTES} B`],
     ['demo worker bundle, gzip', `${r.workerGzipBytes} B`, '', '', '', '', ''],
   ];
-  // Scenarios left out with --only measured nothing: their rows go.
-  const measured = rows.filter((row) => !row.slice(1).some((cell) => cell.startsWith('NaN')));
+  // Scenarios left out with --only measured nothing: their rows go; so do the peer's columns with --peer none.
+  const measured = (withRxdb ? rows : rows.map((row) => row.filter((_, c) => c !== 4 && c !== 5))).filter((row) => !row.slice(1).some((cell) => cell.startsWith('NaN')));
   const widths = measured[0]!.map((_, c) => Math.max(...measured.map((row) => row[c]!.length)));
   console.log('');
   for (const [i, row] of measured.entries()) {
