@@ -23,13 +23,28 @@ export async function crossTabLatency(channel: BroadcastChannel, n: number, upse
   return summary(samples);
 }
 
-/** `n` writes awaited one by one, then `n` at once: writes per second of each. */
-export async function writeThroughput(n: number, upsert: Upsert) {
+/** Waits for `work`, or `capMs` at the most. */
+async function within(work: Promise<unknown>, capMs: number): Promise<void> {
+  if (!Number.isFinite(capMs)) return void (await work);
+  let cancelCap = () => {};
+  await Promise.race([work, new Promise((resolve) => { const timer = setTimeout(resolve, capMs); cancelCap = () => clearTimeout(timer); })]);
+  cancelCap();
+}
+
+/**
+ * `n` writes awaited one by one, then `n` at once: writes per second of each. With `capMs`, a
+ * phase that runs longer is cut there and its rate is what completed by then (`completed` says
+ * how many), so that a slow peer cannot hold the bench.
+ */
+export async function writeThroughput(n: number, upsert: Upsert, capMs = Infinity) {
   const t0 = now();
-  for (let i = 0; i < n; i++) await upsert({ id: `seq-${i}`, title: 'sequential', done: false });
-  const sequentialPerSec = n / ((now() - t0) / 1000);
+  let sequential = 0;
+  while (sequential < n && now() - t0 < capMs) await upsert({ id: `seq-${sequential++}`, title: 'sequential', done: false });
+  const sequentialPerSec = sequential / ((now() - t0) / 1000);
   const t1 = now();
-  await Promise.all(Array.from({ length: n }, (_, i) => upsert({ id: `par-${i}`, title: 'parallel', done: false })));
-  const concurrentPerSec = n / ((now() - t1) / 1000);
-  return { sequentialPerSec, concurrentPerSec };
+  let parallel = 0;
+  const all = Promise.all(Array.from({ length: n }, (_, i) => upsert({ id: `par-${i}`, title: 'parallel', done: false }).then(() => parallel++)));
+  await within(all, capMs);
+  const concurrentPerSec = parallel / ((now() - t1) / 1000);
+  return { sequentialPerSec, concurrentPerSec, completed: { sequential, parallel, of: n } };
 }

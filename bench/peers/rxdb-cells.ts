@@ -1,5 +1,5 @@
 /** The RxDB columns of the bench's table: the peer's figure, and ours against it. */
-import type { SyncTime } from './rxdb-peer';
+import type { SyncTime, Throughput } from './rxdb-peer';
 
 type Cells = [rxdb: string, versus: string];
 const NONE: Cells = ['', ''];
@@ -13,9 +13,15 @@ function versus(oursCost: number, peerCost: number): string {
 export const latencyCells = (oursMs: number, peerMs: number | undefined): Cells =>
   peerMs === undefined ? NONE : [`${peerMs} ms`, versus(oursMs, peerMs)];
 
-/** Throughputs compare as the time per write: the inverse. */
-export const throughputCells = (oursPerSec: number, peerPerSec: number | undefined): Cells =>
-  peerPerSec === undefined ? NONE : [`${peerPerSec}/s`, versus(1 / oursPerSec, 1 / peerPerSec)];
+/** Throughputs compare as the time per write: the inverse. A phase the peer did not finish
+ *  within its cap says how far it got. */
+export function throughputCells(oursPerSec: number, peer: Throughput | undefined, phase: 'sequential' | 'parallel'): Cells {
+  if (!peer) return NONE;
+  const perSec = phase === 'sequential' ? peer.sequentialPerSec : peer.concurrentPerSec;
+  const done = peer.completed[phase];
+  const cut = done < peer.completed.of ? ` (${done} of ${peer.completed.of} in ${peer.capS} s)` : '';
+  return [`${perSec}/s${cut}`, versus(1 / oursPerSec, 1 / perSec)];
+}
 
 /** A sync the peer did not finish within its cap is at least cap/ours slower than ours. */
 export function syncCells(oursMs: number, peer: SyncTime | undefined): Cells {

@@ -15,13 +15,16 @@ import type { RxdbCollectionName } from './rxdb-schema';
 import { startRxdbServer, type RxdbServer } from './rxdb-server-process';
 
 export type Latency = { p50Ms: number; p99Ms: number; n: number };
-export type Throughput = { sequentialPerSec: number; concurrentPerSec: number; bulkPerSec: number };
+/** Writes per second; a phase cut at `capS` counts what `completed` by then. */
+export type Throughput = { sequentialPerSec: number; concurrentPerSec: number; bulkPerSec: number; completed: { sequential: number; parallel: number; of: number }; capS: number };
 /** An initial sync's time, or the cap it did not finish within. */
 export type SyncTime = { records: number; ms: number; longestStallMs: number; cappedAtS?: number };
 export interface RxdbFigures { crossTab?: Latency; remote?: Latency; writes?: Throughput; initialSync?: SyncTime[] }
 
 const call = pageCaller<RxBench>('rxbench');
 const WARM_UP = 20;
+/** How long each of the peer's write phases may run (the product's take seconds). */
+const WRITES_CAP_MS = 120_000;
 
 export interface PeerOptions { browser: Browser; dir: string; origin: string; tabs: number; progress: (line: string) => void }
 
@@ -69,7 +72,7 @@ async function latencyAndWrites(o: PeerOptions, server: RxdbServer, n: { crossTa
       o.progress(`RxDB writes: ${n.writes} upserts one by one, then ${n.writes} in parallel`);
       const writesPage = await openPage(profileB, o.origin);
       await call(writesPage, 'connect', server.url, 'live', false);
-      figures.writes = await call(writesPage, 'writes', n.writes);
+      figures.writes = await call(writesPage, 'writes', n.writes, WRITES_CAP_MS);
     }
   } finally {
     await profileA.close();
