@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --out FILE] [--quick]`: builds, starts the sync server on a temporary SQLite
+ * `npm run bench [-- --out FILE] [--quick] [--peer none]`: builds, starts the sync server on a temporary SQLite
  * file, drives Chromium through Playwright, and prints the product's figures beside the physical
- * floor measured in the same run (the bare platform doing the same work), with their ratios.
+ * floor measured in the same run (the bare platform doing the same work), with their ratios, and
+ * beside RxDB 17 doing the same scenarios in the same run (bench/peers/rxdb-peer.ts; `--peer none` skips it).
  */
 import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import * as esbuild from 'esbuild';
@@ -12,7 +13,11 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve as absolute } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { WebSocket, WebSocketServer } from 'ws';
+import { pageCaller } from './page-call';
 import type { Bench } from './pages/bench';
+import { latencyCells, stallCells, syncCells, throughputCells } from './peers/rxdb-cells';
+import { startRxdbPeer, type RxdbFigures, type SyncTime } from './peers/rxdb-peer';
+import { seedRecord } from './seed-record';
 import { profileSharedWorkers, sharedWorkerTargets } from './worker-profile';
 
 const args = process.argv.slice(2);
@@ -30,10 +35,14 @@ const runs = (scenario: 'crossTab' | 'remote' | 'writes' | 'initialSync') => !on
 /** `--profile crossTab,writes,initialSync`: the shared workers' CPU profile during those
  *  scenarios (an unminified build, so function names are readable). */
 const profiled = scenariosOf('--profile');
+/** `--peer none`: the product and its floors only, for quick A/Bs. */
+const withRxdb = !(args.includes('--peer') && args[args.indexOf('--peer') + 1] === 'none');
+/** How long the peer may take for one initial sync before the bench gives it up. */
+const PEER_SYNC_CAP_MS = 120_000;
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const TABS = 8;
 const N = { crossTab: quick ? 100 : 500, remote: quick ? 60 : 300, initial: 10_000, initial100k: quick ? 20_000 : 100_000, writes: quick ? 2_000 : 10_000 };
-const HARD_LIMIT_MS = 5 * 60_000;
+const HARD_LIMIT_MS = (withRxdb ? 15 : 5) * 60_000;
 /** The build's own budget (esbuild.mjs), so the goal printed is the one the build enforces. */
 const FACADE_BUDGET_BYTES = Number(/FACADE_BUDGET_BYTES = Math\.min\((\d+)/.exec(readFileSync('esbuild.mjs', 'utf8'))?.[1]);
 
@@ -93,8 +102,6 @@ function startEchoServer(): Promise<{ url: string; close(): void }> {
   });
 }
 
-const seedRecord = (i: number) => ({ id: `seed-${String(i).padStart(6, '0')}`, title: `Seeded todo number ${i}`, done: i % 3 === 0 });
-
 async function startServer(dir: string): Promise<{ url: string; process: ChildProcess }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(dir, 'dist/server/main.js')], {
@@ -151,11 +158,7 @@ async function openSyncingPage(context: BrowserContext, serverUrl: string, token
 const initialSyncResult = (page: Page) =>
   page.evaluate(() => (globalThis as unknown as { initialSyncResult: ReturnType<Bench['initialSync']> }).initialSyncResult);
 
-const call = <K extends keyof Bench>(page: Page, name: K, ...params: Parameters<Bench[K]>) =>
-  page.evaluate(({ name, params }) => {
-    const bench = (globalThis as unknown as { bench: Record<string, (...a: unknown[]) => unknown> }).bench;
-    return bench[name]!(...params);
-  }, { name, params: params as unknown[] }) as Promise<Awaited<ReturnType<Bench[K]>>>;
+const call = pageCaller<Bench>('bench');
 
 async function main() {
   const started = Date.now();
@@ -167,12 +170,15 @@ async function main() {
   });
   const echo = await startEchoServer();
   const server = await startServer(dir);
+  let peer: Awaited<ReturnType<typeof startRxdbPeer>> | undefined;
   let browser: Browser | undefined;
   const debuggingPort = await freePort();
   const profile = async (scenario: string) => (profiled?.has(scenario) ? profileSharedWorkers(debuggingPort, scenario) : async () => {});
   const watchdog = setTimeout(() => { console.error('bench: hard time limit reached'); server.process.kill('SIGKILL'); process.exit(2); }, HARD_LIMIT_MS);
   try {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...(profiled ? [`--remote-debugging-port=${debuggingPort}`] : [])] });
+    if (withRxdb) peer = await startRxdbPeer({ browser, dir, origin: server.url, tabs: TABS, progress });
+    let rx: RxdbFigures = {};
 
     const none = { p50Ms: NaN, p99Ms: NaN, n: 0 };
     type Floor = { p50Ms: number } | { ms: number };
@@ -219,6 +225,8 @@ async function main() {
     // Profile A stands for other devices: on one shared machine its eight tabs receiving every
     // write would take the CPU that this browser's own writes are measured with.
     await profileA.close();
+    // The peer's crossTab, remote and writes, between the product's remote and writes (its profiles open and close as ours).
+    if (peer) rx = await peer.latencyAndWrites({ ...(runs('crossTab') && { crossTab: N.crossTab }), ...(runs('remote') && { remote: N.remote }), ...(runs('writes') && { writes: N.writes }) });
     if (runs('writes')) {
       progress(`writes: ${N.writes} upserts one by one, then ${N.writes} in parallel`);
       const writesPage = await openBenchPage(profileB, server.url);
@@ -250,6 +258,7 @@ async function main() {
       initial100k = await syncing;
       await profiling();
       await fresh100k.close();
+      if (peer) rx = { ...rx, ...(await peer.initialSync([{ name: 'seed10k', records: N.initial }, { name: 'seed100k', records: N.initial100k }], PEER_SYNC_CAP_MS)) };
     }
 
     const floorOf = (x: Floor) => ('p50Ms' in x ? x.p50Ms : x.ms);
@@ -262,6 +271,7 @@ async function main() {
       // The floors say how busy the machine was; so does this (1-minute load average, start and end).
       machine: { cpus: cpus().length, loadAverage: [round(loadAtStart), round(loadavg()[0] ?? NaN)] },
       facadeGzipBytes: sizes.facadeGzipBytes, workerGzipBytes: sizes.workerGzipBytes,
+      rxdb: roundedRxdb(rx),
     };
     if (initial.held < N.initial || initial100k.held < N.initial100k) throw new Error(`initial sync incomplete: ${initial.held}, ${initial100k.held}`);
     printTable(results);
@@ -270,11 +280,20 @@ async function main() {
   } finally {
     clearTimeout(watchdog);
     await browser?.close();
+    peer?.stop();
     server.process.kill('SIGTERM');
     echo.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** The peer's figures, rounded as ours are. */
+const roundedRxdb = (rx: RxdbFigures): RxdbFigures => ({
+  ...(rx.crossTab && { crossTab: { ...rx.crossTab, p50Ms: round(rx.crossTab.p50Ms), p99Ms: round(rx.crossTab.p99Ms) } }),
+  ...(rx.remote && { remote: { ...rx.remote, p50Ms: round(rx.remote.p50Ms), p99Ms: round(rx.remote.p99Ms) } }),
+  ...(rx.writes && { writes: { ...rx.writes, sequentialPerSec: round(rx.writes.sequentialPerSec, 0), concurrentPerSec: round(rx.writes.concurrentPerSec, 0), bulkPerSec: round(rx.writes.bulkPerSec, 0) } }),
+  ...(rx.initialSync && { initialSync: rx.initialSync.map((sync): SyncTime => ({ ...sync, ms: round(sync.ms, 0), longestStallMs: round(sync.longestStallMs, 0) })) }),
+});
 
 function printTable(r: {
   crossTab: { p50Ms: number; p99Ms: number; floorP50Ms: number; n: number };
@@ -282,26 +301,31 @@ function printTable(r: {
   initialSync: { records: number; ms: number; floorMs: number; records100k: number; ms100k: number; longestStallMs100k: number };
   writes: { sequentialPerSec: number; concurrentPerSec: number; concurrentFloorPerSec: number };
   connectionsPerProfile: number; tabs: number; machine: { cpus: number; loadAverage: number[] }; facadeGzipBytes: number; workerGzipBytes: number;
+  rxdb: RxdbFigures;
 }) {
   const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(1)}×` : '–');
-  const rows: [string, string, string, string, string][] = [
-    ['scenario', 'product', 'floor', 'ratio', 'goal'],
-    [`crossTab p50 (${r.tabs} tabs, n=${r.crossTab.n})`, `${r.crossTab.p50Ms} ms`, `${r.crossTab.floorP50Ms} ms`, ratio(r.crossTab.p50Ms, r.crossTab.floorP50Ms), '≤ 2 ms, ≤ 3× floor'],
-    ['crossTab p99', `${r.crossTab.p99Ms} ms`, '', '', ''],
-    [`remote p50 (n=${r.remote.n})`, `${r.remote.p50Ms} ms`, `${r.remote.floorP50Ms} ms`, ratio(r.remote.p50Ms, r.remote.floorP50Ms), '≤ 5 ms'],
-    ['remote p99', `${r.remote.p99Ms} ms`, '', '', ''],
-    [`initialSync ${r.initialSync.records} records`, `${r.initialSync.ms} ms`, `${r.initialSync.floorMs} ms`, ratio(r.initialSync.ms, r.initialSync.floorMs), '≤ 1000 ms'],
-    [`initialSync ${r.initialSync.records100k} records`, `${r.initialSync.ms100k} ms`, '', '', '≤ 10000 ms'],
-    ['  longest main-thread stall meanwhile', `${r.initialSync.longestStallMs100k} ms`, '', '', 'responsive'],
-    ['writes, awaited one by one', `${r.writes.sequentialPerSec}/s`, '', '', ''],
+  const rx = r.rxdb;
+  const [sync10k, sync100k] = [rx.initialSync?.[0], rx.initialSync?.[1]];
+  // Goals: issue #19's, ratios in one run.
+  const rows: string[][] = [
+    ['scenario', 'product', 'floor', 'ratio', 'RxDB 17', 'vs RxDB', 'goal'],
+    [`crossTab p50 (${r.tabs} tabs, n=${r.crossTab.n})`, `${r.crossTab.p50Ms} ms`, `${r.crossTab.floorP50Ms} ms`, ratio(r.crossTab.p50Ms, r.crossTab.floorP50Ms), ...latencyCells(r.crossTab.p50Ms, rx.crossTab?.p50Ms), '≤ 1.5 ms, ≤ 2.5× floor, ≥ 2.5× faster than RxDB'],
+    ['crossTab p99', `${r.crossTab.p99Ms} ms`, '', '', ...latencyCells(r.crossTab.p99Ms, rx.crossTab?.p99Ms), ''],
+    [`remote p50 (n=${r.remote.n})`, `${r.remote.p50Ms} ms`, `${r.remote.floorP50Ms} ms`, ratio(r.remote.p50Ms, r.remote.floorP50Ms), ...latencyCells(r.remote.p50Ms, rx.remote?.p50Ms), '≤ 4 ms, ≥ 3× faster than RxDB'],
+    ['remote p99', `${r.remote.p99Ms} ms`, '', '', ...latencyCells(r.remote.p99Ms, rx.remote?.p99Ms), ''],
+    [`initialSync ${r.initialSync.records} records`, `${r.initialSync.ms} ms`, `${r.initialSync.floorMs} ms`, ratio(r.initialSync.ms, r.initialSync.floorMs), ...syncCells(r.initialSync.ms, sync10k), '≤ 1.25× floor, ≥ 6× faster than RxDB'],
+    [`initialSync ${r.initialSync.records100k} records`, `${r.initialSync.ms100k} ms`, '', '', ...syncCells(r.initialSync.ms100k, sync100k), '≤ 6000 ms'],
+    ['  longest main-thread stall meanwhile', `${r.initialSync.longestStallMs100k} ms`, '', '', ...stallCells(r.initialSync.longestStallMs100k, sync100k), '≤ 50 ms'],
+    ['writes, awaited one by one', `${r.writes.sequentialPerSec}/s`, '', '', ...throughputCells(r.writes.sequentialPerSec, rx.writes, 'sequential'), '≥ 1000/s'],
     // Throughput: the ratio is how many times slower than the floor.
-    ['writes, in parallel', `${r.writes.concurrentPerSec}/s`, `${r.writes.concurrentFloorPerSec}/s`, ratio(r.writes.concurrentFloorPerSec, r.writes.concurrentPerSec), '≥ 5000/s'],
-    ['WebSocket connections per profile', String(r.connectionsPerProfile), '', '', '1'],
-    ['facade, gzip', `${r.facadeGzipBytes} B`, '', '', `≤ ${FACADE_BUDGET_BYTES} B`],
-    ['demo worker bundle, gzip', `${r.workerGzipBytes} B`, '', '', ''],
+    ['writes, in parallel', `${r.writes.concurrentPerSec}/s`, `${r.writes.concurrentFloorPerSec}/s`, ratio(r.writes.concurrentFloorPerSec, r.writes.concurrentPerSec), ...throughputCells(r.writes.concurrentPerSec, rx.writes, 'parallel'), '≥ 10000/s'],
+    ...(rx.writes && Number.isFinite(rx.writes.bulkPerSec) ? [['  RxDB: the same writes as one bulkUpsert', '', '', '', `${rx.writes.bulkPerSec}/s`, '', '']] : []),
+    ['WebSocket connections per profile', String(r.connectionsPerProfile), '', '', '', '', '1'],
+    ['facade, gzip', `${r.facadeGzipBytes} B`, '', '', '', '', `≤ ${FACADE_BUDGET_BYTES} B`],
+    ['demo worker bundle, gzip', `${r.workerGzipBytes} B`, '', '', '', '', ''],
   ];
-  // Scenarios left out with --only measured nothing: their rows go.
-  const measured = rows.filter((row) => !row.slice(1).some((cell) => cell.startsWith('NaN')));
+  // Scenarios left out with --only measured nothing: their rows go; so do the peer's columns with --peer none.
+  const measured = (withRxdb ? rows : rows.map((row) => row.filter((_, c) => c !== 4 && c !== 5))).filter((row) => !row.slice(1).some((cell) => cell.startsWith('NaN')));
   const widths = measured[0]!.map((_, c) => Math.max(...measured.map((row) => row[c]!.length)));
   console.log('');
   for (const [i, row] of measured.entries()) {

@@ -3,7 +3,8 @@
  * (the bare platform doing the same physical work). bench/run.ts drives it with page.evaluate.
  */
 import { connect } from '../../src';
-import { measureLongestStall, nextMessage, now, percentile } from './timing';
+import { measureLongestStall, nextMessage, now } from './timing';
+import { crossTabLatency, summary, writeThroughput } from './write-scenarios';
 
 type Todo = { id: string; title: string; done: boolean };
 type Client = ReturnType<typeof connect>;
@@ -18,11 +19,6 @@ function product(): Client {
   return client;
 }
 const todos = () => product().repository<Todo>('todos');
-
-const summary = (samples: number[]) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), n: samples.length };
-};
 
 const bench = {
   /** Connects this tab to the shared worker and records when each record id first appears;
@@ -58,17 +54,7 @@ const bench = {
   },
 
   /** Tab A writes one record at a time; another tab of this profile reports its watch firing. */
-  async crossTab(n: number) {
-    const samples: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const id = `ct-${i}-${Math.random().toString(36).slice(2)}`;
-      const seen = nextMessage<{ id: string; t: number }>(channel, (d) => d.id === id);
-      const t0 = now();
-      await todos().upsert({ id, title: 'cross-tab', done: false });
-      samples.push((await seen).t - t0);
-    }
-    return summary(samples);
-  },
+  crossTab: (n: number) => crossTabLatency(channel, n, (record) => todos().upsert(record)),
 
   /** Floor: postMessage to a bare SharedWorker, one IndexedDB transaction there, postMessage on. */
   joinFloorCrossTab(): void {
@@ -131,15 +117,7 @@ const bench = {
     return { ms: result, longestStallMs, held: (await todos().getAll()).length, lastSyncAt: status.lastSyncAt };
   },
 
-  async writes(n: number) {
-    const t0 = now();
-    for (let i = 0; i < n; i++) await todos().upsert({ id: `seq-${i}`, title: 'sequential', done: false });
-    const sequentialPerSec = n / ((now() - t0) / 1000);
-    const t1 = now();
-    await Promise.all(Array.from({ length: n }, (_, i) => todos().upsert({ id: `par-${i}`, title: 'parallel', done: false })));
-    const concurrentPerSec = n / ((now() - t1) / 1000);
-    return { sequentialPerSec, concurrentPerSec };
-  },
+  writes: (n: number) => writeThroughput(n, (record) => todos().upsert(record)),
 };
 
 (globalThis as Record<string, unknown>)['bench'] = bench;
