@@ -3,7 +3,7 @@
  * (the bare platform doing the same physical work). bench/run.ts drives it with page.evaluate.
  */
 import { connect } from '../../src';
-import { measureLongestStall, nextMessage, now, percentile } from './timing';
+import { measureLongestStall, nextMessage, now, summary } from './timing';
 
 type Todo = { id: string; title: string; done: boolean };
 type Client = ReturnType<typeof connect>;
@@ -18,11 +18,6 @@ function product(): Client {
   return client;
 }
 const todos = () => product().repository<Todo>('todos');
-
-const summary = (samples: number[]) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), n: samples.length };
-};
 
 const bench = {
   /** Connects this tab to the shared worker and records when each record id first appears;
