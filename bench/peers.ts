@@ -42,7 +42,7 @@ export async function runPeerScenarios(options: { dir: string; serverUrl: string
   try {
     if (runs('query')) figures.query = await queryScenario(env, options.quick ? 20_000 : 100_000, options.quick ? 100 : 500);
     if (runs('batch')) figures.batch = await batchScenario(env, options.quick ? 2_000 : 10_000);
-    if (runs('demo')) figures.demo = await demoScenarios(env, { records: options.quick ? 20_000 : 100_000, writes: options.quick ? 30 : 100 });
+    if (runs('demo')) figures.demo = await demoScenarios({ ...env, dir: options.dir }, { records: options.quick ? 20_000 : 100_000, writes: options.quick ? 30 : 100 });
   } finally {
     await browser.close();
   }
