@@ -74,7 +74,7 @@ export async function queryScenario(env: PeerEnv, records: number, writes: numbe
     ['  watch start → first window', ms(product.firstWindowMs), ms(dexie.firstWindowMs), ms(floor.firstWindowMs)],
     ['  watching tab heap (after GC)', mb(product.tabHeapMb), mb(dexie.tabHeapMb), mb(floor.tabHeapMb)],
     ['  shared worker heap (after GC)', mb(product.workerHeapMb), 'no worker', ''],
-    [`  storing the ${records$} (upsertMany 500s, synced / bulkPut 10k / put 10k)`, ms(product.seedMs), ms(dexie.seedMs), ms(floor.seedMs)],
+    [`  storing the ${records$} (upsertMany of 500 × 4 in flight / bulkPut 10k / put 10k), durable`, ms(product.seedMs), ms(dexie.seedMs), ms(floor.seedMs)],
     [`  tabsync's plan: ${product.plan}`, '', '', ''],
   ];
 }

