@@ -6,7 +6,7 @@
 import { nextMessage, now } from './timing';
 
 interface DemoWindow {
-  lf: { updateAuthToken(token: string): Promise<void> };
+  lf: { updateAuthToken(token: string): Promise<void>; diagnostics(): Promise<{ queries: { count: number | undefined }[] }> };
   todos: { delete(id: string): Promise<void>; query(): { watchCount(callback: (count: number) => void): () => void } };
 }
 type Step = 'active' | 'done' | 'all' | 'more';
@@ -71,6 +71,15 @@ const probe = {
     const shown = await when(() => stepShown[step](before));
     await settle();
     return { ms: shown - t0, longestTaskMs: longestTask(t0, shown), rows: rows().length };
+  },
+
+  /** Until the worker has loaded every query the demo watches (`queries` of them). */
+  async settled(queries: number): Promise<void> {
+    for (;;) {
+      const watched = (await demo().lf.diagnostics()).queries;
+      if (watched.length >= queries && watched.every((q) => q.count !== undefined)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   },
 
   /** This tab tells the others when a row first appears in its list. */
