@@ -6,7 +6,7 @@
  */
 import type { BrowserContext, Page } from '@playwright/test';
 import { join } from 'node:path';
-import { callIn, mb, ms, progress, sharedWorkerHeapMb, type PeerRow } from './peer-harness';
+import { callIn, mb, ms, progress, sharedWorkerHeapMb, within, type PeerRow } from './peer-harness';
 import type { PeerEnv } from './queries';
 import { seedNamespace } from './seed-namespace';
 import { sharedWorkerTargets } from './worker-profile';
@@ -60,7 +60,7 @@ export async function demoScenarios(env: PeerEnv & { dir: string }, counts: { re
   const first = await openDemo(big, env.serverUrl, probe);
   const t0 = Date.now();
   await call(first, 'authenticate', 'demobig');
-  await call(first, 'countReaches', counts.records);
+  await within(300, `the demo profile's sync of ${k}`, call(first, 'countReaches', counts.records));
   const syncMs = Date.now() - t0;
   await first.close();
   await workerGone(env.debuggingPort);

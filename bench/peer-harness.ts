@@ -28,6 +28,18 @@ export function callIn<T extends Record<string, (...a: never[]) => unknown>>(sco
     }, { scope, name, params: params as unknown[] }) as Promise<Awaited<ReturnType<T[K]>>>;
 }
 
+/** `promise`, or a clear failure after `seconds`: a wait that never ends names itself instead of
+ *  running into the bench's hard limit (once, unexplained, a demo profile's count never arrived). */
+export async function within<T>(seconds: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: nothing after ${seconds} s`)), seconds * 1000); });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const MB = 1024 * 1024;
 
 /** The page's used JS heap after a garbage collection, in MB. */

@@ -5,7 +5,7 @@
  * Dexie has no sync) visible in another profile. Each product gets fresh profiles of its own.
  */
 import type { Browser, BrowserContext, Page } from '@playwright/test';
-import { callIn, mb, ms, progress, sharedWorkerHeapMb, tabHeapMb, type PeerRow } from './peer-harness';
+import { callIn, mb, ms, progress, sharedWorkerHeapMb, tabHeapMb, within, type PeerRow } from './peer-harness';
 import type { Peers } from './pages/peers';
 
 const call = callIn<Peers>('peers');
@@ -58,7 +58,7 @@ export async function queryScenario(env: PeerEnv, records: number, writes: numbe
   const product = await windowRun(env, writes, {
     connect: async (writer, watcher) => { for (const page of [writer, watcher]) await call(page, 'connectItems', 'query'); },
     // Stored, then synced: the server's acks are not left to run under the measurement.
-    seed: async (p) => { const t = await call(p, 'seedItems', records); await call(p, 'synced'); return t; },
+    seed: async (p) => { const t = await call(p, 'seedItems', records); await within(300, 'the stored records acknowledged', call(p, 'synced')); return t; },
     watch: (p) => call(p, 'watchItems'),
     enter: (p, n) => call(p, 'enterItems', n),
     inspect: async (watcher) => ({ workerHeapMb: await sharedWorkerHeapMb(env.debuggingPort, 'query-worker.js'), plan: (await call(watcher, 'plans')).join('; ') }),
@@ -90,7 +90,7 @@ export async function batchScenario(env: PeerEnv, records: number): Promise<Peer
     await call(writer, 'synced');
     const visible = call(reader, 'countReaches', records);
     const { t0, durableMs } = await call(writer, 'batchItems', records);
-    product = { durableMs, visibleMs: (await visible) - t0 };
+    product = { durableMs, visibleMs: (await within(300, 'the batch in the other profile', visible)) - t0 };
   } finally {
     await a.close();
     await b.close();
