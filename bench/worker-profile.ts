@@ -71,7 +71,7 @@ function printSummary(title: string, profile: CpuProfile): void {
 }
 
 /** The few DevTools protocol calls the profile needs, over the target's own WebSocket. */
-class DevToolsSession {
+export class DevToolsSession {
   private nextId = 0;
   private readonly replies = new Map<number, (result: unknown) => void>();
 

@@ -3,8 +3,8 @@
  * (the bare platform doing the same physical work). bench/run.ts drives it with page.evaluate.
  */
 import { connect } from '../../src';
-import { measureLongestStall, nextMessage, now } from './timing';
-import { crossTabLatency, summary, writeThroughput } from './write-scenarios';
+import { measureLongestStall, nextMessage, now, summary } from './timing';
+import { crossTabLatency, writeThroughput } from './write-scenarios';
 
 type Todo = { id: string; title: string; done: boolean };
 type Client = ReturnType<typeof connect>;

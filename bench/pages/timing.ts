@@ -7,6 +7,12 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[index] ?? Number.NaN;
 }
 
+/** p50, p99 and the count of latency samples in ms. */
+export const summary = (samples: readonly number[]) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), n: samples.length };
+};
+
 /** Resolves with the next message on `channel` that satisfies `match`. */
 export function nextMessage<T>(channel: BroadcastChannel, match: (data: T) => boolean): Promise<T> {
   return new Promise((resolve) => {

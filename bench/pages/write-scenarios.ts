@@ -1,13 +1,8 @@
 /** The write scenarios' loops, shared by the product's bench page and its peers': only the write differs. */
-import { nextMessage, now, percentile } from './timing';
+import { nextMessage, now, summary } from './timing';
 
 type Todo = { id: string; title: string; done: boolean };
 type Upsert = (record: Todo) => Promise<unknown>;
-
-export const summary = (samples: number[]) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), n: samples.length };
-};
 
 /** This tab writes one record at a time; another tab of its profile reports on `channel` when its
  *  subscription first holds it. */

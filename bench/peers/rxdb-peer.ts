@@ -9,7 +9,7 @@ import * as esbuild from 'esbuild';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pageCaller } from '../page-call';
-import { summary } from '../pages/write-scenarios';
+import { summary } from '../pages/timing';
 import type { RxBench } from '../pages/rxdb-bench';
 import type { RxdbCollectionName } from './rxdb-schema';
 import { startRxdbServer, type RxdbServer } from './rxdb-server-process';
