@@ -19,7 +19,7 @@ import { latencyCells, stallCells, syncCells, throughputCells } from './peers/rx
 import { startRxdbPeer, type RxdbFigures, type SyncTime } from './peers/rxdb-peer';
 import { seedRecord } from './seed-record';
 import { profileSharedWorkers, sharedWorkerTargets } from './worker-profile';
-import { PEER_TOKENS, printPeerFigures, runPeerScenarios } from './peers';
+import { PEER_TOKENS, printPeerFigures, runPeerScenarios } from './data-api';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -262,7 +262,7 @@ async function main() {
       if (peer) rx = { ...rx, ...(await peer.initialSync([{ name: 'seed10k', records: N.initial }, { name: 'seed100k', records: N.initial100k }], PEER_SYNC_CAP_MS)) };
     }
 
-    // Queries, batches and the demo (bench/peers.ts): `--only query,batch,demo`.
+    // Queries, batches and the demo (bench/data-api.ts): `--only query,batch,demo`.
     const peerFigures = await runPeerScenarios({ dir, serverUrl: server.url, quick, only });
 
     const floorOf = (x: Floor) => ('p50Ms' in x ? x.p50Ms : x.ms);
