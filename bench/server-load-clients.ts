@@ -162,7 +162,8 @@ class Clients {
 /** The push frame, written by hand: `m` and `t` last in `data`, found in a broadcast by bytes. */
 function eventText(eventId: string, n: number, measured: boolean, sent: number): string {
   const record = `record-${n % RECORDS}`;
-  const data = `{"title":"item ${n}","done":${n % 2 === 0},"n":${n},"m":${measured ? 1 : 0},"t":${sent}}`;
+  // Keys jsonb keeps in this order too (it sorts by length, then bytes): `m` and `t` stay adjacent.
+  const data = `{"title":"item ${n}","done":${n % 2 === 0},"i":${n},"m":${measured ? 1 : 0},"t":${sent}}`;
   return `{"type":"push_event","repository":"todos","event":{"eventId":"${eventId}","dataId":"${record}","operation":1,"createdAt":"${new Date().toISOString()}","data":${data}}}`;
 }
 

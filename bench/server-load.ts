@@ -31,6 +31,8 @@ interface Options {
   only: string[] | undefined;
   /** A directory for the servers' CPU profiles, or none. */
   profile: string | undefined;
+  /** The server's entry module (another checkout's, to measure a before figure in the same minutes). */
+  server: string;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -58,35 +60,42 @@ function parseOptions(argv: readonly string[]): Options {
     threads: Math.round(number('threads', 2)),
     only: value('only')?.split(','),
     profile: profile === undefined ? undefined : resolve(profile),
+    server: value('server') ?? 'server/main.ts',
   };
 }
 
 interface Configuration {
   name: string;
   /** Starts the servers; returns them and how to remove their database. */
-  start(env: Record<string, string>, profile: string | undefined): Promise<{ servers: SpawnedServer[]; drop(): Promise<void> }>;
+  start(env: Record<string, string>, spawn: Spawn): Promise<{ servers: SpawnedServer[]; drop(): Promise<void> }>;
 }
 
 const CONFIGURATIONS: Configuration[] = [
   {
     name: 'sqlite',
-    start(env, profile) {
+    start(env, spawn) {
       const dir = mkdtempSync(join(tmpdir(), 'tabsync-bench-server-'));
-      return startAll(1, { ...env, DATABASE_URL: join(dir, 'sync.db') }, profile, async () => rmSync(dir, { recursive: true, force: true }));
+      return startAll(1, { ...env, DATABASE_URL: join(dir, 'sync.db') }, spawn, async () => rmSync(dir, { recursive: true, force: true }));
     },
   },
-  { name: 'postgres', start: (env, profile) => startPostgres(1, env, profile) },
-  { name: 'postgres-2', start: (env, profile) => startPostgres(2, env, profile) },
+  { name: 'postgres', start: (env, spawn) => startPostgres(1, env, spawn) },
+  { name: 'postgres-2', start: (env, spawn) => startPostgres(2, env, spawn) },
 ];
 
-async function startPostgres(instances: number, env: Record<string, string>, profile: string | undefined) {
+async function startPostgres(instances: number, env: Record<string, string>, spawn: Spawn) {
   const database = await createTestDatabase();
-  return startAll(instances, { ...env, DATABASE_URL: database.url }, profile, () => database.drop());
+  return startAll(instances, { ...env, DATABASE_URL: database.url }, spawn, () => database.drop());
 }
 
 /** Starts `count` servers on one database; on failure stops those started and drops it. */
-async function startAll(count: number, env: Record<string, string>, profile: string | undefined, drop: () => Promise<void>) {
-  const nodeArgs = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), '--import', 'tsx', 'server/main.ts'];
+/** How a server process is started: which entry, with or without a CPU profile. */
+interface Spawn {
+  server: string;
+  profile: string | undefined;
+}
+
+async function startAll(count: number, env: Record<string, string>, { server, profile }: Spawn, drop: () => Promise<void>) {
+  const nodeArgs = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), '--import', 'tsx', server];
   const started = await Promise.allSettled(Array.from({ length: count }, () => spawnServer(env, nodeArgs)));
   const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = started.find((s) => s.status === 'rejected');
@@ -116,7 +125,7 @@ function cpuSeconds(pid: number): number {
 /** The server's heap in use, as its /api/health reports it (0 when it does not answer in time). */
 async function heapBytes(server: SpawnedServer): Promise<number> {
   try {
-    const health = (await (await fetch(`${server.url}/api/health`, { signal: AbortSignal.timeout(400) })).json()) as { memory?: { heapUsedBytes?: number } };
+    const health = (await (await fetch(`${server.url}/api/health`, { signal: AbortSignal.timeout(2000) })).json()) as { memory?: { heapUsedBytes?: number } };
     return health.memory?.heapUsedBytes ?? 0;
   } catch {
     return 0;
@@ -127,10 +136,16 @@ async function heapBytes(server: SpawnedServer): Promise<number> {
 function sampleMemory(servers: readonly SpawnedServer[]): { stop(): { rssMb: number[]; heapMb: number[] } } {
   const rss = servers.map(() => 0);
   const heap = servers.map(() => 0);
+  const asking = servers.map(() => false);
   const timer = setInterval(() => {
     servers.forEach((s, i) => {
       rss[i] = Math.max(rss[i]!, rssBytes(s.pid));
-      void heapBytes(s).then((bytes) => (heap[i] = Math.max(heap[i]!, bytes)));
+      if (asking[i]) return; // a server too busy to answer in 500 ms is not asked twice
+      asking[i] = true;
+      void heapBytes(s).then((bytes) => {
+        heap[i] = Math.max(heap[i]!, bytes);
+        asking[i] = false;
+      });
     });
   }, 500);
   const mb = (bytes: number) => bytes / 1024 / 1024;
@@ -178,7 +193,7 @@ async function runConfiguration(configuration: Configuration, options: Options):
     RATE_LIMIT: '1000',
     HEARTBEAT_INTERVAL_MS: '60000',
   };
-  const { servers, drop } = await configuration.start(env, options.profile);
+  const { servers, drop } = await configuration.start(env, options);
   let load: LoadThreads | undefined;
   const stopAll = async () => {
     load?.close();

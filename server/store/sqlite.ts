@@ -2,8 +2,8 @@
  * The embedded event log: one SQLite file (better-sqlite3). Appends run in one IMMEDIATE
  * transaction that assigns sequences, stores the events and moves each record's LWW winner;
  * appends that arrive while one is being committed share the next transaction (group commit,
- * the same queue as PostgreSQL's: append-queue.ts), so a burst of pushes from many connections costs two fsyncs,
- * not one per push.
+ * the same queue as PostgreSQL's: append-queue.ts), whatever their namespace, so a burst of
+ * pushes from many connections costs two fsyncs, not one per push or per namespace.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -142,14 +142,23 @@ export function openSqliteStore(path: string, options?: StoreLogOptions): EventS
     readCompactedText(statements.compacted, { namespace, repository, ...query });
 
   const listeners = new Listeners<Commit>(storeLog(options), 'onAppended');
-  const queue = new GroupCommitQueue<SyncEvent>(async (namespace, requests) => {
-    // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
-    // wait in the queue and go together in the next transaction.
-    await new Promise((resolve) => setImmediate(resolve));
-    const { results, sequence, stored } = appendInTransaction.immediate(namespace, requests);
-    if (stored) listeners.emit(commitOf(namespace, sequence, storedEvents(requests, results)), { namespace });
-    return results;
-  }, isRequestError);
+  // One lane: the file has one writer, so every namespace's appends share a transaction (one fsync).
+  const queue = new GroupCommitQueue<SyncEvent>(
+    async (requests) => {
+      // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
+      // wait in the queue and go together in the next transaction.
+      await new Promise((resolve) => setImmediate(resolve));
+      const commits = appendInTransaction.immediate(byNamespace(requests));
+      const results = new Map<AppendRequest<SyncEvent>, AppendResult[]>();
+      for (const { namespace, requests: theirs, results: theirResults, sequence, stored } of commits) {
+        theirs.forEach((request, i) => results.set(request, theirResults[i]!));
+        if (stored) listeners.emit(commitOf(namespace, sequence, storedEvents(theirs, theirResults)), { namespace });
+      }
+      return requests.map((request) => results.get(request)!);
+    },
+    isRequestError,
+    () => 'database',
+  );
 
   return {
     kind: 'sqlite',
@@ -219,9 +228,10 @@ function prepareReads(db: Database.Database) {
 }
 
 /**
- * The append transaction: assigns sequences, stores the events, moves each record's winner and
- * keeps the namespace's counters (last sequence, bytes held). A refusal throws, which rolls back
- * the whole transaction; the queue then commits each request alone.
+ * The append transaction, over one or several namespaces: for each, assigns sequences, stores
+ * the events, moves each record's winner and keeps the namespace's counters (last sequence,
+ * bytes held). A refusal throws, which rolls back the whole transaction; the queue then commits
+ * each request alone.
  */
 function prepareAppend(db: Database.Database) {
   const statements = {
@@ -262,7 +272,7 @@ function prepareAppend(db: Database.Database) {
     return { event: sequenced(event, sequence), repository, duplicate: false, bytes: storedBytes(repository, event, data) };
   };
 
-  return db.transaction((namespace: string, requests: readonly AppendRequest<SyncEvent>[]) => {
+  const appendToNamespace = (namespace: string, requests: readonly AppendRequest<SyncEvent>[]) => {
     const counters = statements.counters.get(namespace);
     let sequence = counters?.last_sequence ?? 0;
     let bytes = counters?.bytes ?? 0;
@@ -280,8 +290,22 @@ function prepareAppend(db: Database.Database) {
     });
     const stored = sequence > (counters?.last_sequence ?? 0);
     if (stored) statements.setCounters.run(namespace, sequence, bytes);
-    return { results, sequence, stored };
-  });
+    return { namespace, requests, results, sequence, stored };
+  };
+  return db.transaction((groups: readonly { namespace: string; requests: readonly AppendRequest<SyncEvent>[] }[]) =>
+    groups.map(({ namespace, requests }) => appendToNamespace(namespace, requests)),
+  );
+}
+
+/** Requests by namespace, namespaces and requests in arrival order. */
+function byNamespace(requests: readonly AppendRequest<SyncEvent>[]): { namespace: string; requests: AppendRequest<SyncEvent>[] }[] {
+  const groups = new Map<string, AppendRequest<SyncEvent>[]>();
+  for (const request of requests) {
+    const group = groups.get(request.namespace);
+    if (group) group.push(request);
+    else groups.set(request.namespace, [request]);
+  }
+  return [...groups].map(([namespace, theirs]) => ({ namespace, requests: theirs }));
 }
 
 /** The bytes each namespace holds (storedBytes), counted once for a database written before the
