@@ -142,23 +142,7 @@ export function openSqliteStore(path: string, options?: StoreLogOptions): EventS
     readCompactedText(statements.compacted, { namespace, repository, ...query });
 
   const listeners = new Listeners<Commit>(storeLog(options), 'onAppended');
-  // One lane: the file has one writer, so every namespace's appends share a transaction (one fsync).
-  const queue = new GroupCommitQueue<SyncEvent>(
-    async (requests) => {
-      // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
-      // wait in the queue and go together in the next transaction.
-      await new Promise((resolve) => setImmediate(resolve));
-      const commits = appendInTransaction.immediate(byNamespace(requests));
-      const results = new Map<AppendRequest<SyncEvent>, AppendResult[]>();
-      for (const { namespace, requests: theirs, results: theirResults, sequence, stored } of commits) {
-        theirs.forEach((request, i) => results.set(request, theirResults[i]!));
-        if (stored) listeners.emit(commitOf(namespace, sequence, storedEvents(theirs, theirResults)), { namespace });
-      }
-      return requests.map((request) => results.get(request)!);
-    },
-    isRequestError,
-    () => 'database',
-  );
+  const queue = groupCommit(appendInTransaction, listeners);
 
   return {
     kind: 'sqlite',
@@ -204,6 +188,26 @@ export function openSqliteStore(path: string, options?: StoreLogOptions): EventS
       if (db.open) db.close();
     },
   };
+}
+
+/** One lane: the file has one writer, so every namespace's appends share a transaction (one fsync). */
+function groupCommit(appendInTransaction: ReturnType<typeof prepareAppend>, listeners: Listeners<Commit>): GroupCommitQueue<SyncEvent> {
+  return new GroupCommitQueue<SyncEvent>(
+    async (requests) => {
+      // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
+      // wait in the queue and go together in the next transaction.
+      await new Promise((resolve) => setImmediate(resolve));
+      const commits = appendInTransaction.immediate(byNamespace(requests));
+      const results = new Map<AppendRequest<SyncEvent>, AppendResult[]>();
+      for (const { namespace, requests: theirs, results: theirResults, sequence, stored } of commits) {
+        theirs.forEach((request, i) => results.set(request, theirResults[i]!));
+        if (stored) listeners.emit(commitOf(namespace, sequence, storedEvents(theirs, theirResults)), { namespace });
+      }
+      return requests.map((request) => results.get(request)!);
+    },
+    isRequestError,
+    () => 'database',
+  );
 }
 
 /** The read statements: counters, the compacted view, winners, the log, repositories. */
