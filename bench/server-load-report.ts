@@ -24,6 +24,7 @@ export function table(results: readonly Result[]): string {
     'server RSS',
     'server heap',
     'server CPU',
+    'CPU ms/1k ev',
     'gen CPU',
     'errors',
   ];
@@ -40,6 +41,8 @@ export function table(results: readonly Result[]): string {
     r.rssMb.map((mb) => `${mb.toFixed(0)} MB`).join(' + '),
     r.heapMb.map((mb) => `${mb.toFixed(0)} MB`).join(' + '),
     r.serverCpu.map((share) => `${(share * 100).toFixed(0)}%`).join(' + '),
+    // The server's CPU per event ingested: what the work costs, whatever else the machine runs.
+    r.ingest > 0 ? ((r.serverCpu.reduce((a, b) => a + b, 0) * 1e6) / r.ingest).toFixed(0) : '—',
     `${(r.generatorCpu * 100).toFixed(0)}%`,
     r.errors,
   ]);
