@@ -14,6 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase } from '../test/helpers/postgres';
 import { spawnServer, type SpawnedServer } from '../test/helpers/server';
+import { serverOfCommit } from './server-load-before';
 import { table } from './server-load-report';
 import { LoadThreads } from './server-load-threads';
 
@@ -31,8 +32,10 @@ interface Options {
   only: string[] | undefined;
   /** A directory for the servers' CPU profiles, or none. */
   profile: string | undefined;
-  /** The server's entry module (another checkout's, to measure a before figure in the same minutes). */
+  /** The server's entry module. */
   server: string;
+  /** A commit whose server runs right before this one on each configuration (server-load-before.ts). */
+  before: string | undefined;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -60,7 +63,8 @@ function parseOptions(argv: readonly string[]): Options {
     threads: Math.round(number('threads', 2)),
     only: value('only')?.split(','),
     profile: profile === undefined ? undefined : resolve(profile),
-    server: value('server') ?? 'server/main.ts',
+    server: 'server/main.ts',
+    before: value('before'),
   };
 }
 
@@ -159,6 +163,8 @@ function sampleMemory(servers: readonly SpawnedServer[]): { stop(): { rssMb: num
 
 export interface Result {
   name: string;
+  /** The commit whose server this was (--before), or none: this checkout's. */
+  before?: string | undefined;
   instances: number;
   offered: number;
   ingest: number;
@@ -264,7 +270,7 @@ async function main(): Promise<void> {
   checkOpenFilesLimit(options.clients);
   const configurations = CONFIGURATIONS.filter((c) => !options.only || options.only.includes(c.name));
   // Hard limit: connecting, warming up, measuring, settling and stopping, per configuration.
-  const limitMs = configurations.length * (options.warmup + options.duration + 90) * 1000;
+  const limitMs = configurations.length * (options.before ? 2 : 1) * (options.warmup + options.duration + 90) * 1000;
   const watchdog = setTimeout(() => {
     console.error(`bench:server: hard time limit (${limitMs / 1000} s) reached, stopping`);
     void exitAfterCleanup(2);
@@ -274,11 +280,14 @@ async function main(): Promise<void> {
     `server load: ${options.clients} clients in ${options.namespaces} namespaces, ${options.rate} events/s in total, ` +
       `PG_POOL_SIZE ${options.poolSize}, ${options.threads} client threads; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
+  const before = options.before === undefined ? undefined : { label: options.before, server: serverOfCommit(options.before) };
   const results: Result[] = [];
   for (const configuration of configurations) {
-    const result = await runConfiguration(configuration, options);
-    progress(`${configuration.name}: ${result.ingest.toFixed(0)} events/s ingested, ${result.deliveries.toFixed(0)} deliveries/s, ack p99 ${result.ack.p99.toFixed(1)} ms`);
-    results.push(result);
+    for (const run of [...(before ? [before] : []), { label: undefined, server: options.server }]) {
+      const result = { ...(await runConfiguration(configuration, { ...options, server: run.server })), before: run.label };
+      progress(`${configuration.name}${run.label ? ` (before: ${run.label})` : ''}: ${result.ingest.toFixed(0)} events/s ingested, ${result.deliveries.toFixed(0)} deliveries/s, ack p99 ${result.ack.p99.toFixed(1)} ms`);
+      results.push(result);
+    }
   }
   clearTimeout(watchdog);
   console.log(`\n${table(results)}`);
