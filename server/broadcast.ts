@@ -38,7 +38,8 @@ interface NamespaceState {
   ready: Promise<void>;
   /** Handed on, waiting for the namespace's next send. */
   pending: LoggedEvent[];
-  timer: NodeJS.Timeout | undefined;
+  /** Cancels the namespace's scheduled send, while one is. */
+  cancel: (() => void) | undefined;
   lastSent: number;
 }
 
@@ -77,7 +78,7 @@ export class Hub {
       stream: new CommitStream({ namespace, store: this.store, log: this.log, what: 'broadcast', handOn: (events) => this.handOn(state, events) }),
       ready: Promise.resolve(),
       pending: [],
-      timer: undefined,
+      cancel: undefined,
       lastSent: 0,
     };
     // Broadcast only what is committed from now on: earlier events are the catch-up's job.
@@ -107,7 +108,7 @@ export class Hub {
 
   private drop(namespace: string, state: NamespaceState): void {
     state.stream.stop();
-    clearTimeout(state.timer);
+    state.cancel?.();
     state.pending = [];
     this.subscriberCount -= state.subscribers.size;
     state.subscribers.clear();
@@ -117,14 +118,23 @@ export class Hub {
   /** Events handed on in order: sent now, or with the others of the namespace's interval. */
   private handOn(state: NamespaceState, events: readonly LoggedEvent[]): void {
     for (const entry of events) state.pending.push(entry);
-    if (state.timer !== undefined) return;
+    if (state.cancel !== undefined) return;
     const interval = Math.min(MAX_FANOUT_INTERVAL_MS, (this.subscriberCount * 1000) / FANOUT_FRAMES_PER_SECOND);
-    const wait = interval < MIN_FANOUT_INTERVAL_MS ? 0 : state.lastSent + interval - performance.now();
-    if (wait <= 0) return this.send(state);
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
+    if (interval < MIN_FANOUT_INTERVAL_MS) return this.send(state);
+    const run = () => {
+      state.cancel = undefined;
       this.send(state);
-    }, wait);
+    };
+    const wait = state.lastSent + interval - performance.now();
+    // Paced, even the first send after a quiet interval waits for the end of this turn: the acks
+    // of the commit (sent as its appends resolve) go out before its 99 frames.
+    if (wait <= 0) {
+      const immediate = setImmediate(run);
+      state.cancel = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(run, wait);
+      state.cancel = () => clearTimeout(timer);
+    }
   }
 
   private send(state: NamespaceState): void {
