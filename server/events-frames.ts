@@ -6,6 +6,7 @@
  * text for catch-up): an event is never serialized again per frame or per subscriber.
  */
 import type { SequencedEvent } from '../protocol';
+import { storedText } from './store/event-rows';
 
 /** An event of the live fan-out serialized once, whatever the number of subscribers it goes to. */
 export interface EventText {
@@ -15,8 +16,9 @@ export interface EventText {
   bytes: number;
 }
 
+/** The event's text: the one its store built as it stored it (SQLite), else JSON.stringify of it. */
 export function eventText(event: SequencedEvent): EventText {
-  const json = JSON.stringify(event);
+  const json = storedText(event) ?? JSON.stringify(event);
   return { json, bytes: Buffer.byteLength(json) };
 }
 

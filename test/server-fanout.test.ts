@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { SequencedEvent, SyncEvent } from '../protocol';
+import { Operation, type SequencedEvent, type SyncEvent } from '../protocol';
 import { sequenced } from '../server/store/event-rows';
 import { authed, type AuthedClient } from './helpers/client';
 import { TestServers } from './helpers/server';
@@ -52,6 +52,16 @@ describe('live fan-out', () => {
     const serverSequence = (JSON.parse(frame!) as { events: SequencedEvent[] }).events[0]!.serverSequence;
     assert.equal(frame, JSON.stringify({ type: 'events', repository: 'todos', events: [sequenced(event, serverSequence)] }));
     for (const other of others) assert.deepEqual(other.frames, [frame]);
+
+    // A delete has no data: its text (built by the store around what it wrote) has no data key either.
+    const removal: SyncEvent = makeEvent('shared', 2, { operation: Operation.delete, data: undefined });
+    delete removal.data;
+    sender!.send({ type: 'push_event', repository: 'todos', event: removal });
+    await sender!.next('ack');
+    await waitFor(() => others.every((o) => o.frames.length === 2), 'the second broadcast');
+    const second = others[0]!.frames[1]!;
+    assert.equal(second, JSON.stringify({ type: 'events', repository: 'todos', events: [sequenced(removal, serverSequence + 1)] }));
+    for (const other of others) assert.deepEqual(other.frames, [frame, second]);
     assert.deepEqual(sender!.frames, [], 'no echo to the sender');
   });
 

@@ -31,7 +31,7 @@ import {
   type StoreLogOptions,
 } from './event-store';
 import { GroupCommitQueue, type AppendRequest } from './append-queue';
-import { eventOfRow, sequenced, winnersOf, type EventRow as Row, type WinnerRow as CurrentWinner } from './event-rows';
+import { eventOfRow, sequencedWithText, winnersOf, type EventRow as Row, type WinnerRow as CurrentWinner } from './event-rows';
 import { Listeners } from './listeners';
 
 /** Data read synchronously in one go before the event loop gets a turn (a page may hold several). */
@@ -273,7 +273,7 @@ function prepareAppend(db: Database.Database) {
     if (!current || compareEvents(event, { createdAt: current.winner_created_at, eventId: current.winner_event_id }) > 0) {
       statements.setWinner.run(namespace, repository, event.dataId, sequence, event.createdAt, event.eventId);
     }
-    return { event: sequenced(event, sequence), repository, duplicate: false, bytes: storedBytes(repository, event, data) };
+    return { event: sequencedWithText(event, sequence, data), repository, duplicate: false, bytes: storedBytes(repository, event, data) };
   };
 
   const appendToNamespace = (namespace: string, requests: readonly AppendRequest<SyncEvent>[]) => {
