@@ -4,6 +4,7 @@
  * what came before is the catch-up's job. Events committed by another server instance
  * (PostgreSQL) reach this instance's connections through the same path. Each event of this
  * process carries its origin (the pushing connection's id), which is not sent its own events back.
+ * Each frame is built once and the same bytes go to every subscriber it is for.
  */
 import { CommitStream } from './commit-stream';
 import { eventsBatchFrame, eventText, liveEventsFrames, type EventText } from './events-frames';
@@ -23,7 +24,7 @@ export interface Subscriber {
  * Frames per second the fan-out aims at, all namespaces together. Each frame costs a write to
  * its socket whatever it holds, so with many subscribers a namespace's commits are sent together
  * once per interval (subscribers / this rate, at most MAX_FANOUT_INTERVAL_MS) instead of one frame
- * per commit per subscriber; the first commit after a quiet interval goes at once.
+ * per commit per subscriber; the first commit after a quiet interval goes at the end of its turn.
  */
 const FANOUT_FRAMES_PER_SECOND = 20_000;
 const MAX_FANOUT_INTERVAL_MS = 50;
