@@ -1,18 +1,22 @@
 /**
- * `npm run bench:server [-- --clients 1000 --namespaces 10 --rate 2000 --duration 15]`: a load
- * generator on loopback. K WebSocket clients spread over N namespaces push events at a target
- * total rate; every other client of the namespace receives them as broadcasts. Runs the same load
- * against SQLite, PostgreSQL with one instance, and PostgreSQL with two instances (clients split
- * across both), each server a child process on a free port with a fresh database, and prints
- * ingest, deliveries, ack latency and server memory side by side.
+ * `npm run bench:server [-- --clients 1000 --namespaces 10 --rate 4000 --duration 10 --only sqlite,postgres
+ * --threads 2 --profile DIR]`: a load generator on loopback. K WebSocket clients spread over N
+ * namespaces push events at a target total rate; every other client of the namespace receives
+ * them as broadcasts. Runs the same load against SQLite, PostgreSQL with one instance, and
+ * PostgreSQL with two instances (clients split across both), each server a child process on a
+ * free port with a fresh database, and prints ingest, deliveries, ack and delivery latency,
+ * server memory and CPU, and the generator's own CPU (its clients run in worker threads:
+ * server-load-threads.ts), beside the goal and the figures before issue #19's server work.
+ * `--profile DIR` runs each server under `--cpu-prof` and writes its profile to DIR.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import WebSocket from 'ws';
-import type { ServerMessage } from '../protocol';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createTestDatabase } from '../test/helpers/postgres';
 import { spawnServer, type SpawnedServer } from '../test/helpers/server';
+import { serverOfCommit } from './server-load-before';
+import { table } from './server-load-report';
+import { LoadThreads } from './server-load-threads';
 
 interface Options {
   clients: number;
@@ -23,7 +27,15 @@ interface Options {
   duration: number;
   warmup: number;
   poolSize: number;
+  /** Worker threads the clients are spread over. */
+  threads: number;
   only: string[] | undefined;
+  /** A directory for the servers' CPU profiles, or none. */
+  profile: string | undefined;
+  /** The server's entry module. */
+  server: string;
+  /** A commit whose server runs right before this one on each configuration (server-load-before.ts). */
+  before: string | undefined;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -40,43 +52,55 @@ function parseOptions(argv: readonly string[]): Options {
     if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive number, got "${raw}"`);
     return parsed;
   };
+  const profile = value('profile');
   return {
     clients: Math.round(number('clients', 1000)),
     namespaces: Math.round(number('namespaces', 10)),
-    rate: number('rate', 2000),
-    duration: number('duration', 15),
+    rate: number('rate', 4000),
+    duration: number('duration', 10),
     warmup: number('warmup', 3),
     poolSize: Math.round(number('pool-size', 10)),
+    threads: Math.round(number('threads', 2)),
     only: value('only')?.split(','),
+    profile: profile === undefined ? undefined : resolve(profile),
+    server: 'server/main.ts',
+    before: value('before'),
   };
 }
 
 interface Configuration {
   name: string;
   /** Starts the servers; returns them and how to remove their database. */
-  start(env: Record<string, string>): Promise<{ servers: SpawnedServer[]; drop(): Promise<void> }>;
+  start(env: Record<string, string>, spawn: Spawn): Promise<{ servers: SpawnedServer[]; drop(): Promise<void> }>;
 }
 
 const CONFIGURATIONS: Configuration[] = [
   {
     name: 'sqlite',
-    start(env) {
+    start(env, spawn) {
       const dir = mkdtempSync(join(tmpdir(), 'tabsync-bench-server-'));
-      return startAll(1, { ...env, DATABASE_URL: join(dir, 'sync.db') }, async () => rmSync(dir, { recursive: true, force: true }));
+      return startAll(1, { ...env, DATABASE_URL: join(dir, 'sync.db') }, spawn, async () => rmSync(dir, { recursive: true, force: true }));
     },
   },
-  { name: 'postgres', start: (env) => startPostgres(1, env) },
-  { name: 'postgres-2', start: (env) => startPostgres(2, env) },
+  { name: 'postgres', start: (env, spawn) => startPostgres(1, env, spawn) },
+  { name: 'postgres-2', start: (env, spawn) => startPostgres(2, env, spawn) },
 ];
 
-async function startPostgres(instances: number, env: Record<string, string>) {
+async function startPostgres(instances: number, env: Record<string, string>, spawn: Spawn) {
   const database = await createTestDatabase();
-  return startAll(instances, { ...env, DATABASE_URL: database.url }, () => database.drop());
+  return startAll(instances, { ...env, DATABASE_URL: database.url }, spawn, () => database.drop());
 }
 
 /** Starts `count` servers on one database; on failure stops those started and drops it. */
-async function startAll(count: number, env: Record<string, string>, drop: () => Promise<void>) {
-  const started = await Promise.allSettled(Array.from({ length: count }, () => spawnServer(env)));
+/** How a server process is started: which entry, with or without a CPU profile. */
+interface Spawn {
+  server: string;
+  profile: string | undefined;
+}
+
+async function startAll(count: number, env: Record<string, string>, { server, profile }: Spawn, drop: () => Promise<void>) {
+  const nodeArgs = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), '--import', 'tsx', server];
+  const started = await Promise.allSettled(Array.from({ length: count }, () => spawnServer(env, nodeArgs)));
   const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) {
@@ -87,110 +111,7 @@ async function startAll(count: number, env: Record<string, string>, drop: () => 
   return { servers, drop };
 }
 
-const EVENT_ID_PREFIX = 'bench-';
-const eventNumber = (eventId: string) => Number(eventId.slice(EVENT_ID_PREFIX.length));
-
-/** What the clients observed of the events of the measured window (numbers first..end). */
-class Tally {
-  first = Infinity;
-  end = Infinity;
-  acked = 0;
-  delivered = 0;
-  readonly latencies: number[] = [];
-  readonly errors = new Map<string, number>();
-  /** eventId → when it was sent. */
-  readonly inFlight = new Map<string, number>();
-
-  private measured(eventId: string): boolean {
-    const n = eventNumber(eventId);
-    return n >= this.first && n < this.end;
-  }
-
-  receive(raw: WebSocket.RawData): void {
-    const message = JSON.parse(String(raw)) as ServerMessage;
-    if (message.type === 'ack') {
-      const now = performance.now();
-      for (const id of message.eventIds) {
-        const sent = this.inFlight.get(id);
-        this.inFlight.delete(id);
-        if (sent === undefined || !this.measured(id)) continue;
-        this.acked++;
-        this.latencies.push(now - sent);
-      }
-    } else if (message.type === 'events' && message.hasMore === undefined) {
-      for (const event of message.events) if (this.measured(event.eventId)) this.delivered++;
-    } else if (message.type === 'error') {
-      this.count(message.code ?? 'unknown');
-    }
-  }
-
-  count(error: string): void {
-    this.errors.set(error, (this.errors.get(error) ?? 0) + 1);
-  }
-}
-
-const CONNECT_CONCURRENCY = 100;
-const RECORDS_PER_NAMESPACE = 1000;
-
-async function connectClients(servers: SpawnedServer[], options: Options, tally: Tally): Promise<WebSocket[]> {
-  const sockets: WebSocket[] = [];
-  const connectOne = async (index: number) => {
-    const server = servers[index % servers.length]!;
-    const socket = new WebSocket(server.syncUrl);
-    sockets.push(socket);
-    socket.on('error', () => tally.count('socket error'));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.once('open', () => {
-        socket.send(JSON.stringify({ type: 'auth', token: tokenOf(index % options.namespaces) }));
-        socket.once('message', (raw) => {
-          const reply = JSON.parse(String(raw)) as ServerMessage;
-          if (reply.type !== 'auth_success') return reject(new Error(`auth refused: ${String(raw)}`));
-          socket.on('message', (data) => tally.receive(data));
-          resolve();
-        });
-      });
-    });
-  };
-  for (let start = 0; start < options.clients; start += CONNECT_CONCURRENCY) {
-    const batch = Array.from({ length: Math.min(CONNECT_CONCURRENCY, options.clients - start) }, (_, k) => connectOne(start + k));
-    await Promise.all(batch);
-  }
-  return sockets;
-}
-
 const tokenOf = (namespace: number) => `bench-token-${namespace}`;
-
-/** Pushes `rate` events per second, round-robin over the clients, for `seconds`. */
-async function push(sockets: WebSocket[], options: Options, tally: Tally, seconds: number, sequence: { next: number }): Promise<void> {
-  const start = performance.now();
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const elapsed = (performance.now() - start) / 1000;
-      const due = Math.floor(Math.min(elapsed, seconds) * options.rate) - sent;
-      for (let i = 0; i < due; i++) {
-        const n = sequence.next++;
-        const socket = sockets[n % sockets.length]!;
-        const eventId = `${EVENT_ID_PREFIX}${n}`;
-        const event = {
-          eventId,
-          dataId: `record-${n % RECORDS_PER_NAMESPACE}`,
-          operation: 1,
-          createdAt: new Date().toISOString(),
-          data: { title: `item ${n}`, done: n % 2 === 0, n },
-        };
-        tally.inFlight.set(eventId, performance.now());
-        socket.send(JSON.stringify({ type: 'push_event', repository: 'todos', event }));
-      }
-      sent += due;
-      if (elapsed >= seconds) {
-        clearInterval(tick);
-        resolve();
-      }
-    }, 5);
-  });
-}
 
 function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -205,16 +126,55 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
-interface Result {
+/** The server's heap in use, as its /api/health reports it (0 when it does not answer in time). */
+async function heapBytes(server: SpawnedServer): Promise<number> {
+  try {
+    const health = (await (await fetch(`${server.url}/api/health`, { signal: AbortSignal.timeout(2000) })).json()) as { memory?: { heapUsedBytes?: number } };
+    return health.memory?.heapUsedBytes ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The highest RSS and heap of each server while the window runs, sampled every 500 ms. */
+function sampleMemory(servers: readonly SpawnedServer[]): { stop(): { rssMb: number[]; heapMb: number[] } } {
+  const rss = servers.map(() => 0);
+  const heap = servers.map(() => 0);
+  const asking = servers.map(() => false);
+  const timer = setInterval(() => {
+    servers.forEach((s, i) => {
+      rss[i] = Math.max(rss[i]!, rssBytes(s.pid));
+      if (asking[i]) return; // a server too busy to answer in 500 ms is not asked twice
+      asking[i] = true;
+      void heapBytes(s).then((bytes) => {
+        heap[i] = Math.max(heap[i]!, bytes);
+        asking[i] = false;
+      });
+    });
+  }, 500);
+  const mb = (bytes: number) => bytes / 1024 / 1024;
+  return {
+    stop() {
+      clearInterval(timer);
+      return { rssMb: rss.map(mb), heapMb: heap.map(mb) };
+    },
+  };
+}
+
+export interface Result {
   name: string;
+  /** The commit whose server this was (--before), or none: this checkout's. */
+  before?: string | undefined;
   instances: number;
+  offered: number;
   ingest: number;
   deliveries: number;
   expectedDeliveries: number;
-  p50: number;
-  p99: number;
+  ack: { p50: number; p99: number };
+  delivery: { p50: number; p99: number };
   rssMb: number[];
-  /** Share of one core used by each server, and by this load generator, during the window. */
+  heapMb: number[];
+  /** Share of one core used by each server, and by the load generator (all its threads), during the window. */
   serverCpu: number[];
   generatorCpu: number;
   errors: string;
@@ -223,6 +183,11 @@ interface Result {
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function percentiles(values: readonly number[]): { p50: number; p99: number } {
+  const sorted = Float64Array.from(values).sort();
+  return { p50: percentile(sorted as unknown as number[], 50), p99: percentile(sorted as unknown as number[], 99) };
 }
 
 async function runConfiguration(configuration: Configuration, options: Options): Promise<Result> {
@@ -234,52 +199,47 @@ async function runConfiguration(configuration: Configuration, options: Options):
     RATE_LIMIT: '1000',
     HEARTBEAT_INTERVAL_MS: '60000',
   };
-  const { servers, drop } = await configuration.start(env);
-  const sockets: WebSocket[] = [];
+  const { servers, drop } = await configuration.start(env, options);
+  let load: LoadThreads | undefined;
   const stopAll = async () => {
-    for (const socket of sockets) socket.terminate();
+    load?.close();
     await Promise.all(servers.map((s) => s.stop()));
     await drop();
   };
   cleanups.add(stopAll);
-  const tally = new Tally();
   try {
     const connecting = performance.now();
-    sockets.push(...(await connectClients(servers, options, tally)));
+    const clients = Array.from({ length: options.clients }, (_, i) => ({ url: servers[i % servers.length]!.syncUrl, token: tokenOf(i % options.namespaces) }));
+    load = await LoadThreads.connect(clients, options.threads, DELIVERY_SAMPLE_EVERY);
     progress(`${configuration.name}: ${options.clients} clients connected in ${((performance.now() - connecting) / 1000).toFixed(1)} s; ${options.rate} events/s, ${options.warmup} s warm-up + ${options.duration} s measured`);
 
-    const sequence = { next: 0 };
-    await push(sockets, options, tally, options.warmup, sequence);
-    const rss = servers.map(() => 0);
-    const sampler = setInterval(() => servers.forEach((s, i) => (rss[i] = Math.max(rss[i]!, rssBytes(s.pid)))), 500);
-    tally.first = sequence.next;
+    await load.push(options.rate, options.warmup, false);
+    const memory = sampleMemory(servers);
     const cpuBefore = servers.map((s) => cpuSeconds(s.pid));
     const generatorBefore = process.cpuUsage();
-    await push(sockets, options, tally, options.duration, sequence);
+    await load.push(options.rate, options.duration, true);
     const serverCpu = servers.map((s, i) => (cpuSeconds(s.pid) - cpuBefore[i]!) / options.duration);
     const generator = process.cpuUsage(generatorBefore);
-    tally.end = sequence.next;
-    // The window's last events are still being acked and broadcast: wait for them (a backlog
-    // shows in the latency), then a moment more for the broadcasts that follow each commit.
-    const settleUntil = performance.now() + 10_000;
-    while (tally.inFlight.size > 0 && performance.now() < settleUntil) await delay(20);
-    await delay(500);
-    clearInterval(sampler);
+    // The window's last events are still being acked and broadcast: a backlog shows in the latency.
+    const report = await load.settle(10_000);
+    const { rssMb, heapMb } = memory.stop();
 
-    const sorted = [...tally.latencies].sort((x, y) => x - y);
-    const ingest = tally.acked / options.duration;
+    const ingest = report.acked / options.duration;
+    const errors = [...report.errors, ...(report.unacked > 0 ? [['unacked', report.unacked] as const] : [])];
     return {
       name: configuration.name,
       instances: servers.length,
+      offered: options.rate,
       ingest,
-      deliveries: tally.delivered / options.duration,
+      deliveries: report.delivered / options.duration,
       expectedDeliveries: ingest * (options.clients / options.namespaces - 1),
-      p50: percentile(sorted, 50),
-      p99: percentile(sorted, 99),
-      rssMb: rss.map((bytes) => bytes / 1024 / 1024),
+      ack: percentiles(report.ackLatencies),
+      delivery: percentiles(report.deliveryLatencies),
+      rssMb,
+      heapMb,
       serverCpu,
       generatorCpu: (generator.user + generator.system) / 1e6 / options.duration,
-      errors: [...tally.errors].map(([code, count]) => `${code} ${count}`).join(', ') || 'none',
+      errors: errors.map(([code, count]) => `${code} ${count}`).join(', ') || 'none',
     };
   } finally {
     await stopAll();
@@ -287,29 +247,12 @@ async function runConfiguration(configuration: Configuration, options: Options):
   }
 }
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** One client in this many records its deliveries' latency; every client counts them. */
+const DELIVERY_SAMPLE_EVERY = 10;
+
 const progress = (line: string) => process.stdout.write(`  … ${line}\n`);
 /** What is still running: stopped (servers) and removed (databases) on every way out. */
 const cleanups = new Set<() => Promise<void>>();
-
-function table(results: readonly Result[]): string {
-  const header = ['configuration', 'ingest ev/s', 'deliveries/s', '(expected)', 'ack p50', 'ack p99', 'server RSS', 'server CPU', 'load gen CPU', 'errors'];
-  const rows = results.map((r) => [
-    r.instances > 1 ? `${r.name} (${r.instances} instances)` : r.name,
-    r.ingest.toFixed(0),
-    r.deliveries.toFixed(0),
-    r.expectedDeliveries.toFixed(0),
-    `${r.p50.toFixed(1)} ms`,
-    `${r.p99.toFixed(1)} ms`,
-    r.rssMb.map((mb) => `${mb.toFixed(0)} MB`).join(' + '),
-    r.serverCpu.map((share) => `${(share * 100).toFixed(0)}%`).join(' + '),
-    `${(r.generatorCpu * 100).toFixed(0)}%`,
-    r.errors,
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
 
 /** Each client is a socket here and one in a server (which inherits this limit). */
 function checkOpenFilesLimit(clients: number): void {
@@ -327,7 +270,7 @@ async function main(): Promise<void> {
   checkOpenFilesLimit(options.clients);
   const configurations = CONFIGURATIONS.filter((c) => !options.only || options.only.includes(c.name));
   // Hard limit: connecting, warming up, measuring, settling and stopping, per configuration.
-  const limitMs = configurations.length * (options.warmup + options.duration + 90) * 1000;
+  const limitMs = configurations.length * (options.before ? 2 : 1) * (options.warmup + options.duration + 90) * 1000;
   const watchdog = setTimeout(() => {
     console.error(`bench:server: hard time limit (${limitMs / 1000} s) reached, stopping`);
     void exitAfterCleanup(2);
@@ -335,16 +278,20 @@ async function main(): Promise<void> {
 
   console.log(
     `server load: ${options.clients} clients in ${options.namespaces} namespaces, ${options.rate} events/s in total, ` +
-      `PG_POOL_SIZE ${options.poolSize}`,
+      `PG_POOL_SIZE ${options.poolSize}, ${options.threads} client threads; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
+  const before = options.before === undefined ? undefined : { label: options.before, server: serverOfCommit(options.before) };
   const results: Result[] = [];
   for (const configuration of configurations) {
-    const result = await runConfiguration(configuration, options);
-    progress(`${configuration.name}: ${result.ingest.toFixed(0)} events/s ingested, ${result.deliveries.toFixed(0)} deliveries/s, ack p99 ${result.p99.toFixed(1)} ms`);
-    results.push(result);
+    for (const run of [...(before ? [before] : []), { label: undefined, server: options.server }]) {
+      const result = { ...(await runConfiguration(configuration, { ...options, server: run.server })), before: run.label };
+      progress(`${configuration.name}${run.label ? ` (before: ${run.label})` : ''}: ${result.ingest.toFixed(0)} events/s ingested, ${result.deliveries.toFixed(0)} deliveries/s, ack p99 ${result.ack.p99.toFixed(1)} ms`);
+      results.push(result);
+    }
   }
   clearTimeout(watchdog);
   console.log(`\n${table(results)}`);
+  console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
 async function exitAfterCleanup(code: number): Promise<never> {

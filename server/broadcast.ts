@@ -4,10 +4,10 @@
  * what came before is the catch-up's job. Events committed by another server instance
  * (PostgreSQL) reach this instance's connections through the same path. Each event of this
  * process carries its origin (the pushing connection's id), which is not sent its own events back.
+ * Each frame is built once and the same bytes go to every subscriber it is for.
  */
-import type { SequencedEvent } from '../protocol';
 import { CommitStream } from './commit-stream';
-import { eventsBatchFrame, eventsFrames } from './events-frames';
+import { eventsBatchFrame, eventText, liveEventsFrames, type EventText } from './events-frames';
 import type { Logger } from './log';
 import type { Commit, EventStore, LoggedEvent } from './store/event-store';
 
@@ -16,20 +16,44 @@ export interface Subscriber {
   readonly id: string;
   /** The client named EVENTS_BATCH_FEATURE in its `auth`: it is sent a batch as one `events_batch` frame (absent: it is not). */
   readonly takesBatches?: boolean;
-  /** Sends an already serialized `events` or `events_batch` message. */
-  deliver(text: string): void;
+  /** Sends an already serialized `events` or `events_batch` message: the same bytes go to every subscriber they are for. */
+  deliver(frame: Buffer): void;
 }
 
+/**
+ * Frames per second the fan-out aims at, all namespaces together. Each frame costs a write to
+ * its socket whatever it holds, so with many subscribers a namespace's commits are sent together
+ * once per interval (subscribers / this rate, at most MAX_FANOUT_INTERVAL_MS) instead of one frame
+ * per commit per subscriber; the first commit after a quiet interval goes at the end of its turn.
+ */
+const FANOUT_FRAMES_PER_SECOND = 20_000;
+const MAX_FANOUT_INTERVAL_MS = 50;
+/** Below this interval (fewer than 20 subscribers) every commit goes out as it is handed on. */
+const MIN_FANOUT_INTERVAL_MS = 1;
+
 interface NamespaceState {
+  readonly namespace: string;
   readonly subscribers: Set<Subscriber>;
   readonly stream: CommitStream;
   /** Resolves once the starting point is known (the store's maxSequence at the first join). */
   ready: Promise<void>;
+  /** Handed on, waiting for the namespace's next send. */
+  pending: LoggedEvent[];
+  /** Cancels the namespace's scheduled send, while one is. */
+  cancel: (() => void) | undefined;
+  lastSent: number;
+}
+
+/** An event with its text, serialized once per send of its namespace. */
+interface Outgoing {
+  entry: LoggedEvent;
+  text: EventText;
 }
 
 export class Hub {
   private readonly namespaces = new Map<string, NamespaceState>();
   private readonly unsubscribe: () => void;
+  private subscriberCount = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -42,37 +66,39 @@ export class Hub {
 
   /** Adds a subscriber; resolves once the namespace's starting point is known. */
   join(namespace: string, subscriber: Subscriber): Promise<void> {
-    let state = this.namespaces.get(namespace);
-    if (!state) {
-      const subscribers = new Set<Subscriber>();
-      const stream = new CommitStream({
-        namespace,
-        store: this.store,
-        log: this.log,
-        what: 'broadcast',
-        handOn: (events) => this.deliver(subscribers, events),
-      });
-      const created: NamespaceState = { subscribers, stream, ready: Promise.resolve() };
-      // Broadcast only what is committed from now on: earlier events are the catch-up's job.
-      created.ready = this.store.maxSequence(namespace).then(
-        (max) => stream.startAfter(max),
-        (error: unknown) => {
-          // Let the next join try again instead of inheriting a broken starting point.
-          if (this.namespaces.get(namespace) === created) this.drop(namespace, created);
-          throw error;
-        },
-      );
-      this.namespaces.set(namespace, created);
-      state = created;
-    }
+    const state = this.namespaces.get(namespace) ?? this.open(namespace);
+    if (!state.subscribers.has(subscriber)) this.subscriberCount++;
     state.subscribers.add(subscriber);
     return state.ready;
   }
 
+  private open(namespace: string): NamespaceState {
+    const state: NamespaceState = {
+      namespace,
+      subscribers: new Set(),
+      stream: new CommitStream({ namespace, store: this.store, log: this.log, what: 'broadcast', handOn: (events) => this.handOn(state, events) }),
+      ready: Promise.resolve(),
+      pending: [],
+      cancel: undefined,
+      lastSent: 0,
+    };
+    // Broadcast only what is committed from now on: earlier events are the catch-up's job.
+    state.ready = this.store.maxSequence(namespace).then(
+      (max) => state.stream.startAfter(max),
+      (error: unknown) => {
+        // Let the next join try again instead of inheriting a broken starting point.
+        if (this.namespaces.get(namespace) === state) this.drop(namespace, state);
+        throw error;
+      },
+    );
+    this.namespaces.set(namespace, state);
+    return state;
+  }
+
   leave(namespace: string, subscriber: Subscriber): void {
     const state = this.namespaces.get(namespace);
-    if (!state) return;
-    state.subscribers.delete(subscriber);
+    if (!state || !state.subscribers.delete(subscriber)) return;
+    this.subscriberCount--;
     if (state.subscribers.size === 0) this.drop(namespace, state);
   }
 
@@ -83,12 +109,50 @@ export class Hub {
 
   private drop(namespace: string, state: NamespaceState): void {
     state.stream.stop();
+    state.cancel?.();
+    state.pending = [];
+    this.subscriberCount -= state.subscribers.size;
+    state.subscribers.clear();
     this.namespaces.delete(namespace);
   }
 
-  /** A commit's events: a batch over several repositories as one change, the rest by repository. */
+  /** Events handed on in order: sent now, or with the others of the namespace's interval. */
+  private handOn(state: NamespaceState, events: readonly LoggedEvent[]): void {
+    for (const entry of events) state.pending.push(entry);
+    if (state.cancel !== undefined) return;
+    const interval = Math.min(MAX_FANOUT_INTERVAL_MS, (this.subscriberCount * 1000) / FANOUT_FRAMES_PER_SECOND);
+    if (interval < MIN_FANOUT_INTERVAL_MS) return this.send(state);
+    const run = () => {
+      state.cancel = undefined;
+      this.send(state);
+    };
+    const wait = state.lastSent + interval - performance.now();
+    // Paced, even the first send after a quiet interval waits for the end of this turn: the acks
+    // of the commit (sent as its appends resolve) go out before its 99 frames.
+    if (wait <= 0) {
+      const immediate = setImmediate(run);
+      state.cancel = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(run, wait);
+      state.cancel = () => clearTimeout(timer);
+    }
+  }
+
+  private send(state: NamespaceState): void {
+    const logged = state.pending;
+    state.pending = [];
+    state.lastSent = performance.now();
+    try {
+      this.deliver(state.subscribers, logged);
+    } catch (error) {
+      this.log.error('broadcast failed', { namespace: state.namespace, error });
+    }
+  }
+
+  /** Events in order: a batch over several repositories as one change, the rest by repository. */
   private deliver(subscribers: ReadonlySet<Subscriber>, logged: readonly LoggedEvent[]): void {
-    for (const { batch, events } of segments(logged)) {
+    const outgoing = logged.map((entry): Outgoing => ({ entry, text: eventText(entry.event) }));
+    for (const { batch, events } of segments(outgoing)) {
       if (batch) this.deliverBatch(subscribers, events);
       else this.deliverByRepository(subscribers, events);
     }
@@ -99,63 +163,66 @@ export class Hub {
    * one `events` frame per repository to any other (what a client before batches applies), none
    * to its sender. A batch too large for one frame (a push cap above the page cap) goes by repository.
    */
-  private deliverBatch(subscribers: ReadonlySet<Subscriber>, logged: readonly LoggedEvent[]): void {
-    const origin = logged[0]?.origin;
-    const parts = partsOf(logged);
-    const whole = eventsBatchFrame(parts);
-    const fits = Buffer.byteLength(whole) <= this.maxFrameBytes;
-    let byRepository: string[] | undefined;
+  private deliverBatch(subscribers: ReadonlySet<Subscriber>, outgoing: readonly Outgoing[]): void {
+    const origin = outgoing[0]?.entry.origin;
+    const parts = partsOf(outgoing);
+    const whole = Buffer.from(eventsBatchFrame(parts));
+    const fits = whole.byteLength <= this.maxFrameBytes;
+    let byRepository: Buffer[] | undefined;
     for (const subscriber of subscribers) {
       if (subscriber.id === origin) continue;
       if (fits && subscriber.takesBatches) {
         subscriber.deliver(whole);
         continue;
       }
-      byRepository ??= parts.flatMap(({ repository, events }) => eventsFrames(repository, events, this.maxFrameBytes).map((f) => f.frame));
+      byRepository ??= parts.flatMap(({ repository, events }) => liveEventsFrames(repository, events, this.maxFrameBytes)).map((frame) => Buffer.from(frame));
       for (const frame of byRepository) subscriber.deliver(frame);
     }
   }
 
-  private deliverByRepository(subscribers: ReadonlySet<Subscriber>, logged: readonly LoggedEvent[]): void {
-    const byRepository = new Map<string, { event: SequencedEvent; origin?: string }[]>();
-    for (const { repository, event, origin } of logged) {
-      let group = byRepository.get(repository);
-      if (!group) byRepository.set(repository, (group = []));
-      group.push(origin === undefined ? { event } : { event, origin });
+  /** Each repository's events as the same frames to every subscriber, but for their senders, who get the others' only. */
+  private deliverByRepository(subscribers: ReadonlySet<Subscriber>, outgoing: readonly Outgoing[]): void {
+    const byRepository = new Map<string, Outgoing[]>();
+    for (const item of outgoing) {
+      let group = byRepository.get(item.entry.repository);
+      if (!group) byRepository.set(item.entry.repository, (group = []));
+      group.push(item);
     }
     for (const [repository, group] of byRepository) {
-      const origins = new Set(group.map((g) => g.origin));
-      const everything = eventsFrames(repository, group.map((g) => g.event), this.maxFrameBytes);
+      const origins = new Set(group.map((g) => g.entry.origin));
+      const frames = (items: readonly Outgoing[]) => liveEventsFrames(repository, items.map((g) => g.text), this.maxFrameBytes).map((frame) => Buffer.from(frame));
+      let everything: Buffer[] | undefined;
       for (const subscriber of subscribers) {
         if (!origins.has(subscriber.id)) {
-          for (const { frame } of everything) subscriber.deliver(frame);
+          everything ??= frames(group);
+          for (const frame of everything) subscriber.deliver(frame);
           continue;
         }
-        const others = group.filter((g) => g.origin !== subscriber.id).map((g) => g.event);
-        for (const { frame } of others.length > 0 ? eventsFrames(repository, others, this.maxFrameBytes) : []) subscriber.deliver(frame);
+        const others = group.filter((g) => g.entry.origin !== subscriber.id);
+        for (const frame of others.length > 0 ? frames(others) : []) subscriber.deliver(frame);
       }
     }
   }
 }
 
 /** The events cut into runs: each batch alone (its events are consecutive), the others between them together. */
-function segments(logged: readonly LoggedEvent[]): { batch: number | undefined; events: LoggedEvent[] }[] {
-  const runs: { batch: number | undefined; events: LoggedEvent[] }[] = [];
-  for (const entry of logged) {
+function segments(outgoing: readonly Outgoing[]): { batch: number | undefined; events: Outgoing[] }[] {
+  const runs: { batch: number | undefined; events: Outgoing[] }[] = [];
+  for (const item of outgoing) {
     const last = runs.at(-1);
-    if (last && last.batch === entry.batch) last.events.push(entry);
-    else runs.push({ batch: entry.batch, events: [entry] });
+    if (last && last.batch === item.entry.batch) last.events.push(item);
+    else runs.push({ batch: item.entry.batch, events: [item] });
   }
   return runs;
 }
 
 /** A batch's events by repository, repositories in the order the batch gave them. */
-function partsOf(logged: readonly LoggedEvent[]): { repository: string; events: SequencedEvent[] }[] {
-  const parts = new Map<string, SequencedEvent[]>();
-  for (const { repository, event } of logged) {
-    const events = parts.get(repository);
-    if (events) events.push(event);
-    else parts.set(repository, [event]);
+function partsOf(outgoing: readonly Outgoing[]): { repository: string; events: EventText[] }[] {
+  const parts = new Map<string, EventText[]>();
+  for (const { entry, text } of outgoing) {
+    const events = parts.get(entry.repository);
+    if (events) events.push(text);
+    else parts.set(entry.repository, [text]);
   }
   return [...parts].map(([repository, events]) => ({ repository, events }));
 }

@@ -109,8 +109,8 @@ export class Connection implements Subscriber {
   }
 
   /** A fan-out message for this connection's namespace (bounded like every send: see Outbound). */
-  deliver(text: string): void {
-    if (this.auth.identity) this.outbound.send(text);
+  deliver(frame: Buffer): void {
+    if (this.auth.identity) this.outbound.send(frame);
   }
 
   /**

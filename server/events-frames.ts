@@ -2,38 +2,59 @@
  * `events` messages cut to a byte bound. A client refuses a frame above its cap (the worker's is
  * MAX_SERVER_FRAME_BYTES) and would then miss those events for good, since the next page or
  * broadcast moves its cursor past them: so no frame may exceed the bound, whatever the records
- * weigh. Serialized once when everything fits, as it nearly always does.
+ * weigh. Frames are built around events serialized once (the fan-out's EventText, the store's
+ * text for catch-up): an event is never serialized again per frame or per subscriber.
  */
-import type { SequencedEvent, ServerMessage } from '../protocol';
+import type { SequencedEvent } from '../protocol';
+import { storedText } from './store/event-rows';
 
-export interface EventsFrame {
-  /** The serialized `events` message. */
-  frame: string;
-  /** How many of the events it carries, from the front. */
-  count: number;
+/** An event of the live fan-out serialized once, whatever the number of subscribers it goes to. */
+export interface EventText {
+  /** JSON.stringify of the event. */
+  json: string;
+  /** Its UTF-8 bytes. */
+  bytes: number;
+}
+
+/** The event's text: the one its store built as it stored it (SQLite), else JSON.stringify of it. */
+export function eventText(event: SequencedEvent): EventText {
+  const json = storedText(event) ?? JSON.stringify(event);
+  return { json, bytes: Buffer.byteLength(json) };
+}
+
+/** The head of a live `events` frame, before its events: `{"type":"events","repository":"…","events":[`. */
+function liveHead(repository: string): string {
+  return `{"type":"events","repository":${JSON.stringify(repository)},"events":[`;
 }
 
 /**
- * The events as `events` frames of at most `maxBytes` each, in order (a single event that alone
- * exceeds it goes alone: the push limit keeps events far below the cap). `hasMore` marks a
- * catch-up page: every frame but the last says `hasMore: true`, the last says the page's own.
+ * Live `events` frames (no hasMore) around events already serialized, each of at most `maxBytes`
+ * (a single event that alone exceeds it goes alone), in order, filled greedily: the same text
+ * JSON.stringify of each message gives, built without serializing any event again.
  */
-export function eventsFrames(repository: string, events: readonly SequencedEvent[], maxBytes: number, hasMore?: boolean): EventsFrame[] {
-  const message: ServerMessage =
-    hasMore === undefined ? { type: 'events', repository, events: [...events] } : { type: 'events', repository, events: [...events], hasMore };
-  const frame = JSON.stringify(message);
-  if (events.length <= 1 || Buffer.byteLength(frame) <= maxBytes) return [{ frame, count: events.length }];
-  const half = Math.ceil(events.length / 2);
-  return [
-    ...eventsFrames(repository, events.slice(0, half), maxBytes, hasMore === undefined ? undefined : true),
-    ...eventsFrames(repository, events.slice(half), maxBytes, hasMore),
-  ];
+export function liveEventsFrames(repository: string, events: readonly EventText[], maxBytes: number): string[] {
+  const head = liveHead(repository);
+  const envelope = Buffer.byteLength(head) + 2; // `]}`
+  const frames: string[] = [];
+  let run: string[] = [];
+  let bytes = envelope;
+  for (const { json, bytes: size } of events) {
+    if (run.length > 0 && bytes + 1 + size > maxBytes) {
+      frames.push(`${head}${run.join(',')}]}`);
+      run = [];
+      bytes = envelope;
+    }
+    bytes += size + (run.length > 0 ? 1 : 0);
+    run.push(json);
+  }
+  if (run.length > 0) frames.push(`${head}${run.join(',')}]}`);
+  return frames;
 }
 
-/** A batch committed together as one `events_batch` message (see EVENTS_BATCH_FEATURE). */
-export function eventsBatchFrame(parts: readonly { repository: string; events: readonly SequencedEvent[] }[]): string {
-  const message: ServerMessage = { type: 'events_batch', repositories: parts.map(({ repository, events }) => ({ repository, events: [...events] })) };
-  return JSON.stringify(message);
+/** A batch committed together as one `events_batch` message (see EVENTS_BATCH_FEATURE), around events already serialized. */
+export function eventsBatchFrame(parts: readonly { repository: string; events: readonly EventText[] }[]): string {
+  const repositories = parts.map(({ repository, events }) => `{"repository":${JSON.stringify(repository)},"events":[${events.map((e) => e.json).join(',')}]}`);
+  return `{"type":"events_batch","repositories":[${repositories.join(',')}]}`;
 }
 
 /** Events already serialized (the store's text) as one JSON array, without parsing any. */

@@ -49,6 +49,7 @@ async function route(context: HttpContext, request: IncomingMessage, response: S
       database: context.store.kind,
       activeConnections: context.activeConnections(),
       sendBufferBytes: context.sendBufferBytes(),
+      memory: memoryFigures(),
       uptimeSeconds: Math.floor((Date.now() - context.startedAt) / 1000),
     });
   }
@@ -98,6 +99,12 @@ async function sendEvents(context: HttpContext, namespace: string, repository: s
   const page = await context.store.readCompactedText(namespace, repository, { afterSequence, since, limit, maxBytes });
   // The same body as request_events: with hasMore, ask again after the last event's serverSequence.
   sendJsonText(response, 200, `{"events":${eventsArrayText(page.events)},"hasMore":${page.hasMore}}`);
+}
+
+/** The process's memory, for an operator watching it under load (bench:server reads the heap here). */
+function memoryFigures(): { rssBytes: number; heapUsedBytes: number } {
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rssBytes: rss, heapUsedBytes: heapUsed };
 }
 
 /** Room for `{"events":[…],"hasMore":false}` around the events. */

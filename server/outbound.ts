@@ -79,10 +79,14 @@ export class Outbound {
     return this.pending > DRAINED_BYTES;
   }
 
-  /** Sends a frame; false when the socket is gone or the frame would pass a bound (then closed). */
-  send(text: string): boolean {
+  /**
+   * Sends a text frame; false when the socket is gone or the frame would pass a bound (then
+   * closed). A Buffer is sent as it is: the fan-out hands the same one to every subscriber
+   * (ws frames it without copying, since a server does not mask).
+   */
+  send(text: string | Buffer): boolean {
     if (!this.open) return false;
-    const frame = Buffer.from(text);
+    const frame = typeof text === 'string' ? Buffer.from(text) : text;
     if (this.pending > 0 && this.pending + frame.byteLength > this.maxBytes) {
       this.events.overflow(`more than ${this.maxBytes} bytes unread`);
       return false;

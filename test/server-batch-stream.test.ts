@@ -36,7 +36,8 @@ describe('a batch read back from the log', () => {
   /** A subscriber that keeps each frame it is sent, as `type:repository,…:events`. */
   function subscriber(id: string, takesBatches: boolean) {
     const frames: string[] = [];
-    const deliver = (text: string) => {
+    const deliver = (frame: Buffer) => {
+    const text = String(frame);
       const message = JSON.parse(text) as ServerMessage;
       if (message.type === 'events') frames.push(`events:${message.repository}:${message.events.length}`);
       else if (message.type === 'events_batch') frames.push(`events_batch:${message.repositories.map((p) => p.repository).join(',')}:${message.repositories.flatMap((p) => p.events).length}`);

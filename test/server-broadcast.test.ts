@@ -47,7 +47,8 @@ function observed(store: EventStore) {
 function subscriber(id: string) {
   const received: SequencedEvent[] = [];
   const frameBytes: number[] = [];
-  const deliver = (text: string) => {
+  const deliver = (frame: Buffer) => {
+    const text = String(frame);
     frameBytes.push(Buffer.byteLength(text));
     received.push(...(JSON.parse(text) as { events: SequencedEvent[] }).events);
   };

@@ -474,7 +474,8 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
         await connect(server);
         const { status, body } = await api(server, '/api/health');
         assert.equal(status, 200);
-        assert.deepEqual({ ...(body as object), uptimeSeconds: 0 }, {
+        const { memory, ...rest } = body as { memory: { rssBytes: number; heapUsedBytes: number } };
+        assert.deepEqual({ ...rest, uptimeSeconds: 0 }, {
           status: 'ok',
           database: server.store.kind,
           activeConnections: 2,
@@ -482,6 +483,9 @@ export function runProtocolSuite(label: string, database: TestDatabaseFactory): 
           sendBufferBytes: 0,
         });
         assert.equal(typeof (body as { uptimeSeconds: unknown }).uptimeSeconds, 'number');
+        // The process's memory: the heap in use is part of its resident set.
+        assert.deepEqual(Object.keys(memory).sort(), ['heapUsedBytes', 'rssBytes']);
+        assert.ok(memory.heapUsedBytes > 0 && memory.heapUsedBytes < memory.rssBytes, JSON.stringify(memory));
       });
 
       it('lists repositories and events of the caller\'s namespace only; 401 without a valid token', async () => {

@@ -1,14 +1,17 @@
 /**
- * Group commit per namespace, for both stores. Appends to a namespace serialize anyway (on its
- * counter row in PostgreSQL, on the one writer in SQLite); rather than each waiting for that lock
- * (holding a pool connection, or paying its own fsync), the appends that arrive while one
- * transaction of the namespace is in flight wait here and then go together in the next
- * transaction: one lock, one commit, for all of them. Under load, batches grow by themselves.
+ * Group commit, for both stores. Appends serialize anyway (on a namespace's counter row in
+ * PostgreSQL, on the one writer of the whole file in SQLite); rather than each waiting for that
+ * lock (holding a pool connection, or paying its own fsync), the appends that arrive while one
+ * transaction of their lane is in flight wait here and then go together in the next transaction:
+ * one lock, one commit, for all of them. Under load, batches grow by themselves, up to
+ * MAX_EVENTS_PER_TRANSACTION. A lane is a namespace in PostgreSQL (namespaces commit in
+ * parallel there) and the whole database in SQLite (one fsync for every namespace's appends).
  */
 import { AppendRefused, type AppendOptions, type AppendPart, type AppendResult } from './event-store';
 
 /** One append: one repository's events, or a batch of several (appendBatch), never split. */
 export interface AppendRequest<E> {
+  namespace: string;
   parts: readonly AppendPart<E>[];
   /** The namespace's quota this request must stay within (AppendOptions.quotaBytes). */
   quotaBytes: number | undefined;
@@ -16,8 +19,8 @@ export interface AppendRequest<E> {
   origin: string | undefined;
 }
 
-/** Commits requests in one transaction; returns each request's results (in part order), in request order. */
-export type CommitBatch<E> = (namespace: string, requests: readonly AppendRequest<E>[]) => Promise<AppendResult[][]>;
+/** Commits requests (all of one lane) in one transaction; returns each request's results (in part order), in request order. */
+export type CommitBatch<E> = (requests: readonly AppendRequest<E>[]) => Promise<AppendResult[][]>;
 
 interface Waiting<E> extends AppendRequest<E> {
   resolve(results: AppendResult[]): void;
@@ -28,37 +31,40 @@ interface Waiting<E> extends AppendRequest<E> {
 const MAX_EVENTS_PER_TRANSACTION = 5000;
 
 export class GroupCommitQueue<E> {
-  /** Namespaces with a transaction in flight → the requests waiting for the next one. */
+  /** Lanes with a transaction in flight → the requests waiting for the next one. */
   private readonly waiting = new Map<string, Waiting<E>[]>();
 
   constructor(
     private readonly commit: CommitBatch<E>,
     /** True for a failure that belongs to one request's content, not to the database. */
     private readonly isRequestError: (error: unknown) => boolean,
+    /** The lane of a namespace's appends: those of one lane share transactions. */
+    private readonly laneOf: (namespace: string) => string = (namespace) => namespace,
   ) {}
 
   append(namespace: string, parts: readonly AppendPart<E>[], options: AppendOptions = {}): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
-      const request = { parts, quotaBytes: options.quotaBytes, origin: options.origin, resolve, reject };
-      const queue = this.waiting.get(namespace);
+      const request = { namespace, parts, quotaBytes: options.quotaBytes, origin: options.origin, resolve, reject };
+      const lane = this.laneOf(namespace);
+      const queue = this.waiting.get(lane);
       if (queue) {
         queue.push(request);
         return;
       }
-      this.waiting.set(namespace, []);
-      void this.drain(namespace, [request]);
+      this.waiting.set(lane, []);
+      void this.drain(lane, [request]);
     });
   }
 
-  private async drain(namespace: string, first: Waiting<E>[]): Promise<void> {
-    for (let batch = first; batch.length > 0; batch = this.nextBatch(namespace)) {
-      await this.commitBatch(namespace, batch);
+  private async drain(lane: string, first: Waiting<E>[]): Promise<void> {
+    for (let batch = first; batch.length > 0; batch = this.nextBatch(lane)) {
+      await this.commitBatch(batch);
     }
-    this.waiting.delete(namespace);
+    this.waiting.delete(lane);
   }
 
-  private nextBatch(namespace: string): Waiting<E>[] {
-    const queue = this.waiting.get(namespace) ?? [];
+  private nextBatch(lane: string): Waiting<E>[] {
+    const queue = this.waiting.get(lane) ?? [];
     let events = 0;
     let count = 0;
     while (count < queue.length && (count === 0 || events + eventsOf(queue[count]!) <= MAX_EVENTS_PER_TRANSACTION)) {
@@ -68,9 +74,9 @@ export class GroupCommitQueue<E> {
     return queue.splice(0, count);
   }
 
-  private async commitBatch(namespace: string, batch: readonly Waiting<E>[]): Promise<void> {
+  private async commitBatch(batch: readonly Waiting<E>[]): Promise<void> {
     try {
-      const results = await this.commit(namespace, batch);
+      const results = await this.commit(batch);
       batch.forEach((request, i) => request.resolve(results[i]!));
     } catch (error) {
       if (batch.length === 1 || !(error instanceof AppendRefused || this.isRequestError(error))) {
@@ -79,7 +85,7 @@ export class GroupCommitQueue<E> {
       }
       // One request's content failed the whole transaction: give each its own, so the others
       // are stored and only the faulty one is refused.
-      for (const request of batch) await this.commitBatch(namespace, [request]);
+      for (const request of batch) await this.commitBatch([request]);
     }
   }
 }

@@ -39,6 +39,26 @@ export function sequenced(event: SyncEvent, serverSequence: number): SequencedEv
   return data === undefined ? { eventId, dataId, operation, createdAt, serverSequence } : { eventId, dataId, operation, createdAt, data, serverSequence };
 }
 
+/**
+ * The text of each event a store has just stored and built it for (SQLite, around the data text it
+ * wrote), by the event object: the fan-out sends it as it is instead of serializing the event again.
+ * Weak, so it goes with the event; the events a store reports stay plain SequencedEvents.
+ */
+const storedTexts = new WeakMap<SequencedEvent, string>();
+
+/** `sequenced(event, serverSequence)`, its JSON.stringify text built around `dataText` (the data as stored) and kept for storedText. */
+export function sequencedWithText(event: SyncEvent, serverSequence: number, dataText: string | null): SequencedEvent {
+  const stored = sequenced(event, serverSequence);
+  const head = `{"eventId":${JSON.stringify(stored.eventId)},"dataId":${JSON.stringify(stored.dataId)},"operation":${stored.operation},"createdAt":${JSON.stringify(stored.createdAt)}`;
+  storedTexts.set(stored, dataText === null ? `${head},"serverSequence":${serverSequence}}` : `${head},"data":${dataText},"serverSequence":${serverSequence}}`);
+  return stored;
+}
+
+/** JSON.stringify(event), when its store built it (sequencedWithText). */
+export function storedText(event: SequencedEvent): string | undefined {
+  return storedTexts.get(event);
+}
+
 /** The event's JSON text, built around its stored data text: nothing is parsed. */
 export function eventJson(row: EventTextRow): string {
   const head =

@@ -87,7 +87,7 @@ class PostgresStore implements EventStore {
   /** Namespaces this instance has served (read or written): re-announced after a LISTEN outage. */
   private readonly knownNamespaces = new Set<string>();
   private readonly fanout: Fanout;
-  private readonly queue = new GroupCommitQueue<PreparedEvent>((namespace, requests) => this.commit(namespace, requests), isDataError);
+  private readonly queue = new GroupCommitQueue<PreparedEvent>((requests) => this.commit(requests[0]!.namespace, requests), isDataError);
 
   constructor(
     private readonly pool: pg.Pool,

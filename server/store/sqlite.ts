@@ -2,8 +2,8 @@
  * The embedded event log: one SQLite file (better-sqlite3). Appends run in one IMMEDIATE
  * transaction that assigns sequences, stores the events and moves each record's LWW winner;
  * appends that arrive while one is being committed share the next transaction (group commit,
- * the same queue as PostgreSQL's: append-queue.ts), so a burst of pushes from many connections costs two fsyncs,
- * not one per push.
+ * the same queue as PostgreSQL's: append-queue.ts), whatever their namespace, so a burst of
+ * pushes from many connections costs two fsyncs, not one per push or per namespace.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -31,7 +31,7 @@ import {
   type StoreLogOptions,
 } from './event-store';
 import { GroupCommitQueue, type AppendRequest } from './append-queue';
-import { eventOfRow, sequenced, winnersOf, type EventRow as Row, type WinnerRow as CurrentWinner } from './event-rows';
+import { eventOfRow, sequencedWithText, winnersOf, type EventRow as Row, type WinnerRow as CurrentWinner } from './event-rows';
 import { Listeners } from './listeners';
 
 /** Data read synchronously in one go before the event loop gets a turn (a page may hold several). */
@@ -142,14 +142,7 @@ export function openSqliteStore(path: string, options?: StoreLogOptions): EventS
     readCompactedText(statements.compacted, { namespace, repository, ...query });
 
   const listeners = new Listeners<Commit>(storeLog(options), 'onAppended');
-  const queue = new GroupCommitQueue<SyncEvent>(async (namespace, requests) => {
-    // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
-    // wait in the queue and go together in the next transaction.
-    await new Promise((resolve) => setImmediate(resolve));
-    const { results, sequence, stored } = appendInTransaction.immediate(namespace, requests);
-    if (stored) listeners.emit(commitOf(namespace, sequence, storedEvents(requests, results)), { namespace });
-    return results;
-  }, isRequestError);
+  const queue = groupCommit(appendInTransaction, listeners);
 
   return {
     kind: 'sqlite',
@@ -197,6 +190,26 @@ export function openSqliteStore(path: string, options?: StoreLogOptions): EventS
   };
 }
 
+/** One lane: the file has one writer, so every namespace's appends share a transaction (one fsync). */
+function groupCommit(appendInTransaction: ReturnType<typeof prepareAppend>, listeners: Listeners<Commit>): GroupCommitQueue<SyncEvent> {
+  return new GroupCommitQueue<SyncEvent>(
+    async (requests) => {
+      // The commit itself is synchronous: yield once first, so that appends arriving meanwhile
+      // wait in the queue and go together in the next transaction.
+      await new Promise((resolve) => setImmediate(resolve));
+      const commits = appendInTransaction.immediate(byNamespace(requests));
+      const results = new Map<AppendRequest<SyncEvent>, AppendResult[]>();
+      for (const { namespace, requests: theirs, results: theirResults, sequence, stored } of commits) {
+        theirs.forEach((request, i) => results.set(request, theirResults[i]!));
+        if (stored) listeners.emit(commitOf(namespace, sequence, storedEvents(theirs, theirResults)), { namespace });
+      }
+      return requests.map((request) => results.get(request)!);
+    },
+    isRequestError,
+    () => 'database',
+  );
+}
+
 /** The read statements: counters, the compacted view, winners, the log, repositories. */
 function prepareReads(db: Database.Database) {
   return {
@@ -219,9 +232,10 @@ function prepareReads(db: Database.Database) {
 }
 
 /**
- * The append transaction: assigns sequences, stores the events, moves each record's winner and
- * keeps the namespace's counters (last sequence, bytes held). A refusal throws, which rolls back
- * the whole transaction; the queue then commits each request alone.
+ * The append transaction, over one or several namespaces: for each, assigns sequences, stores
+ * the events, moves each record's winner and keeps the namespace's counters (last sequence,
+ * bytes held). A refusal throws, which rolls back the whole transaction; the queue then commits
+ * each request alone.
  */
 function prepareAppend(db: Database.Database) {
   const statements = {
@@ -259,10 +273,10 @@ function prepareAppend(db: Database.Database) {
     if (!current || compareEvents(event, { createdAt: current.winner_created_at, eventId: current.winner_event_id }) > 0) {
       statements.setWinner.run(namespace, repository, event.dataId, sequence, event.createdAt, event.eventId);
     }
-    return { event: sequenced(event, sequence), repository, duplicate: false, bytes: storedBytes(repository, event, data) };
+    return { event: sequencedWithText(event, sequence, data), repository, duplicate: false, bytes: storedBytes(repository, event, data) };
   };
 
-  return db.transaction((namespace: string, requests: readonly AppendRequest<SyncEvent>[]) => {
+  const appendToNamespace = (namespace: string, requests: readonly AppendRequest<SyncEvent>[]) => {
     const counters = statements.counters.get(namespace);
     let sequence = counters?.last_sequence ?? 0;
     let bytes = counters?.bytes ?? 0;
@@ -280,8 +294,22 @@ function prepareAppend(db: Database.Database) {
     });
     const stored = sequence > (counters?.last_sequence ?? 0);
     if (stored) statements.setCounters.run(namespace, sequence, bytes);
-    return { results, sequence, stored };
-  });
+    return { namespace, requests, results, sequence, stored };
+  };
+  return db.transaction((groups: readonly { namespace: string; requests: readonly AppendRequest<SyncEvent>[] }[]) =>
+    groups.map(({ namespace, requests }) => appendToNamespace(namespace, requests)),
+  );
+}
+
+/** Requests by namespace, namespaces and requests in arrival order. */
+function byNamespace(requests: readonly AppendRequest<SyncEvent>[]): { namespace: string; requests: AppendRequest<SyncEvent>[] }[] {
+  const groups = new Map<string, AppendRequest<SyncEvent>[]>();
+  for (const request of requests) {
+    const group = groups.get(request.namespace);
+    if (group) group.push(request);
+    else groups.set(request.namespace, [request]);
+  }
+  return [...groups].map(([namespace, theirs]) => ({ namespace, requests: theirs }));
 }
 
 /** The bytes each namespace holds (storedBytes), counted once for a database written before the
