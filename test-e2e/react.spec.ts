@@ -54,6 +54,8 @@ test('a write in one tab shows in another tab\'s React list, record and status l
   await expect(shown.getByTestId('record')).toHaveText('none');
 
   // The status line follows the shared runtime: stopped by the other tab, a write waiting, resumed.
+  // (Stopped only once the writes above were acknowledged: a stop before would leave them pending.)
+  await expect(shown.getByTestId('status')).toHaveText('connected, pending 0');
   await writer.evaluate(() => window.lf.stop());
   await expect(shown.getByTestId('status')).toHaveText('offline, pending 0');
   await upsert(writer, { id: 'c', title: 'third', done: false });
