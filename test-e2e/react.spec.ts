@@ -54,6 +54,8 @@ test('a write in one tab shows in another tab\'s React list, record and status l
   await expect(shown.getByTestId('record')).toHaveText('none');
 
   // The status line follows the shared runtime: stopped by the other tab, a write waiting, resumed.
+  // (Stopped only once the writes above were acknowledged: a stop before would leave them pending.)
+  await expect(shown.getByTestId('status')).toHaveText('connected, pending 0');
   await writer.evaluate(() => window.lf.stop());
   await expect(shown.getByTestId('status')).toHaveText('offline, pending 0');
   await upsert(writer, { id: 'c', title: 'third', done: false });
@@ -111,4 +113,52 @@ test('a record line alone, its repository made anew at each render, neither loop
   await unmount(page);
   await expect.poll(() => watching(page)).toEqual([[]]);
   expect((await live(page)).watches).toBe(0);
+});
+
+/** The worker's live window queries on todos (the app's query window is the only one), as
+ *  `{ watchers, count }`. */
+async function windowQueries(page: Page): Promise<{ watchers: number; count: number | undefined }[]> {
+  const { queries } = await page.evaluate(() => window.lf.diagnostics());
+  return queries.filter((query) => query.kind === 'window' && query.repository === 'todos').map(({ watchers, count }) => ({ watchers, count }));
+}
+
+test("useQuery with a real query (where, orderBy, limit) follows another tab's writes into and out of its window; StrictMode leaks no watch", async ({ context, server }) => {
+  const shown = await context.newPage();
+  const writer = await context.newPage();
+  await openReactApp(shown, server.url + REACT_PAGE);
+  await openReactApp(writer, server.url + REACT_PAGE);
+  const items = shown.getByTestId('window').getByRole('listitem');
+  const todo = (id: string, title: string, done = false) => upsert(writer, { id, title, done });
+
+  // Mounted and unmounted under StrictMode (subscribe, unsubscribe, subscribe each time), then mounted.
+  for (let cycle = 1; cycle <= 2; cycle++) {
+    await mount(shown, ['window']);
+    await expect(shown.getByTestId('window')).toBeEmpty();
+    await unmount(shown);
+  }
+  await mount(shown, ['window']);
+  await expect(shown.getByTestId('window')).toBeEmpty();
+  expect((await live(shown)).windowSubscriptions).toBeGreaterThanOrEqual(6);
+  await expect.poll(() => live(shown)).toMatchObject({ windowWatches: 1 });
+  await expect.poll(() => windowQueries(shown)).toEqual([{ watchers: 1, count: 0 }]);
+
+  for (const [id, title] of [['d', 'date'], ['b', 'banana'], ['a', 'apple'], ['c', 'cherry']]) await todo(id!, title!);
+  await todo('x', 'aardvark, done', true); // matches no `where`: never shows
+  await expect(items).toHaveText(['apple', 'banana', 'cherry']);
+  await todo('e', 'avocado'); // enters at the second place, cherry leaves
+  await expect(items).toHaveText(['apple', 'avocado', 'banana']);
+  await todo('a', 'apple', true); // done: leaves, cherry comes back
+  await expect(items).toHaveText(['avocado', 'banana', 'cherry']);
+  await writer.evaluate(() => window.todos.delete('b'));
+  await expect(items).toHaveText(['avocado', 'cherry', 'date']);
+  await todo('e', 'zucchini'); // renamed past the window's end
+  await expect(items).toHaveText(['cherry', 'date', 'zucchini']);
+  await todo('d', 'blueberry'); // moves to the front
+  await expect(items).toHaveText(['blueberry', 'cherry', 'zucchini']);
+  await expect.poll(() => windowQueries(shown)).toEqual([{ watchers: 1, count: 3 }]);
+
+  await unmount(shown);
+  await expect.poll(() => live(shown)).toMatchObject({ windowWatches: 0 });
+  // The tab's one worker watch of the query went with its last callback.
+  await expect.poll(() => windowQueries(shown)).toEqual([]);
 });

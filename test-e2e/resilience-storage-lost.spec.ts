@@ -4,6 +4,7 @@
  * database, re-syncs every repository from the start and says so; writes go on, nothing twice.
  */
 import { allTodos, connectAndWatch, expect, openApp, status, test, upsert, waitSynced, watched, watchTodos, type Todo } from './fixtures';
+import { holdCatchUpAfterFirstPage } from './catch-up-hold';
 import { diagnostics, openDemo, pushFromAnotherDevice, serverJson, storedTodos, workerUrl } from './lifecycle';
 
 const RECORDS = 30;
@@ -100,20 +101,24 @@ test('a catch-up cut short by the clear starts over in the fresh database and en
     const batch = Array.from({ length: 500 }, (_, i) => ({ id: `s${String(start + i).padStart(5, '0')}`, title: `seeded ${start + i}`, done: false }));
     await pushFromAnotherDevice(server, 'todos', batch);
   }
+  // The relay lets the first page of the catch-up through and holds the rest: the clear comes
+  // while it is in progress, whatever the speed of the machine.
+  const hold = await holdCatchUpAfterFirstPage(`ws://127.0.0.1:${server.port}/sync`);
   const fresh = await browser.newContext();
   try {
-    const page = await openApp(fresh, server);
+    const page = await openDemo(fresh, server.url, { worker: workerUrl({ ws: hold.url }) });
     await watchTodos(page);
     // Mid-catch-up: some pages stored, far from all of them.
     await expect.poll(async () => {
       const { syncing, progress } = await status(page);
       return syncing === true && (progress?.received ?? 0) > 0;
-    }, { intervals: [20] }).toBe(true);
+    }).toBe(true);
+    await expect.poll(() => hold.held()).toBeGreaterThan(0);
     const before = await status(page);
     await (await fresh.newCDPSession(page)).send('Storage.clearDataForOrigin', { origin: server.url, storageTypes: 'indexeddb' });
     expect(before.progress?.received ?? 0, 'the clear came during the catch-up').toBeLessThan(SEEDED);
-
     await expect.poll(async () => (await diagnostics(page)).storage.losses).toBe(1);
+    hold.release();
     const [todosOnServer] = (await serverJson<{ name: string; maxSequence: number }[]>(server, '/api/repositories')).filter((r) => r.name === 'todos');
     await expect.poll(async () => {
       const { repositories, storage } = await diagnostics(page);
@@ -125,5 +130,6 @@ test('a catch-up cut short by the clear starts over in the fresh database and en
     expect((await allTodos(page)).length).toBe(SEEDED);
   } finally {
     await fresh.close();
+    await hold.close();
   }
 });

@@ -246,6 +246,62 @@ describe('the facade against the worker core over a MessageChannel', () => {
     await assert.rejects(client.status(), { code: 'closed' });
   });
 
+  it('a batch lost with its worker runs again on the next one, is applied once, and reaches the server once', async () => {
+    const s = await servers.start();
+    const locks = new FakeLocks();
+    install('navigator', { locks });
+    const schemas = { todos: TodoSchema, notes: v.object({ id: v.string(), text: v.string() }) };
+    const options = { databaseName: uniqueDatabaseName(), repositories: schemas };
+    const workers: FakeWorker[] = [];
+    let committedThenLost: () => void = () => {};
+    const lost = new Promise<void>((resolve) => (committedThenLost = resolve));
+    // The first worker commits the batch, then dies before it answers.
+    const losingBatch = (api: SyncWorkerApi): SyncWorkerApi => ({
+      ...api,
+      batch: async (...args) => {
+        await api.batch(...args);
+        committedThenLost();
+        return new Promise<never>(() => {});
+      },
+    });
+    const client = connect<typeof schemas>({
+      worker: () => {
+        const { port, worker } = startWorker(openCore(s.syncUrl, options), locks, workers.length === 0 ? losingBatch : undefined);
+        workers.push(worker);
+        return port;
+      },
+      autoStart: false,
+    });
+    clients.push(client as unknown as SyncClient);
+
+    const written = client.batch([
+      { repository: 'todos', upsert: { id: 't', title: 'in the batch', done: false } },
+      { repository: 'notes', upsert: { id: 'n', text: 'in the same batch' } },
+      { repository: 'todos', upsert: { id: 'u', title: 'also in it', done: false } },
+    ]);
+    await lost;
+    // Meanwhile another runtime on the same database writes one of its records again: applied
+    // twice, the batch would undo that.
+    const other = connect<typeof schemas>({ worker: () => startWorker(openCore(s.syncUrl, options), locks).port, autoStart: false });
+    clients.push(other as unknown as SyncClient);
+    await other.repository('todos').upsert({ id: 't', title: 'written after the batch', done: true });
+    await workers[0]?.kill();
+
+    await written;
+    assert.equal(workers.length, 2, 'the factory started a second worker');
+    assert.deepEqual(await client.repository('todos').getAll(), [
+      { id: 't', title: 'written after the batch', done: true },
+      { id: 'u', title: 'also in it', done: false },
+    ]);
+    assert.deepEqual(await client.repository('notes').getAll(), [{ id: 'n', text: 'in the same batch' }]);
+    assert.equal((await client.diagnostics()).outbox.pending, 4, 'the batch queued once, and the other write');
+
+    await client.start();
+    await waitFor(async () => (await client.status()).pending === 0, 'the outbox to be acknowledged');
+    const logged = (await s.store.readLog('default', 0, 100)).map(({ event }) => event.dataId).sort();
+    assert.deepEqual(logged, ['n', 't', 't', 'u'], 'each event of the batch stored once, beside the other write');
+  });
+
   it('a write lost with its worker runs again on the one the factory starts next, and applies once', async () => {
     const locks = new FakeLocks();
     install('navigator', { locks });

@@ -16,6 +16,7 @@ import { createLogger } from '../server/log';
 import type { AppendedListener, EventStore } from '../server/store/event-store';
 import { openSqliteStore } from '../server/store/sqlite';
 import { makeEvent } from './store-contract';
+import { waitFor } from './helpers/wait';
 
 /** The store, with its log reads counted and, while `holdReads` is set, held back; while
  *  `muted`, its commits reach no listener (as another instance's, until announced). */
@@ -56,7 +57,7 @@ function subscriber(id: string) {
 }
 
 async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+  await waitFor(condition, 'the broadcast');
 }
 
 describe('broadcast hub', () => {

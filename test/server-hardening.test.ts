@@ -18,6 +18,9 @@ import {
   MAX_PAGE_EVENTS,
   MAX_SERVER_FRAME_BYTES,
   ServerMessageSchema,
+  type ClientMessage,
+  type MessageOf,
+  type ServerMessage,
   type SyncEvent,
 } from '../protocol';
 import { authed, refusedAsOrigin, TestClient } from './helpers/client';
@@ -155,7 +158,9 @@ describe('server hardening', () => {
       const server = await start({ authTokens: TOKENS, authTimeoutMs: 400 });
       const recovered = await login(server.syncUrl, 'token-alpha');
       const dropped = await login(server.syncUrl, 'token-alpha');
-      await delay(600);
+      // The server's own timer (real time, in its process): a connection opened after these two
+      // is closed at its deadline, so theirs had passed too.
+      await authTimeout(await connect(server.syncUrl));
       for (const client of [recovered, dropped]) {
         client.send({ type: 'auth', token: 'revoked' });
         assert.equal((await client.next('error')).code, 'auth_failed', 'authenticated past the timeout, then refused');
@@ -164,7 +169,7 @@ describe('server hardening', () => {
       assert.equal((await recovered.next('auth_success')).namespace, 'beta');
       await authTimeout(dropped);
       assert.equal(await dropped.closeCode(), 1008);
-      await delay(600);
+      // recovered's deadline was set just before dropped's, which passed: it was due, and met.
       recovered.send({ type: 'ping' });
       assert.deepEqual(await recovered.next(), { type: 'pong' }, 'authenticated again in time: still open');
     });
@@ -179,9 +184,9 @@ describe('server hardening', () => {
       client.send({ type: 'auth', token: 'wrong' });
       client.send({ type: 'auth', token: 'token-alpha' });
       assert.deepEqual((await replies(client, 4)).sort(), ['error:auth_failed', 'error:invalid_message', 'error:invalid_message', 'error:rate_limited']);
-      await delay(1100);
-      client.send({ type: 'request_events', repository: 'todos' });
-      assert.equal((await client.next('error')).code, 'unauthenticated', 'the auth that was dropped did not authenticate');
+      // The bucket refills in real time (1 a second): ask until a frame is taken, then it is answered.
+      const answer = await untilTaken(client, { type: 'request_events', repository: 'todos' });
+      assert.equal(answer.code, 'unauthenticated', 'the auth that was dropped did not authenticate');
     });
 
     it('is per connection: a flooding connection does not slow down another one of the same principal', async () => {
@@ -426,6 +431,17 @@ describe('server hardening', () => {
 });
 
 /** Waits for the auth-timeout error, past the other errors the connection provoked. */
+/** Sends `message` until the rate limit takes it (it refills in real time): the error it got. */
+async function untilTaken(client: TestClient, message: ClientMessage, withinMs = 5000): Promise<MessageOf<ServerMessage, 'error'>> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    client.send(message);
+    const error = await client.next('error');
+    if (error.code !== 'rate_limited' || Date.now() > deadline) return error;
+    await delay(100);
+  }
+}
+
 async function authTimeout(client: TestClient): Promise<void> {
   for (;;) {
     const error = await client.next('error', 3000);

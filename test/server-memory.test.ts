@@ -10,6 +10,7 @@ import { SignJWT } from 'jose';
 import { TestClient } from './helpers/client';
 import { floodEmptyFrames, health, MiB, openDeaf, percentile, probeHealth, rssBytes, seed, smallObjectData } from './helpers/memory';
 import { serverTestScope } from './helpers/scope';
+import { waitFor } from './helpers/wait';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -179,7 +180,8 @@ describe('server memory bounds', () => {
     const client = await login(server.syncUrl, token);
     client.send({ type: 'request_events', repository: 'todos' });
     client.socket.pause(); // the catch-up waits for this reader
-    await delay(expiresAt * 1000 - Date.now() + 200);
+    // The server's expiry is by real seconds, in its own timer: wait until the wall clock passed exp.
+    await waitFor(() => Date.now() > expiresAt * 1000 + 200, 'the token to expire', 10_000);
     client.socket.resume();
 
     const received: string[] = [];

@@ -17,7 +17,7 @@ import { MAX_SERVER_FRAME_BYTES } from '../protocol/limits';
 import { ServerMessageSchema, SyncEventSchema, type SyncEvent } from '../protocol/messages';
 import { compareEvents } from '../protocol/order';
 import { seededRandom, type Random } from '../test-e2e/chaos/random';
-import { dumpDatabase, openTestCore, removeDatabase, sendTo, sleep, startFakeServer, TodoSchema, waitFor } from './helpers/worker';
+import { dumpDatabase, openTestCore, removeDatabase, sendTo, startFakeServer, TodoSchema, waitFor } from './helpers/worker';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 7);
 const FRAMES = 10_000;
@@ -258,14 +258,20 @@ test(`${FRAMES}+ hostile frames leave the core alive, its storage valid and its 
   // Local writes before the storm: their outbox entries must survive it, never acknowledged by it.
   for (let i = 0; i < 5; i++) await core.api.upsert('todos', { id: `local-${i}`, title: `mine ${i}`, done: false });
 
+  // The cursor is sampled after each commit the core tells a watching tab of.
   const cursors: number[] = [];
   let sampling = true;
+  let committed = () => {};
+  const nextCommit = () => new Promise<void>((resolve) => (committed = resolve));
+  await core.api.attach({ records: () => committed(), status: () => {}, credentialsNeeded: async () => null }, undefined, 'sampler');
+  await core.api.watch('todos');
   const sampler = (async () => {
     const db = await openDB(core.databaseName);
     try {
       while (sampling) {
+        const commit = nextCommit();
         cursors.push(((await db.get('cursors', 'todos')) as number | undefined) ?? 0);
-        await sleep(20);
+        await commit;
       }
     } finally {
       db.close();
@@ -275,6 +281,7 @@ test(`${FRAMES}+ hostile frames leave the core alive, its storage valid and its 
   await core.api.start();
   await waitFor(async () => (await core.api.get('todos', 'survivor')) !== undefined, 'the valid event sent after the storm', 120_000);
   sampling = false;
+  committed();
   await sampler;
   await storming;
 
@@ -319,10 +326,9 @@ test(`${FRAMES}+ hostile frames leave the core alive, its storage valid and its 
 /** Sends every frame in order, then names the test's namespace again, ends any catch-up and sends one valid event. */
 async function storm(socket: WebSocket, frames: readonly Frame[], finalEvent: SyncEvent): Promise<void> {
   for (const [i, frame] of frames.entries()) {
-    if (typeof frame === 'string') socket.send(frame);
-    else socket.send(frame, { binary: true });
-    // Let the socket drain now and then, so huge frames do not pile up in memory.
-    if (i % 500 === 0) await sleep(0);
+    // Now and then, wait until the socket took the frame, so huge frames do not pile up in memory.
+    const sent = new Promise<void>((resolve) => socket.send(frame, { binary: typeof frame !== 'string' }, () => resolve()));
+    if (i % 500 === 0) await sent;
   }
   // Back in the test's namespace, whichever one the storm's auth_success frames named last.
   sendTo(socket, { type: 'auth_success', principal: 'p', namespace: NAMESPACE, connectionId: 'c' });

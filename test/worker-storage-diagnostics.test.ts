@@ -9,7 +9,8 @@ import { deleteDB } from 'idb';
 import { RUNTIME_VERSION } from '../worker/config';
 import { TestServers } from './helpers/server';
 import { grantingStorage } from './helpers/storage-manager';
-import { RecordingTab, settled, sleep, TestCores, waitFor } from './helpers/worker';
+import { ManualClock } from './helpers/manual-clock';
+import { reactionsRun, RecordingTab, settled, TestCores, waitFor } from './helpers/worker';
 
 const servers = new TestServers();
 const cores = new TestCores();
@@ -34,7 +35,8 @@ test('diagnostics: every field, the outbox age while a write waits, repositories
   await other.api.delete('todos', 'y');
   await settled(other, 'the writes to be acked');
 
-  const c = await cores.open(s.syncUrl);
+  const clock = new ManualClock();
+  const c = await cores.open(s.syncUrl, { clock });
   await c.tab('tab').attach(new RecordingTab());
   const empty = await c.api.diagnostics();
   assert.equal(empty.worker.version, RUNTIME_VERSION);
@@ -48,12 +50,12 @@ test('diagnostics: every field, the outbox age while a write waits, repositories
 
   // Offline, a write waits: its age grows from its createdAt.
   await c.api.upsert('todos', { id: 'local', title: 'l', done: false });
-  await sleep(30);
+  await clock.advance(30);
   const waiting = await c.api.diagnostics();
   assert.equal(waiting.outbox.pending, 1);
   assert.ok(waiting.outbox.oldestAgeMs !== null && waiting.outbox.oldestAgeMs >= 30, `oldestAgeMs ${waiting.outbox.oldestAgeMs}`);
 
-  const startedAt = new Date().toISOString();
+  const startedAt = new Date(clock.now()).toISOString();
   await c.api.start();
   await settled(c);
   const synced = await c.api.diagnostics();
@@ -77,13 +79,23 @@ test('persistent storage is asked of one tab, once; a tab that fails to answer p
   const refusing = new RefusingTab();
   await c.tab('refusing').attach(refusing);
   await waitFor(() => refusing.persistRequests === 1, 'the first tab to be asked');
-  const first = new RecordingTab();
+  // It answers when the test says: the tabs below attach while it is being asked, and after.
+  let answer = (_granted: boolean) => {};
+  class AnsweringLaterTab extends RecordingTab {
+    override persist(): Promise<boolean> {
+      this.persistRequests++;
+      return new Promise((resolve) => (answer = resolve));
+    }
+  }
+  const first = new AnsweringLaterTab();
   const second = new RecordingTab();
   await c.tab('first').attach(first);
   await waitFor(() => first.persistRequests === 1, 'the next tab to be asked');
   await c.tab('second').attach(second);
   await c.tab('first').attach(first); // the same tab again (back from the bfcache)
-  await sleep(50);
+  answer(true);
+  await reactionsRun();
+  await c.tab('first').attach(first); // and again once the answer came
   assert.deepEqual([refusing.persistRequests, first.persistRequests, second.persistRequests], [1, 1, 0]);
   // The failure was a warning, and every attached tab heard it.
   const warning = refusing.logs.find((entry) => /persistent storage/.test(entry.message));

@@ -106,20 +106,24 @@ test('with other writers on the same outbox, memory stands for the rest only onc
 
 test('a drain asked for by a new session while the old one is still reading the outbox is not lost', async () => {
   const reads: (() => void)[] = [];
+  let readAsked = () => {};
+  const nextRead = () => new Promise<void>((resolve) => (readAsked = resolve));
   const storage = {
     readOutbox: (afterKey: number) =>
-      new Promise<OutboxEntry[]>((resolve) => reads.push(() => resolve(afterKey < 1 ? [entry(1, 'todos')] : []))),
+      new Promise<OutboxEntry[]>((resolve) => {
+        reads.push(() => resolve(afterKey < 1 ? [entry(1, 'todos')] : []));
+        readAsked();
+      }),
   } as unknown as SyncStorage;
   const sent: ClientMessage[] = [];
   const sender = new OutboxSender(storage, (message) => (sent.push(message), true));
   const first = sender.drain(); // the old session starts reading
   sender.reset(); // the socket dropped and a new session began
   const second = sender.drain(); // the new session asks while the old read is pending
+  const asked = nextRead();
   reads.shift()?.(); // the old read returns: its session is gone, it sends nothing
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  reads.shift()?.(); // the new session's own read
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  reads.shift()?.(); // its next read finds nothing more
+  await asked;
+  reads.shift()?.(); // the new session's own read: fewer than asked for, so there is nothing more
   await Promise.all([first, second]);
   assert.equal(sent.length, 1, 'the new session sent the entry');
   assert.equal(sent[0]?.type, 'push_event');

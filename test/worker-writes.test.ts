@@ -6,7 +6,7 @@ import { MAX_DATA_DEPTH } from '../protocol/limits';
 import type { SyncEvent } from '../protocol/messages';
 import type { StoredRecord } from '../protocol/tab-api';
 import type { RecordRow } from '../worker/storage/storage';
-import { dumpDatabase, openTestCore, RecordingTab, sleep, type TestCore, TestCores, TodoSchema, waitFor } from './helpers/worker';
+import { dumpDatabase, openTestCore, RecordingTab, type TestCore, TestCores, TodoSchema, waitFor } from './helpers/worker';
 
 // Never started: these cores work offline and open no socket.
 const NOWHERE = 'ws://127.0.0.1:9/sync';
@@ -96,8 +96,7 @@ test('parallel writes are committed together and watchers get one list per commi
 
   const ids = Array.from({ length: 2000 }, (_, i) => `todo-${String(i).padStart(4, '0')}`);
   await Promise.all(ids.map((id) => core.api.upsert('todos', { id, title: id, done: false })));
-  await waitFor(() => tab.lists.length === 2, 'the change list');
-  await sleep(50);
+  // A commit fans its change out before its writes resolve: every list of these writes came.
   assert.equal(tab.lists.length, 2, 'one list for the whole group commit, not one per write');
   assert.deepEqual(tab.lists[1]?.records.map((r) => r.id), ids, 'sorted by id');
   assert.equal((await core.api.status()).pending, 2000);
@@ -113,14 +112,18 @@ test('a watcher sees live records only, and unwatch and detach stop the lists', 
   const other = new RecordingTab();
   await core.tab('tab-1').attach(tab);
   await core.tab('tab-2').attach(other);
+  const witness = new RecordingTab();
+  await core.tab('witness').attach(witness);
   await core.tab('tab-1').watch('todos');
   await core.tab('tab-2').watch('todos');
+  await core.tab('witness').watch('todos');
   assert.deepEqual(tab.lists, [{ repository: 'todos', records: [{ id: 'a', title: 'a', done: true }] }]);
 
   await core.tab('tab-1').unwatch('todos');
   await core.tab('tab-2').detach();
   await core.api.upsert('todos', { id: 'c', title: 'c', done: false });
-  await sleep(50);
+  // The change reached the tab still watching: it went to every tab it was going to.
+  await waitFor(() => witness.lists.at(-1)?.records.some((r) => r.id === 'c'), 'the change at the watching tab');
   assert.equal(tab.lists.length, 1);
   assert.equal(other.lists.length, 1);
   await assert.rejects(core.tab('tab-2').watch('todos'), { code: 'closed' });

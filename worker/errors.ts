@@ -20,6 +20,7 @@ export function storageFailure(error: unknown): SyncErrorShape {
 }
 
 export function describe(error: unknown): string {
+  if (isSyncError(error)) return error.message;
   if (error instanceof Error || error instanceof DOMException) return error.message || error.name;
   return String(error);
 }

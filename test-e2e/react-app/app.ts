@@ -24,10 +24,14 @@ export interface LiveCounts {
   listSubscriptions: number;
   /** Times the record line rendered (StrictMode renders twice each time). */
   recordRenders: number;
+  /** Watches the query window holds (`window` part). */
+  windowWatches: number;
+  /** Watches the query window ever asked for. */
+  windowSubscriptions: number;
 }
 
 /** What `mount` renders; all three by default. */
-export type Part = 'status' | 'list' | 'record';
+export type Part = 'status' | 'list' | 'record' | 'window';
 
 declare global {
   interface Window {
@@ -40,10 +44,10 @@ const todos = lf.repository('todos');
 window.lf = lf;
 window.todos = todos;
 
-const live: LiveCounts = { watches: 0, statusListeners: 0, listSubscriptions: 0, recordRenders: 0 };
+const live: LiveCounts = { watches: 0, statusListeners: 0, listSubscriptions: 0, recordRenders: 0, windowWatches: 0, windowSubscriptions: 0 };
 
 /** `off`, counted down once however often it is called. */
-function countedOff(key: 'watches' | 'statusListeners', off: () => void): () => void {
+function countedOff(key: 'watches' | 'statusListeners' | 'windowWatches', off: () => void): () => void {
   live[key]++;
   let on = true;
   return () => {
@@ -85,7 +89,17 @@ function PinnedRecord() {
   return h('p', { 'data-testid': 'record' }, record ? record.title : 'none');
 }
 
-const PARTS = { status: StatusLine, list: TodoList, record: PinnedRecord };
+/** The open todos by title, three at a time: a real query, its object made anew at each render. */
+const WINDOW_QUERY = { where: { done: false }, orderBy: { title: 'asc' }, limit: 3 } as const;
+
+function QueryWindow() {
+  const query = todos.query(WINDOW_QUERY);
+  const records = useQuery<Todo>({ watch: (callback) => (live.windowSubscriptions++, countedOff('windowWatches', query.watch(callback))) });
+  if (!records) return h('p', { 'data-testid': 'window' }, 'loading');
+  return h('ol', { 'data-testid': 'window' }, records.map((todo) => h('li', { key: todo.id }, todo.title)));
+}
+
+const PARTS = { status: StatusLine, list: TodoList, record: PinnedRecord, window: QueryWindow };
 
 let root: Root | undefined;
 window.reactApp = {

@@ -14,3 +14,9 @@ export async function waitFor<T>(check: () => T | undefined | false | Promise<T 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Lets every promise reaction already queued (and those they queue) run: a turn of the event
+ *  loop, not a wait for time. */
+export function reactionsRun(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

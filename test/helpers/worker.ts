@@ -15,7 +15,7 @@ import { openPeers } from '../../worker/coordination/peers';
 import type { SocketLike } from '../../worker/sync/socket';
 import { waitFor } from './wait';
 
-export { sleep, waitFor } from './wait';
+export { reactionsRun, sleep, waitFor } from './wait';
 
 export const TodoSchema = v.object({ id: v.string(), title: v.pipe(v.string(), v.maxLength(500)), done: v.boolean() });
 

@@ -165,6 +165,10 @@ export class OutboxSender {
   queued(entries: readonly OutboxEntry[] = []): void {
     this.tail.append(entries);
     this.caughtUp = false;
+    // Another runtime's: what memory holds no longer stands for the rest until a read finds the end.
+    if (entries.length === 0) this.readToEnd = false;
+    // A pass reading now may read from before these and end "caught up": it goes round again.
+    if (this.draining) this.drainAgain = true;
   }
 
   /** The storage holds other data now (emptied, replaced): what was remembered of it is not there. */

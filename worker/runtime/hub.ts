@@ -6,7 +6,7 @@
 import { releaseProxy } from 'comlink';
 import type { Credentials, LogEntry, QueryUpdate, RecordsChange, StoredRecord, SyncStatus, TabListener } from '../../protocol/tab-api';
 import type { Logger } from '../config';
-import { describe } from '../errors';
+import { describe, isSyncError } from '../errors';
 import type { RecordRow } from '../storage/storage';
 import { QueryWatch, type SendUpdate } from './queries';
 import type { TabSession } from './tab-session';
@@ -23,7 +23,7 @@ interface Tab {
   listener: TabListener;
   /** Watched repositories; while a repository's first list is loading, the changes that commit
    *  meanwhile wait here so the tab never applies a change before the list it belongs after. */
-  watching: Map<string, RecordsChange[] | null>;
+  watching: Map<string, RecordsChange[] | null | 'failed'>;
   /** Its query watches, by the tab's id for each. */
   queries: Map<number, QueryWatch>;
   stopWatching: () => void;
@@ -99,7 +99,9 @@ export class TabHub {
     try {
       reset = await this.loadRecords(repository);
     } catch (error) {
-      tab.watching.delete(repository);
+      // Kept (its changes not), so the reload after a storage loss (rewatchAll) sends its list: a
+      // clear can fail this read before the database reads as lost (Chromium).
+      if (tab.watching.get(repository) === waiting) tab.watching.set(repository, 'failed');
       this.log.warn(`could not load ${repository} records for a watcher: ${describe(error)}`);
       throw error;
     }
@@ -131,7 +133,8 @@ export class TabHub {
     try {
       await watch.run();
     } catch (error) {
-      if (tab.queries.get(watchId) === watch) tab.queries.delete(watchId);
+      // A read a storage loss cut short is kept for the reload, as in `watch`; a bad query is not.
+      if (tab.queries.get(watchId) === watch && !(isSyncError(error) && error.code === 'storage_failed')) tab.queries.delete(watchId);
       throw error;
     }
   }
@@ -159,7 +162,7 @@ export class TabHub {
     for (const [session, tab] of this.tabs) {
       for (const [repository, change] of changes) {
         const waiting = tab.watching.get(repository);
-        if (waiting) waiting.push(change);
+        if (Array.isArray(waiting)) waiting.push(change);
         else if (waiting === null) this.call(session, tab, (listener) => listener.records(repository, change));
       }
     }
