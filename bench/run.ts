@@ -161,6 +161,131 @@ const initialSyncResult = (page: Page) =>
 
 const call = pageCaller<Bench>('bench');
 
+type RxdbPeer = Awaited<ReturnType<typeof startRxdbPeer>>;
+
+/** What every scenario runs against: the browser, the sync server, the floors' echo server. */
+interface BenchRun {
+  browser: Browser;
+  serverUrl: string;
+  echoUrl: string;
+  /** Starts the shared workers' CPU profile for a scenario named by `--profile`; the result stops it. */
+  profile(scenario: string): Promise<() => Promise<void>>;
+  debuggingPort: number;
+}
+
+const NONE = { p50Ms: NaN, p99Ms: NaN, n: 0 };
+type Latency = typeof NONE;
+type Floor = { p50Ms: number } | { ms: number };
+const floorOf = (x: Floor) => ('p50Ms' in x ? x.p50Ms : x.ms);
+
+/** `TABS` tabs of one profile, a write in the first to the second's watch; then the floor. */
+async function measureCrossTab(run: BenchRun, sender: Page, receiver: Page): Promise<{ crossTab: Latency; crossTabFloor: Latency }> {
+  progress(`crossTab: ${TABS} tabs in one profile, ${N.crossTab} writes one at a time`);
+  await call(sender, 'crossTab', 20); // warm-up
+  const profiling = await run.profile('crossTab');
+  const crossTab = await call(sender, 'crossTab', N.crossTab);
+  await profiling();
+  await call(receiver, 'joinFloorCrossTab');
+  await call(sender, 'floorCrossTab', 20);
+  return { crossTab, crossTabFloor: await call(sender, 'floorCrossTab', N.crossTab) };
+}
+
+/** A write in profile A's `sender` to its arrival in profile B, through the server; then the floor. */
+async function measureRemote(run: BenchRun, sender: Page, profileB: BrowserContext): Promise<{ samples: number[]; floor: Floor }> {
+  progress(`remote: profile A → server → profile B, ${N.remote} writes`);
+  const remotePage = await openBenchPage(profileB, run.serverUrl);
+  await call(remotePage, 'connectProduct', 'live', false);
+  const samples: number[] = [];
+  for (let i = 0; i < N.remote + 20; i++) {
+    const id = `remote-${i}`;
+    const arrival = call(remotePage, 'arrivalOf', id);
+    const t0 = await call(sender, 'timedUpsert', id);
+    if (i >= 20) samples.push((await arrival) - t0); else await arrival;
+  }
+  const floor = await call(sender, 'floorWorker', { kind: 'remote', echoUrl: run.echoUrl, n: N.remote });
+  return { samples: samples.sort((a, b) => a - b), floor };
+}
+
+async function measureWrites(run: BenchRun, profileB: BrowserContext) {
+  progress(`writes: ${N.writes} upserts one by one, then ${N.writes} in parallel`);
+  const writesPage = await openBenchPage(profileB, run.serverUrl);
+  await call(writesPage, 'connectProduct', 'live', false);
+  const profiling = await run.profile('writes');
+  const writes = await call(writesPage, 'writes', N.writes);
+  await profiling();
+  return { writes, writesFloor: await call(writesPage, 'floorWrites', N.writes) };
+}
+
+/** Fresh profiles syncing 10,000 and 100,000 seeded records; the floor for the 10,000. */
+async function measureInitialSync(run: BenchRun) {
+  progress(`initialSync: seeding ${N.initial} and ${N.initial100k} records`);
+  await seed(run.serverUrl, 'seed10k', N.initial);
+  await seed(run.serverUrl, 'seed100k', N.initial100k);
+  progress(`initialSync: a fresh profile opens the page and syncs ${N.initial} records`);
+  const fresh10k = await run.browser.newContext();
+  const initial = await initialSyncResult(await openSyncingPage(fresh10k, run.serverUrl, 'seed10k', N.initial));
+  await fresh10k.close();
+  const floorContext = await run.browser.newContext();
+  const initialFloor: Floor = await call(await openBenchPage(floorContext, run.serverUrl), 'floorWorker', { kind: 'initialSync', echoUrl: run.echoUrl, records: N.initial });
+  await floorContext.close();
+  progress(`initialSync: a fresh profile syncs ${N.initial100k} records`);
+  const fresh100k = await run.browser.newContext();
+  const syncing = initialSyncResult(await openSyncingPage(fresh100k, run.serverUrl, 'seed100k', N.initial100k));
+  // The worker starts with the page's connect(): profile it from its first moment on.
+  while (profiled?.has('initialSync') && (await sharedWorkerTargets(run.debuggingPort)).length === 0) await new Promise((r) => setTimeout(r, 5));
+  const profiling = await run.profile('initialSync');
+  const initial100k = await syncing;
+  await profiling();
+  await fresh100k.close();
+  return { initial, initialFloor, initial100k };
+}
+
+const percentileOf = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+
+/** Every scenario `--only` names, the product's and the peer's in turn, in the order that keeps
+ *  one profile's tabs from taking the CPU another's figures are measured with. */
+async function measureAll(run: BenchRun, peer: RxdbPeer | undefined) {
+  let rx: RxdbFigures = {};
+  const profileA = await run.browser.newContext();
+  const tabs: Page[] = [];
+  for (let i = 0; i < TABS; i++) tabs.push(await openBenchPage(profileA, run.serverUrl));
+  const [sender, receiver] = [tabs[0]!, tabs[1]!];
+  for (const [i, tab] of tabs.entries()) await call(tab, 'connectProduct', 'live', i === 1);
+  const health = (await (await fetch(`${run.serverUrl}/api/health`)).json()) as { activeConnections: number };
+  const cross = runs('crossTab') ? await measureCrossTab(run, sender, receiver) : { crossTab: NONE, crossTabFloor: NONE };
+  const profileB = await run.browser.newContext();
+  const remote = runs('remote') ? await measureRemote(run, sender, profileB) : { samples: [], floor: NONE };
+  // Profile A stands for other devices: on one shared machine its eight tabs receiving every
+  // write would take the CPU that this browser's own writes are measured with.
+  await profileA.close();
+  // The peer's crossTab, remote and writes, between the product's remote and writes (its profiles open and close as ours).
+  if (peer) rx = await peer.latencyAndWrites({ ...(runs('crossTab') && { crossTab: N.crossTab }), ...(runs('remote') && { remote: N.remote }), ...(runs('writes') && { writes: N.writes }) });
+  const writes = runs('writes') ? await measureWrites(run, profileB) : { writes: { sequentialPerSec: NaN, concurrentPerSec: NaN }, writesFloor: NaN };
+  await profileB.close();
+  const sync = runs('initialSync') ? await measureInitialSync(run) : { initial: { ms: NaN, held: N.initial }, initialFloor: { ms: NaN }, initial100k: { ms: NaN, held: N.initial100k, longestStallMs: NaN } };
+  if (peer && runs('initialSync')) rx = { ...rx, ...(await peer.initialSync([{ name: 'seed10k', records: N.initial }, { name: 'seed100k', records: N.initial100k }], PEER_SYNC_CAP_MS)) };
+  if (sync.initial.held < N.initial || sync.initial100k.held < N.initial100k) throw new Error(`initial sync incomplete: ${sync.initial.held}, ${sync.initial100k.held}`);
+  return { ...cross, remote, ...writes, ...sync, rx, connectionsPerProfile: health.activeConnections };
+}
+
+type Measured = Awaited<ReturnType<typeof measureAll>>;
+
+/** The figures as printed and written with `--out`, rounded. */
+function resultsOf(m: Measured, sizes: { facadeGzipBytes: number; workerGzipBytes: number }, loadAtStart: number) {
+  const { crossTab, remote, initial, initial100k, writes } = m;
+  return {
+    crossTab: { p50Ms: round(crossTab.p50Ms), p99Ms: round(crossTab.p99Ms), floorP50Ms: round(floorOf(m.crossTabFloor)), n: crossTab.n },
+    remote: { p50Ms: round(percentileOf(remote.samples, 50)), p99Ms: round(percentileOf(remote.samples, 99)), floorP50Ms: round(floorOf(remote.floor)), n: remote.samples.length },
+    initialSync: { records: N.initial, ms: round(initial.ms, 0), floorMs: round(floorOf(m.initialFloor), 0), records100k: N.initial100k, ms100k: round(initial100k.ms, 0), longestStallMs100k: round(initial100k.longestStallMs, 0) },
+    writes: { sequentialPerSec: round(writes.sequentialPerSec, 0), concurrentPerSec: round(writes.concurrentPerSec, 0), concurrentFloorPerSec: round(m.writesFloor, 0) },
+    connectionsPerProfile: m.connectionsPerProfile, tabs: TABS,
+    // The floors say how busy the machine was; so does this (1-minute load average, start and end).
+    machine: { cpus: cpus().length, loadAverage: [round(loadAtStart), round(loadavg()[0] ?? NaN)] },
+    facadeGzipBytes: sizes.facadeGzipBytes, workerGzipBytes: sizes.workerGzipBytes,
+    rxdb: roundedRxdb(m.rx),
+  };
+}
+
 async function main() {
   const started = Date.now();
   const loadAtStart = loadavg()[0] ?? NaN;
@@ -171,7 +296,7 @@ async function main() {
   });
   const echo = await startEchoServer();
   const server = await startServer(dir);
-  let peer: Awaited<ReturnType<typeof startRxdbPeer>> | undefined;
+  let peer: RxdbPeer | undefined;
   let browser: Browser | undefined;
   const debuggingPort = await freePort();
   const profile = async (scenario: string) => (profiled?.has(scenario) ? profileSharedWorkers(debuggingPort, scenario) : async () => {});
@@ -179,105 +304,10 @@ async function main() {
   try {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...(profiled ? [`--remote-debugging-port=${debuggingPort}`] : [])] });
     if (withRxdb) peer = await startRxdbPeer({ browser, dir, origin: server.url, tabs: TABS, progress });
-    let rx: RxdbFigures = {};
-
-    const none = { p50Ms: NaN, p99Ms: NaN, n: 0 };
-    type Floor = { p50Ms: number } | { ms: number };
-    let crossTab = none, crossTabFloor = none, remoteFloor: Floor = none;
-    const remoteSamples: number[] = [];
-    let writes = { sequentialPerSec: NaN, concurrentPerSec: NaN };
-    let writesFloor = NaN;
-    let initial = { ms: NaN, held: N.initial }, initialFloor: Floor = { ms: NaN }, initial100k = { ms: NaN, held: N.initial100k, longestStallMs: NaN };
-
-    const profileA = await browser.newContext();
-    const tabs: Page[] = [];
-    for (let i = 0; i < TABS; i++) tabs.push(await openBenchPage(profileA, server.url));
-    const [sender, receiver] = [tabs[0]!, tabs[1]!];
-    for (const [i, tab] of tabs.entries()) await call(tab, 'connectProduct', 'live', i === 1);
-    const health = (await (await fetch(`${server.url}/api/health`)).json()) as { activeConnections: number };
-    const connectionsPerProfile = health.activeConnections;
-    if (runs('crossTab')) {
-      progress(`crossTab: ${TABS} tabs in one profile, ${N.crossTab} writes one at a time`);
-      await call(sender, 'crossTab', 20); // warm-up
-      const profiling = await profile('crossTab');
-      crossTab = await call(sender, 'crossTab', N.crossTab);
-      await profiling();
-      await call(receiver, 'joinFloorCrossTab');
-      await call(sender, 'floorCrossTab', 20);
-      crossTabFloor = await call(sender, 'floorCrossTab', N.crossTab);
-    }
-
-    const profileB = await browser.newContext();
-    if (runs('remote')) {
-      progress(`remote: profile A → server → profile B, ${N.remote} writes`);
-      const remotePage = await openBenchPage(profileB, server.url);
-      await call(remotePage, 'connectProduct', 'live', false);
-      for (let i = 0; i < N.remote + 20; i++) {
-        const id = `remote-${i}`;
-        const arrival = call(remotePage, 'arrivalOf', id);
-        const t0 = await call(sender, 'timedUpsert', id);
-        if (i >= 20) remoteSamples.push((await arrival) - t0); else await arrival;
-      }
-      remoteSamples.sort((a, b) => a - b);
-      remoteFloor = await call(sender, 'floorWorker', { kind: 'remote', echoUrl: echo.url, n: N.remote });
-    }
-    const pct = (p: number) => remoteSamples[Math.min(remoteSamples.length - 1, Math.ceil((p / 100) * remoteSamples.length) - 1)] ?? NaN;
-
-    // Profile A stands for other devices: on one shared machine its eight tabs receiving every
-    // write would take the CPU that this browser's own writes are measured with.
-    await profileA.close();
-    // The peer's crossTab, remote and writes, between the product's remote and writes (its profiles open and close as ours).
-    if (peer) rx = await peer.latencyAndWrites({ ...(runs('crossTab') && { crossTab: N.crossTab }), ...(runs('remote') && { remote: N.remote }), ...(runs('writes') && { writes: N.writes }) });
-    if (runs('writes')) {
-      progress(`writes: ${N.writes} upserts one by one, then ${N.writes} in parallel`);
-      const writesPage = await openBenchPage(profileB, server.url);
-      await call(writesPage, 'connectProduct', 'live', false);
-      const profiling = await profile('writes');
-      writes = await call(writesPage, 'writes', N.writes);
-      await profiling();
-      writesFloor = await call(writesPage, 'floorWrites', N.writes);
-    }
-    await profileB.close();
-
-    if (runs('initialSync')) {
-      progress(`initialSync: seeding ${N.initial} and ${N.initial100k} records`);
-      await seed(server.url, 'seed10k', N.initial);
-      await seed(server.url, 'seed100k', N.initial100k);
-      progress(`initialSync: a fresh profile opens the page and syncs ${N.initial} records`);
-      const fresh10k = await browser.newContext();
-      initial = await initialSyncResult(await openSyncingPage(fresh10k, server.url, 'seed10k', N.initial));
-      await fresh10k.close();
-      const floorContext = await browser.newContext();
-      initialFloor = await call(await openBenchPage(floorContext, server.url), 'floorWorker', { kind: 'initialSync', echoUrl: echo.url, records: N.initial });
-      await floorContext.close();
-      progress(`initialSync: a fresh profile syncs ${N.initial100k} records`);
-      const fresh100k = await browser.newContext();
-      const syncing = initialSyncResult(await openSyncingPage(fresh100k, server.url, 'seed100k', N.initial100k));
-      // The worker starts with the page's connect(): profile it from its first moment on.
-      while (profiled?.has('initialSync') && (await sharedWorkerTargets(debuggingPort)).length === 0) await new Promise((r) => setTimeout(r, 5));
-      const profiling = await profile('initialSync');
-      initial100k = await syncing;
-      await profiling();
-      await fresh100k.close();
-      if (peer) rx = { ...rx, ...(await peer.initialSync([{ name: 'seed10k', records: N.initial }, { name: 'seed100k', records: N.initial100k }], PEER_SYNC_CAP_MS)) };
-    }
-
+    const measured = await measureAll({ browser, serverUrl: server.url, echoUrl: echo.url, profile, debuggingPort }, peer);
     // Queries, batches and the demo (bench/data-api.ts): `--only query,batch,demo`.
     const peerFigures = await runPeerScenarios({ dir, serverUrl: server.url, quick, only });
-
-    const floorOf = (x: Floor) => ('p50Ms' in x ? x.p50Ms : x.ms);
-    const results = {
-      crossTab: { p50Ms: round(crossTab.p50Ms), p99Ms: round(crossTab.p99Ms), floorP50Ms: round(floorOf(crossTabFloor)), n: crossTab.n },
-      remote: { p50Ms: round(pct(50)), p99Ms: round(pct(99)), floorP50Ms: round(floorOf(remoteFloor)), n: remoteSamples.length },
-      initialSync: { records: N.initial, ms: round(initial.ms, 0), floorMs: round(floorOf(initialFloor), 0), records100k: N.initial100k, ms100k: round(initial100k.ms, 0), longestStallMs100k: round(initial100k.longestStallMs, 0) },
-      writes: { sequentialPerSec: round(writes.sequentialPerSec, 0), concurrentPerSec: round(writes.concurrentPerSec, 0), concurrentFloorPerSec: round(writesFloor, 0) },
-      connectionsPerProfile, tabs: TABS,
-      // The floors say how busy the machine was; so does this (1-minute load average, start and end).
-      machine: { cpus: cpus().length, loadAverage: [round(loadAtStart), round(loadavg()[0] ?? NaN)] },
-      facadeGzipBytes: sizes.facadeGzipBytes, workerGzipBytes: sizes.workerGzipBytes,
-      rxdb: roundedRxdb(rx),
-    };
-    if (initial.held < N.initial || initial100k.held < N.initial100k) throw new Error(`initial sync incomplete: ${initial.held}, ${initial100k.held}`);
+    const results = resultsOf(measured, sizes, loadAtStart);
     printTable(results);
     printPeerFigures(peerFigures);
     if (outFile) writeFileSync(outFile, `${JSON.stringify({ ...results, peers: peerFigures }, null, 2)}\n`);
