@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { normalizeQuery, type NormalizedQuery, type QueryInput } from '../protocol/query';
 import { evaluateIndexedDb, evaluateRows, unwindowed } from '../worker/local/query/evaluate';
-import { LiveWindow } from '../worker/local/query/window';
+import { LiveWindow, loadBound, WINDOW_MARGIN } from '../worker/local/query/window';
 import { indexedFields, indexesMatch, indexSpecs, upgradeIndexes, withIndexKeys, type IndexSpec, type UpgradeReport } from '../worker/local/query/indexes';
 import { planQuery } from '../worker/local/query/plan';
 import { queryRowOf, type QueryRow } from '../worker/local/query/row';
@@ -169,4 +169,29 @@ test('every query answers the same from IndexedDB along its plan as from memory 
   }
   // The comparison is worth something only if both paths ran often.
   assert.ok(served.index > 150 && served.scan > 60 && served.ordered > 50, JSON.stringify(served));
+});
+
+test('the rows of a window over an index are read along it and no further: offset + limit + margin of 3000', async () => {
+  const specs = indexSpecs({ todos: ['priority', ['done', 'priority']] });
+  const fields = indexedFields(specs, 'todos');
+  const { db } = await open(`query-reads-${++databases}`, 1, specs);
+  await transact(db, 'readwrite', (store) => {
+    for (let i = 0; i < 3000; i++) store.put(withIndexKeys(liveRow('todos', `r${i}`, { priority: i % 97, done: i % 3 === 0 }), fields));
+  });
+  const reads = async (input: QueryInput) => {
+    const query = normalizeQuery(input);
+    if (!query.ok) throw new Error(query.error.message);
+    // What a watched window loads again when drained: its first loadBound matches.
+    const prefix = { ...query.query, offset: 0, limit: loadBound(query.query) };
+    const read = { rows: 0 };
+    const rows = await transact(db, 'readonly', (store) => evaluateIndexedDb(store, 'todos', prefix, planQuery('todos', specs, prefix), read));
+    return { read: read.rows, loaded: rows.length, bound: prefix.limit };
+  };
+  const byPriority = await reads({ orderBy: { priority: 'desc' }, offset: 10, limit: 50 });
+  assert.deepEqual(byPriority, { read: byPriority.bound, loaded: byPriority.bound, bound: 60 + WINDOW_MARGIN });
+  const doneByPriority = await reads({ where: { done: true }, orderBy: { priority: 'asc' }, limit: 20 });
+  assert.deepEqual(doneByPriority, { read: 20 + WINDOW_MARGIN, loaded: 20 + WINDOW_MARGIN, bound: 20 + WINDOW_MARGIN });
+  const unindexed = await reads({ orderBy: { title: 'asc' }, limit: 20 });
+  assert.equal(unindexed.read, 3000, 'no index serves the order: a scan reads every row');
+  db.close();
 });

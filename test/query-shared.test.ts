@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { normalizeQuery, queryKey, type NormalizedQuery, type QueryInput, type WindowDelta } from '../protocol/query';
 import type { QueryRow } from '../worker/local/query/row';
 import { SharedQueries } from '../worker/local/query/shared';
+import { WINDOW_MARGIN } from '../worker/local/query/window';
 
 function query(input: QueryInput): NormalizedQuery {
   const result = normalizeQuery(input);
@@ -83,4 +84,34 @@ test('counts are shared by queries with the same where, whatever their order and
   assert.equal(a.live.count, 2);
   shared.apply('todos', [{ id: 'a', row: undefined }]);
   assert.deepEqual(counts, [1, 1]);
+});
+
+test('a shared window drained by deletes reads its prefix again; changes during the read follow it', async () => {
+  const shared = new SharedQueries();
+  const numbered = Array.from({ length: 40 }, (_, i) => row(`r${String(i + 1).padStart(2, '0')}`, { n: i + 1 }));
+  let release!: (rows: QueryRow[]) => void;
+  let reads = 0;
+  const loadMore = () => {
+    reads++;
+    return new Promise<readonly QueryRow[]>((resolve) => (release = resolve));
+  };
+  const deltas: WindowDelta<QueryRow>[] = [];
+  let told!: () => void;
+  const q = query({ orderBy: { n: 'asc' }, limit: 2 });
+  const watching = await shared.windows.watch('todos', q, { load: () => numbered, loadMore, listener: (d) => (deltas.push(d), told?.()) });
+  assert.equal(watching.live.loaded, 2 + WINDOW_MARGIN);
+  const deleted = numbered.slice(0, WINDOW_MARGIN + 1).map((r) => ({ id: r.id, row: undefined }));
+  shared.apply('todos', deleted.slice(0, -1));
+  assert.deepEqual(watching.live.window().map((r) => r.id), deleted.slice(-1).map((d) => d.id).concat(numbered[WINDOW_MARGIN + 1]!.id));
+  deltas.length = 0;
+  shared.apply('todos', deleted.slice(-1));
+  assert.equal(reads, 1, 'drained: one read of the prefix');
+  assert.equal(deltas.length, 0, 'no short window is sent meanwhile');
+  shared.apply('todos', [{ id: 'x', row: row('x', { n: 0.5 }) }]);
+  const answered = new Promise<void>((resolve) => (told = resolve));
+  release(numbered.slice(WINDOW_MARGIN + 1, 2 * WINDOW_MARGIN + 3));
+  await answered;
+  const next = numbered[WINDOW_MARGIN + 1]!.id;
+  assert.deepEqual(watching.live.window().map((r) => r.id), ['x', next]);
+  assert.deepEqual(deltas.map((d) => [d.left.map((l) => l.id), d.entered.map((e) => e.record.id), d.count]), [[[deleted.at(-1)!.id], ['x'], 40 - WINDOW_MARGIN - 1 + 1]]);
 });

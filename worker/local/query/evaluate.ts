@@ -47,9 +47,15 @@ interface StoredRow {
  * reads its key range only, checking the rest of the `where` on each row; when the index reads in
  * the query's order it stops once offset + limit rows matched, otherwise what it read is sorted.
  */
-export async function evaluateIndexedDb(store: IDBObjectStore, repository: string, query: NormalizedQuery, plan: QueryPlan): Promise<QueryRow[]> {
+/** How many stored rows an evaluation read: what a window's refill costs (tests count it). */
+export interface ReadCounter {
+  rows: number;
+}
+
+export async function evaluateIndexedDb(store: IDBObjectStore, repository: string, query: NormalizedQuery, plan: QueryPlan, read: ReadCounter = { rows: 0 }): Promise<QueryRow[]> {
   if (plan.kind === 'scan') {
     const stored = await request<StoredRow[]>(store.getAll(IDBKeyRange.bound([repository], [repository, []])));
+    read.rows += stored.length;
     return evaluateRows(query, live(stored));
   }
   if (plan.empty) return [];
@@ -59,6 +65,7 @@ export async function evaluateIndexedDb(store: IDBObjectStore, repository: strin
   const enough = plan.ordered && query.limit !== undefined ? query.offset + query.limit : Infinity;
   const found: QueryRow[] = [];
   await readCursor(cursor, (value) => {
+    read.rows++;
     const row = queryRowOf(value as StoredRow);
     if (row && matches(row.data)) found.push(row);
     return found.length < enough;
