@@ -137,14 +137,7 @@ test('random changes: every delta turns the old window into a fresh evaluation o
     const count = new LiveCount(q, rows.values());
     let window = live.window();
     for (let step = 0; step < 40; step++) {
-      const changes: QueryChange[] = [];
-      for (let k = 1 + Math.floor(random() * 3); k > 0; k--) {
-        const id = pick(random, idPool);
-        const next = random() < 0.25 ? undefined : row(id, randomData(random));
-        if (next) rows.set(id, next);
-        else rows.delete(id);
-        changes.push({ id, row: next });
-      }
+      const changes = randomChanges(random, idPool, rows, 0.25);
       const before = window;
       const delta = live.apply(changes);
       const counted = count.apply(changes);
@@ -197,7 +190,7 @@ test('random changes on a truncated window: deltas match a fresh evaluation; dra
     const live = new LiveWindow(q, rows.values(), margin);
     let window = live.window();
     for (let step = 0; step < 40; step++) {
-      const changes = randomChanges(random, idPool, rows);
+      const changes = randomChanges(random, idPool, rows, 0.35);
       const message = `seed ${seed}, step ${step}, query ${JSON.stringify(q)}, margin ${margin}`;
       let delta = live.apply(changes);
       if (live.needsMore) {
@@ -219,12 +212,12 @@ test('random changes on a truncated window: deltas match a fresh evaluation; dra
   assert.ok(truncatedSteps > 1000, `windows were truncated (${truncatedSteps})`);
 });
 
-/** One to three writes or deletes on random ids of the pool, applied to `rows` too. */
-function randomChanges(random: () => number, idPool: readonly string[], rows: Map<string, QueryRow>): QueryChange[] {
+/** One to three writes or deletes (with these odds) on random ids of the pool, applied to `rows` too. */
+function randomChanges(random: () => number, idPool: readonly string[], rows: Map<string, QueryRow>, deleteOdds: number): QueryChange[] {
   const changes: QueryChange[] = [];
   for (let k = 1 + Math.floor(random() * 3); k > 0; k--) {
     const id = pick(random, idPool);
-    const next = random() < 0.35 ? undefined : row(id, randomData(random));
+    const next = random() < deleteOdds ? undefined : row(id, randomData(random));
     if (next) rows.set(id, next);
     else rows.delete(id);
     changes.push({ id, row: next });
