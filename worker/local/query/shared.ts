@@ -7,7 +7,7 @@
  */
 import { queryKey, type NormalizedQuery, type WindowDelta } from '../../../protocol/query';
 import type { QueryRow } from './row';
-import { LiveCount, LiveWindow, type QueryChange } from './window';
+import { LiveCount, LiveWindow, WINDOW_MARGIN, type QueryChange } from './window';
 
 interface Live<D> {
   readonly count: number;
@@ -167,12 +167,17 @@ class SharedLive<L extends Live<D>, D> {
 
 /** Watched windows (`watch`) and watched counts (`watchCount`), each shared per distinct query. */
 export class SharedQueries {
-  readonly windows = new SharedLive<LiveWindow, WindowDelta<QueryRow>>((query, rows) => new LiveWindow(query, rows));
+  readonly windows: SharedLive<LiveWindow, WindowDelta<QueryRow>>;
   /** A count depends on the where alone: queries that differ only in order or window share one. */
   readonly counts = new SharedLive<LiveCount, number>(
     (query, rows) => new LiveCount(query, rows),
     (query) => JSON.stringify(query.where),
   );
+
+  /** `margin`: the rows a window keeps loaded past its end (window.ts); tests make it small. */
+  constructor(margin = WINDOW_MARGIN) {
+    this.windows = new SharedLive((query, rows) => new LiveWindow(query, rows, margin));
+  }
 
   apply(repository: string, changes: readonly QueryChange[]): void {
     this.windows.apply(repository, changes);
