@@ -6,7 +6,7 @@ import 'fake-indexeddb/auto';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { normalizeQuery, type NormalizedQuery, type QueryInput } from '../protocol/query';
-import { evaluateIndexedDb, evaluateRows, unwindowed } from '../worker/local/query/evaluate';
+import { countIndexedDb, countRows, evaluateIndexedDb, evaluateRows, unwindowed } from '../worker/local/query/evaluate';
 import { LiveWindow, loadBound, WINDOW_MARGIN } from '../worker/local/query/window';
 import { indexedFields, indexesMatch, indexSpecs, upgradeIndexes, withIndexKeys, type IndexSpec, type UpgradeReport } from '../worker/local/query/indexes';
 import { planQuery } from '../worker/local/query/plan';
@@ -194,4 +194,32 @@ test('the rows of a window over an index are read along it and no further: offse
   const unindexed = await reads({ orderBy: { title: 'asc' }, limit: 20 });
   assert.equal(unindexed.read, 3000, 'no index serves the order: a scan reads every row');
   db.close();
+});
+
+test('a count whose where an index range expresses is the index count of that range; the others read rows', async () => {
+  const fields = indexedFields(SPECS, 'todos');
+  const counted = { fromIndex: 0, fromRows: 0 };
+  for (let seed = 11; seed <= 13; seed++) {
+    const random = seeded(seed);
+    const { db } = await open(`query-count-${++databases}`, 1, SPECS);
+    const rows: Row[] = [];
+    for (let i = 0; i < 80; i++) {
+      const id = `r${String(Math.floor(random() * 1000)).padStart(3, '0')}`;
+      rows.push(random() < 0.1 ? tombstone('todos', id) : liveRow('todos', id, randomData(random), i));
+    }
+    for (let i = 0; i < 10; i++) rows.push(liveRow('todos2', `r${i}`, randomData(random)));
+    await transact(db, 'readwrite', (store) => rows.forEach((row) => store.put(withIndexKeys(row, row.repository === 'todos' ? fields : []))));
+    const memory: QueryRow[] = (await all(db)).filter((row) => row.repository === 'todos').flatMap((row) => queryRowOf(row) ?? []);
+    for (let i = 0; i < 120; i++) {
+      const query = randomQuery(random);
+      const plan = planQuery('todos', SPECS, query);
+      const read = { rows: 0 };
+      const count = await transact(db, 'readonly', (store) => countIndexedDb(store, 'todos', query, plan, read));
+      assert.equal(count, countRows(query, memory), `seed ${seed}, query ${i}: ${JSON.stringify(query)} by ${plan.description}`);
+      if (read.rows === 0) counted.fromIndex++;
+      else counted.fromRows++;
+    }
+    db.close();
+  }
+  assert.ok(counted.fromIndex > 60 && counted.fromRows > 60, JSON.stringify(counted));
 });

@@ -73,6 +73,19 @@ export async function evaluateIndexedDb(store: IDBObjectStore, repository: strin
   return plan.ordered ? windowOf(query, found) : evaluateRows(query, found);
 }
 
+/**
+ * How many records match the `where`. Where the plan's key range expresses all of it, the index
+ * counts its range (tombstones carry no keys, so they are in no index); otherwise the rows are read.
+ */
+export async function countIndexedDb(store: IDBObjectStore, repository: string, query: NormalizedQuery, plan: QueryPlan, read: ReadCounter = { rows: 0 }): Promise<number> {
+  if (plan.kind === 'index' && plan.empty) return 0;
+  if (plan.kind === 'index' && plan.narrowed === query.where.length) {
+    const { lower, upper, lowerOpen, upperOpen } = plan.range;
+    return request<number>(store.index(plan.index).count(IDBKeyRange.bound(lower, upper, lowerOpen, upperOpen)));
+  }
+  return (await evaluateIndexedDb(store, repository, unwindowed(query), plan, read)).length;
+}
+
 function* live(rows: readonly StoredRow[]): Iterable<QueryRow> {
   for (const stored of rows) {
     const row = queryRowOf(stored);
