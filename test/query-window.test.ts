@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { normalizeQuery, type NormalizedQuery, type QueryInput, type WindowDelta } from '../protocol/query';
 import { countRows, evaluateRows } from '../worker/local/query/evaluate';
 import type { QueryRow } from '../worker/local/query/row';
-import { applyDelta, LiveCount, LiveWindow, type QueryChange } from '../worker/local/query/window';
+import { applyDelta, LiveCount, LiveWindow, loadBound, type QueryChange } from '../worker/local/query/window';
 import { pick, randomValue, seeded } from './query-random';
 
 function query(input: QueryInput): NormalizedQuery {
@@ -137,14 +137,7 @@ test('random changes: every delta turns the old window into a fresh evaluation o
     const count = new LiveCount(q, rows.values());
     let window = live.window();
     for (let step = 0; step < 40; step++) {
-      const changes: QueryChange[] = [];
-      for (let k = 1 + Math.floor(random() * 3); k > 0; k--) {
-        const id = pick(random, idPool);
-        const next = random() < 0.25 ? undefined : row(id, randomData(random));
-        if (next) rows.set(id, next);
-        else rows.delete(id);
-        changes.push({ id, row: next });
-      }
+      const changes = randomChanges(random, idPool, rows, 0.25);
       const before = window;
       const delta = live.apply(changes);
       const counted = count.apply(changes);
@@ -176,3 +169,76 @@ function assertMovesNeeded(before: readonly QueryRow[], delta: WindowDelta<Query
     assert.notDeepEqual(result, expected, `${message}: ${move.id} need not have moved`);
   }
 }
+
+/** The first `bound` matches in order: what a refill reads along the index. */
+function prefix(q: NormalizedQuery, rows: Iterable<QueryRow>, bound: number): QueryRow[] {
+  return evaluateRows({ where: q.where, orderBy: q.orderBy, offset: 0, limit: bound }, rows);
+}
+
+/** Random windows with a limit, kept with a margin of 0..2 rows: inserts sort into or past the
+ *  loaded rows, deletes drain them, and a refill reads the prefix again. */
+test('random changes on a truncated window: deltas match a fresh evaluation; drained windows refill', () => {
+  let refills = 0;
+  let truncatedSteps = 0;
+  for (let seed = 1; seed <= 300; seed++) {
+    const random = seeded(seed);
+    const rows = new Map<string, QueryRow>();
+    const idPool = Array.from({ length: 24 }, (_, i) => `r${i}`);
+    for (const id of idPool) if (random() < 0.7) rows.set(id, row(id, randomData(random)));
+    const q = { ...randomQuery(random), limit: 1 + Math.floor(random() * 4) };
+    const margin = Math.floor(random() * 3);
+    const live = new LiveWindow(q, rows.values(), margin);
+    let window = live.window();
+    for (let step = 0; step < 40; step++) {
+      const changes = randomChanges(random, idPool, rows, 0.35);
+      const message = `seed ${seed}, step ${step}, query ${JSON.stringify(q)}, margin ${margin}`;
+      let delta = live.apply(changes);
+      if (live.needsMore) {
+        assert.equal(delta, undefined, message);
+        delta = live.refill(prefix(q, rows.values(), loadBound(q, margin)));
+        refills++;
+      }
+      assert.ok(live.loaded <= loadBound(q, margin), message);
+      if (countRows(q, rows.values()) > live.loaded) truncatedSteps++;
+      if (delta) window = applyDelta(window, delta);
+      const expected = evaluateRows(q, rows.values());
+      assert.deepEqual(ids(window), ids(expected), message);
+      assert.deepEqual(window.map((r) => r.version), expected.map((r) => r.version), message);
+      assert.equal(live.count, countRows(q, rows.values()), message);
+      assert.deepEqual(ids(live.window()), ids(window), message);
+    }
+  }
+  assert.ok(refills > 100, `drained windows were refilled (${refills})`);
+  assert.ok(truncatedSteps > 1000, `windows were truncated (${truncatedSteps})`);
+});
+
+/** One to three writes or deletes (with these odds) on random ids of the pool, applied to `rows` too. */
+function randomChanges(random: () => number, idPool: readonly string[], rows: Map<string, QueryRow>, deleteOdds: number): QueryChange[] {
+  const changes: QueryChange[] = [];
+  for (let k = 1 + Math.floor(random() * 3); k > 0; k--) {
+    const id = pick(random, idPool);
+    const next = random() < deleteOdds ? undefined : row(id, randomData(random));
+    if (next) rows.set(id, next);
+    else rows.delete(id);
+    changes.push({ id, row: next });
+  }
+  return changes;
+}
+
+test('a truncated window ignores a record sorting past its loaded rows, and takes one sorting before', () => {
+  const rows = 'abcdefgh'.split('').map((id, i) => row(id, { n: i + 1 }));
+  const q = query({ orderBy: { n: 'asc' }, limit: 2 });
+  const live = new LiveWindow(q, rows, 1);
+  assert.equal(live.loaded, 3);
+  assert.equal(live.apply([upsert('z', { n: 100 })])?.count, 9, 'past the loaded rows: only the count');
+  assert.equal(live.loaded, 3);
+  assert.deepEqual(shape(live.apply([upsert('y', { n: 0 })])), { entered: [['y', 0]], left: [['b', 1]], moved: [], updated: [], count: 10 });
+  assert.equal(live.loaded, 3, 'trimmed back to its bound');
+  live.apply([{ id: 'y', row: undefined }]);
+  assert.equal(live.needsMore, false, 'still offset + limit loaded');
+  assert.equal(live.apply([{ id: 'a', row: undefined }]), undefined, 'drained: the delta waits for the refill');
+  assert.equal(live.needsMore, true);
+  const remaining = rows.slice(1).concat(row('z', { n: 100 }));
+  assert.deepEqual(shape(live.refill(prefix(q, remaining, 3))), { entered: [['c', 1]], left: [['a', 0]], moved: [], updated: [], count: 8 });
+  assert.deepEqual(ids(live.window()), ['b', 'c']);
+});

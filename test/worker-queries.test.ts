@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { nanoid } from 'nanoid';
 import type { SyncEvent } from '../protocol/messages';
+import { applyDelta } from '../protocol/query';
 import type { StoredRecord, SyncWorkerApi } from '../protocol/tab-api';
 import { authed, type AuthedClient } from './helpers/client';
 import { TestServers } from './helpers/server';
@@ -205,4 +206,27 @@ test('without SharedWorker, a watch in one runtime follows the other runtime wri
   await waitFor(() => tab.ids(1)?.join() === 'a', "the leader's write to reach the follower's watch");
   await follower.api.upsert('todos', { id: 'b', title: 'a follower write', done: false });
   assert.deepEqual(tab.ids(1), ['b', 'a']);
+});
+
+test('a window drained by deletes reads the rows after it from the index, and its tab sees no short window', async () => {
+  const core = await open();
+  const many = Array.from({ length: 60 }, (_, i): Task => ({ id: `t${String(i).padStart(2, '0')}`, title: `task ${i}`, done: false, listId: 'home', n: i }));
+  await core.api.upsertMany('todos', many);
+  const tab = new QueryTab();
+  await core.tab('t').attach(tab);
+  await core.tab('t').watchQuery('todos', 1, { where: { listId: 'home' }, orderBy: { n: 'asc' }, offset: 1, limit: 3 });
+  assert.deepEqual(tab.ids(1), ['t01', 't02', 't03']);
+  // More than the margin the window keeps loaded, one commit at a time and then together.
+  for (const task of many.slice(0, 10)) await core.tab('t').delete('todos', task.id);
+  await core.api.deleteMany('todos', many.slice(10, 30).map((task) => task.id));
+  await waitFor(() => tab.counts.get(1) === 30, 'the deletes to reach the tab');
+  await waitFor(() => tab.ids(1)?.join() === 't31,t32,t33', 'the window after the refill');
+  let shown: StoredRecord[] = [];
+  for (const update of tab.updates.get(1) ?? []) {
+    shown = 'window' in update ? update.window : 'delta' in update ? applyDelta(shown, update.delta) : shown;
+    assert.equal(shown.length, 3, 'every window the tab held was full');
+  }
+  await core.tab('t').upsert('todos', { ...many[0]!, n: 100 });
+  await waitFor(() => tab.counts.get(1) === 31, 'a record past the loaded rows: the count only');
+  assert.deepEqual(tab.ids(1), ['t31', 't32', 't33']);
 });

@@ -10,7 +10,7 @@ import { storageFailure, syncError } from '../errors';
 import { unwindowed } from '../local/query/evaluate';
 import { queryRowOf, type QueryRow } from '../local/query/row';
 import { SharedQueries, type SharedQueryInfo } from '../local/query/shared';
-import type { QueryChange } from '../local/query/window';
+import { loadBound, type QueryChange } from '../local/query/window';
 import type { RecordRow, SyncStorage } from '../storage/storage';
 
 export type QueryKind = 'window' | 'count';
@@ -47,7 +47,10 @@ export class QueryService {
       send({ count: watching.live.count });
       return watching.stop;
     }
-    const watching = await this.shared.windows.watch(repository, query, { load, listener: (delta) => started && send({ delta: recordsOf(delta) }) });
+    // A window that removals drained reads its prefix again: offset + limit + margin rows along the plan.
+    const loadMore = async () => (await this.read(repository, { where: query.where, orderBy: query.orderBy, offset: 0, limit: loadBound(query) })).rows;
+    const listener = (delta: WindowDelta<QueryRow>) => started && send({ delta: recordsOf(delta) });
+    const watching = await this.shared.windows.watch(repository, query, { load, loadMore, listener });
     started = true;
     send({ window: watching.live.window().map(recordOf), count: watching.live.count });
     return watching.stop;

@@ -47,9 +47,15 @@ interface StoredRow {
  * reads its key range only, checking the rest of the `where` on each row; when the index reads in
  * the query's order it stops once offset + limit rows matched, otherwise what it read is sorted.
  */
-export async function evaluateIndexedDb(store: IDBObjectStore, repository: string, query: NormalizedQuery, plan: QueryPlan): Promise<QueryRow[]> {
+/** How many stored rows an evaluation read: what a window's refill costs (tests count it). */
+export interface ReadCounter {
+  rows: number;
+}
+
+export async function evaluateIndexedDb(store: IDBObjectStore, repository: string, query: NormalizedQuery, plan: QueryPlan, read: ReadCounter = { rows: 0 }): Promise<QueryRow[]> {
   if (plan.kind === 'scan') {
     const stored = await request<StoredRow[]>(store.getAll(IDBKeyRange.bound([repository], [repository, []])));
+    read.rows += stored.length;
     return evaluateRows(query, live(stored));
   }
   if (plan.empty) return [];
@@ -59,11 +65,25 @@ export async function evaluateIndexedDb(store: IDBObjectStore, repository: strin
   const enough = plan.ordered && query.limit !== undefined ? query.offset + query.limit : Infinity;
   const found: QueryRow[] = [];
   await readCursor(cursor, (value) => {
+    read.rows++;
     const row = queryRowOf(value as StoredRow);
     if (row && matches(row.data)) found.push(row);
     return found.length < enough;
   });
   return plan.ordered ? windowOf(query, found) : evaluateRows(query, found);
+}
+
+/**
+ * How many records match the `where`. Where the plan's key range expresses all of it, the index
+ * counts its range (tombstones carry no keys, so they are in no index); otherwise the rows are read.
+ */
+export async function countIndexedDb(store: IDBObjectStore, repository: string, query: NormalizedQuery, plan: QueryPlan, read: ReadCounter = { rows: 0 }): Promise<number> {
+  if (plan.kind === 'index' && plan.empty) return 0;
+  if (plan.kind === 'index' && plan.narrowed === query.where.length) {
+    const { lower, upper, lowerOpen, upperOpen } = plan.range;
+    return request<number>(store.index(plan.index).count(IDBKeyRange.bound(lower, upper, lowerOpen, upperOpen)));
+  }
+  return (await evaluateIndexedDb(store, repository, unwindowed(query), plan, read)).length;
 }
 
 function* live(rows: readonly StoredRow[]): Iterable<QueryRow> {

@@ -7,11 +7,14 @@
  */
 import { queryKey, type NormalizedQuery, type WindowDelta } from '../../../protocol/query';
 import type { QueryRow } from './row';
-import { LiveCount, LiveWindow, type QueryChange } from './window';
+import { LiveCount, LiveWindow, WINDOW_MARGIN, type QueryChange } from './window';
 
 interface Live<D> {
   readonly count: number;
   apply(changes: readonly QueryChange[]): D | undefined;
+  /** A window whose loaded rows ran short (window.ts): it waits for `refill`. */
+  readonly needsMore?: boolean;
+  refill?(rows: readonly QueryRow[], since: readonly QueryChange[]): D | undefined;
 }
 
 interface Entry<L, D> {
@@ -22,6 +25,9 @@ interface Entry<L, D> {
   loading: Promise<void>;
   live?: L;
   buffered: QueryChange[][];
+  /** Reads the window's rows again (a prefix of the matches); set while a refill runs. */
+  loadMore: (() => Promise<readonly QueryRow[]>) | undefined;
+  refilling: boolean;
   listeners: Set<(update: D) => void>;
   /** Watches awaiting `loading`: the entry stays while any does, even with no listener yet. */
   waiting: number;
@@ -40,6 +46,8 @@ export interface WatchOptions<D> {
   /** The rows to start from (all the repository's rows, or those matching the where). */
   load: () => Promise<Loaded> | Loaded;
   listener: (update: D) => void;
+  /** The first `loadBound` matching rows in order, read afresh: a window that ran short refills. */
+  loadMore?: () => Promise<readonly QueryRow[]>;
   /** For diagnostics: how the query is answered (plan.ts: "index done", "scan"). */
   description?: string;
 }
@@ -66,7 +74,7 @@ class SharedLive<L extends Live<D>, D> {
     const id = `${repository}\n${key}`;
     let entry = this.entries.get(id);
     if (!entry) {
-      const created: Entry<L, D> = { repository, key, description: options.description ?? '', loading: Promise.resolve(), buffered: [], listeners: new Set(), waiting: 0 };
+      const created: Entry<L, D> = { repository, key, description: options.description ?? '', loading: Promise.resolve(), buffered: [], loadMore: options.loadMore, refilling: false, listeners: new Set(), waiting: 0 };
       created.loading = this.load(id, created, query, options.load);
       this.entries.set(id, (entry = created));
     }
@@ -97,13 +105,35 @@ class SharedLive<L extends Live<D>, D> {
     if (changes.length === 0) return;
     for (const entry of this.entries.values()) {
       if (entry.repository !== repository) continue;
-      if (!entry.live) {
+      if (!entry.live || entry.refilling) {
         entry.buffered.push([...changes]);
         continue;
       }
-      const update = entry.live.apply(changes);
-      if (update !== undefined) for (const listener of entry.listeners) listener(update);
+      this.tell(entry, entry.live.apply(changes));
     }
+  }
+
+  private tell(entry: Entry<L, D>, update: D | undefined): void {
+    if (update !== undefined) for (const listener of entry.listeners) listener(update);
+    if (entry.live?.needsMore && entry.loadMore && !entry.refilling) void this.refill(entry, entry.live, entry.loadMore);
+  }
+
+  /** Reads the window's rows again; changes meanwhile wait and are applied after the read. A
+   *  failed read is tried again at the next change. */
+  private async refill(entry: Entry<L, D>, live: L, loadMore: () => Promise<readonly QueryRow[]>): Promise<void> {
+    entry.refilling = true;
+    let rows: readonly QueryRow[] | undefined;
+    try {
+      rows = await loadMore();
+    } catch {
+      rows = undefined;
+    }
+    entry.refilling = false;
+    const since = entry.buffered.splice(0).flat();
+    if (rows) return this.tell(entry, live.refill?.(rows, since));
+    // Not at once again: the next change tries.
+    const update = since.length > 0 ? live.apply(since) : undefined;
+    if (update !== undefined) for (const listener of entry.listeners) listener(update);
   }
 
   describe(): SharedQueryInfo[] {
@@ -123,6 +153,9 @@ class SharedLive<L extends Live<D>, D> {
       if (answer) entry.description = answer.description;
       const live = this.create(query, answer ? answer.rows : (loaded as Iterable<QueryRow>));
       for (const changes of entry.buffered.splice(0)) live.apply(changes);
+      const loadMore = entry.loadMore;
+      // Changes during the load drained the window: its first answer must not be short.
+      while (live.needsMore && loadMore) live.refill?.(await loadMore(), entry.buffered.splice(0).flat());
       entry.live = live;
     } catch (error) {
       // Every watch waiting on it fails; the next one loads afresh.
@@ -134,12 +167,17 @@ class SharedLive<L extends Live<D>, D> {
 
 /** Watched windows (`watch`) and watched counts (`watchCount`), each shared per distinct query. */
 export class SharedQueries {
-  readonly windows = new SharedLive<LiveWindow, WindowDelta<QueryRow>>((query, rows) => new LiveWindow(query, rows));
+  readonly windows: SharedLive<LiveWindow, WindowDelta<QueryRow>>;
   /** A count depends on the where alone: queries that differ only in order or window share one. */
   readonly counts = new SharedLive<LiveCount, number>(
     (query, rows) => new LiveCount(query, rows),
     (query) => JSON.stringify(query.where),
   );
+
+  /** `margin`: the rows a window keeps loaded past its end (window.ts); tests make it small. */
+  constructor(margin = WINDOW_MARGIN) {
+    this.windows = new SharedLive((query, rows) => new LiveWindow(query, rows, margin));
+  }
 
   apply(repository: string, changes: readonly QueryChange[]): void {
     this.windows.apply(repository, changes);

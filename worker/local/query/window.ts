@@ -15,54 +15,129 @@ export interface QueryChange {
   row: QueryRow | undefined;
 }
 
+/** Rows kept past offset + limit, so that a few removals do not need a read at once. */
+export const WINDOW_MARGIN = 16;
+
+/** How many rows a window of this query keeps loaded: all (no limit), or offset + limit + margin. */
+export function loadBound(query: NormalizedQuery, margin = WINDOW_MARGIN): number {
+  return query.limit === undefined ? Infinity : query.offset + query.limit + margin;
+}
+
+/**
+ * A watched window. It keeps the ids of every matching record (the count) but the rows of the
+ * first `loadBound` of them only: the loaded set is always an exact prefix of the sorted
+ * matches, `truncated` when more may follow its last row. A change sorting past that last row
+ * is not loaded; when removals leave fewer than offset + limit loaded, `needsMore` is set and
+ * deltas wait until `refill` hands a fresh prefix (read along the index), so a tab never sees
+ * a window short of rows that exist.
+ */
 export class LiveWindow {
   private readonly matches: Predicate;
   private readonly compare: RowComparator;
   /** Which fields decide the order: a change elsewhere cannot move a record. */
   private readonly sortKeyEqual: (a: QueryRow, b: QueryRow) => boolean;
-  private readonly sorted: QueryRow[];
-  private readonly members = new Map<string, QueryRow>();
+  private readonly bound: number;
+  private sorted: QueryRow[] = [];
+  private members = new Map<string, QueryRow>();
+  private readonly matching = new Set<string>();
+  private truncated = false;
+  /** The window and count as last reported: the next delta starts from them. */
+  private shown: QueryRow[];
+  private shownCount: number;
 
   constructor(
     private readonly query: NormalizedQuery,
     rows: Iterable<QueryRow>,
+    margin = WINDOW_MARGIN,
   ) {
     this.matches = compileWhere(query.where);
     this.compare = rowComparator(query.orderBy);
     const bySortFields = termsComparator(query.orderBy.filter((term) => term.field !== 'id'));
     this.sortKeyEqual = (a, b) => bySortFields(a, b) === 0;
-    for (const row of rows) if (this.matches(row.data)) this.members.set(row.id, row);
-    this.sorted = [...this.members.values()].sort(this.compare);
+    this.bound = loadBound(query, margin);
+    const found: QueryRow[] = [];
+    for (const row of rows) {
+      if (!this.matches(row.data)) continue;
+      this.matching.add(row.id);
+      found.push(row);
+    }
+    found.sort(this.compare);
+    this.load(found, found.length > this.bound);
+    this.shown = this.current();
+    this.shownCount = this.matching.size;
   }
 
+  /** The count as last reported (what every watcher holds). */
   get count(): number {
+    return this.shownCount;
+  }
+
+  /** How many rows are loaded (at most offset + limit + margin). */
+  get loaded(): number {
     return this.sorted.length;
   }
 
+  /** Removals left the loaded set short of the window while more rows exist: `refill` it. */
+  get needsMore(): boolean {
+    return this.truncated && this.sorted.length < this.query.offset + (this.query.limit ?? 0);
+  }
+
+  /** The window as last reported: a watcher joining gets it, then the deltas from it. */
   window(): QueryRow[] {
+    return [...this.shown];
+  }
+
+  private current(): QueryRow[] {
     return this.sorted.slice(this.query.offset, this.end());
   }
 
-  /** Applies the changes; returns what changed in the window and the count, or undefined if nothing did. */
+  /** Applies the changes; returns what changed in the window and the count, or undefined if
+   *  nothing did (or the window waits for a refill). */
   apply(changes: readonly QueryChange[]): WindowDelta<QueryRow> | undefined {
-    const before = this.window();
-    const countBefore = this.sorted.length;
     let firstTouched = Infinity;
     for (const change of changes) firstTouched = Math.min(firstTouched, this.applyOne(change));
+    if (this.needsMore) return undefined;
     if (firstTouched >= this.end()) {
-      return this.sorted.length === countBefore ? undefined : emptyDelta(this.sorted.length);
+      if (this.matching.size === this.shownCount) return undefined;
+      this.shownCount = this.matching.size;
+      return emptyDelta(this.shownCount);
     }
-    const delta = diffWindows(before, this.window(), this.sortKeyEqual);
-    delta.count = this.sorted.length;
+    return this.report();
+  }
+
+  /**
+   * A fresh prefix of the matches (their first `loadBound`, in order, read after every change
+   * applied so far), then the changes that came meanwhile; returns the delta since the last report.
+   */
+  refill(rows: readonly QueryRow[], since: readonly QueryChange[] = []): WindowDelta<QueryRow> | undefined {
+    // A read of `bound` rows may have stopped short of more.
+    this.load(rows.filter((row) => this.matches(row.data)), rows.length >= this.bound);
+    for (const change of since) this.applyOne(change);
+    return this.needsMore ? undefined : this.report();
+  }
+
+  private load(sortedRows: readonly QueryRow[], truncated: boolean): void {
+    this.truncated = truncated;
+    this.sorted = sortedRows.slice(0, this.bound);
+    this.members = new Map(this.sorted.map((row) => [row.id, row]));
+  }
+
+  private report(): WindowDelta<QueryRow> | undefined {
+    const after = this.current();
+    const delta = diffWindows(this.shown, after, this.sortKeyEqual);
+    delta.count = this.matching.size;
     const same = delta.entered.length + delta.left.length + delta.moved.length + delta.updated.length === 0;
-    return same && delta.count === countBefore ? undefined : delta;
+    if (same && delta.count === this.shownCount) return undefined;
+    this.shown = after;
+    this.shownCount = delta.count;
+    return delta;
   }
 
   private end(): number {
     return this.query.limit === undefined ? Infinity : this.query.offset + this.query.limit;
   }
 
-  /** Updates the sorted set for one change; returns the lowest position it touched (Infinity if none). */
+  /** Updates the loaded set for one change; returns the lowest position it touched (Infinity if none). */
   private applyOne({ id, row }: QueryChange): number {
     let touched = Infinity;
     const old = this.members.get(id);
@@ -72,13 +147,31 @@ export class LiveWindow {
       this.members.delete(id);
       touched = at;
     }
+    this.matching.delete(id);
     if (row && row.id === id && this.matches(row.data)) {
-      const at = lowerBound(this.sorted, row, this.compare);
-      this.sorted.splice(at, 0, row);
-      this.members.set(id, row);
-      touched = Math.min(touched, at);
+      this.matching.add(id);
+      if (this.loads(row)) touched = Math.min(touched, this.insert(row));
+      else this.truncated = true;
     }
     return touched;
+  }
+
+  /** Whether the row belongs to the loaded prefix: all of it does unless it is truncated. */
+  private loads(row: QueryRow): boolean {
+    if (!this.truncated) return true;
+    const last = this.sorted[this.sorted.length - 1];
+    return last !== undefined && this.compare(row, last) < 0;
+  }
+
+  private insert(row: QueryRow): number {
+    const at = lowerBound(this.sorted, row, this.compare);
+    this.sorted.splice(at, 0, row);
+    this.members.set(row.id, row);
+    if (this.sorted.length > this.bound) {
+      this.members.delete(this.sorted.pop()!.id);
+      this.truncated = true;
+    }
+    return at;
   }
 }
 
