@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Operation, type SyncEvent } from '../protocol/messages';
+import { normalizeQuery, type NormalizedQuery } from '../protocol/query';
 import { incomingWins } from '../worker/local/merge';
 import type { RecordChange, RecordRow, SyncStorage } from '../worker/storage/storage';
 
@@ -21,7 +22,26 @@ export const local = (id: string, n: number): RecordChange => {
 };
 const tombstone = (id: string, createdAt: string): RecordRow => ({ repository: 'todos', id, deleted: true, createdAt, eventId: `${id}-del-${createdAt}` });
 
+const queryOf = (input: unknown): NormalizedQuery => {
+  const normalized = normalizeQuery(input);
+  if (!normalized.ok) throw new Error(normalized.error.message);
+  return normalized.query;
+};
+
 export function storageContract(kind: string, open: () => Promise<SyncStorage>): void {
+  test(`${kind}: count is how many live records match the where, whatever the window; the same as the rows a query without one reads`, async () => {
+    const storage = await open();
+    const titled = (id: string, title: string) => remote(row(id, '2024-01-01T00:00:00.000Z', title));
+    await storage.commit([titled('a', 'apple'), titled('b', 'avocado'), titled('c', 'banana'), titled('d', 'apricot')]);
+    await storage.commit([remote({ ...row('x', '2024-01-01T00:00:00.000Z', 'acorn'), repository: 'notes' })]);
+    await storage.commit([remote(tombstone('d', '2024-01-02T00:00:00.000Z'))]);
+    const startsWithA = { where: { title: { startsWith: 'a' } }, orderBy: { title: 'asc' }, limit: 1, offset: 1 };
+    assert.equal(await storage.count('todos', queryOf(startsWithA)), 2, 'apple and avocado: not the deleted apricot, not the notes');
+    assert.equal((await storage.query('todos', queryOf({ where: startsWithA.where }))).rows.length, 2);
+    assert.equal(await storage.count('todos', queryOf({})), 3);
+    assert.equal(await storage.count('lists', queryOf({})), 0);
+  });
+
   test(`${kind}: a many-write's group stays on its outbox entries, as queued and as read back`, async () => {
     const storage = await open();
     const grouped = (change: RecordChange): RecordChange => ({ ...change, decide: (current) => ({ ...change.decide(current)!, group: 'g1' }) });

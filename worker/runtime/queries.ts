@@ -19,7 +19,7 @@ export type SendUpdate = (update: QueryUpdate) => void;
 export class QueryService {
   private readonly shared = new SharedQueries();
 
-  constructor(private readonly storage: Pick<SyncStorage, 'query'>) {}
+  constructor(private readonly storage: Pick<SyncStorage, 'query' | 'count'>) {}
 
   async get(repository: string, input: unknown): Promise<StoredRecord[]> {
     const { rows } = await this.read(repository, parse(input));
@@ -27,7 +27,7 @@ export class QueryService {
   }
 
   async count(repository: string, input: unknown): Promise<number> {
-    return (await this.read(repository, unwindowed(parse(input)))).rows.length;
+    return this.storage.count(repository, parse(input));
   }
 
   /** Starts a watch: `send` gets the first update before this resolves, then every change.

@@ -3,7 +3,7 @@ import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPObjectStore } 
 import type { SyncEvent } from '../../protocol/messages';
 import { systemClock, type Clock, type Timer } from '../clock';
 import type { NormalizedQuery } from '../../protocol/query';
-import { evaluateIndexedDb } from '../local/query/evaluate';
+import { countIndexedDb, evaluateIndexedDb } from '../local/query/evaluate';
 import { indexedFields, upgradeIndexes, withIndexKeys, type IndexSpec } from '../local/query/indexes';
 import { planQuery } from '../local/query/plan';
 import { nextStep, type OpenStep } from './idb-versions';
@@ -136,6 +136,13 @@ class IdbStorage implements SyncStorage {
     const tx = this.db.transaction('records', 'readonly');
     const [rows] = await Promise.all([evaluateIndexedDb(unwrap(tx.store), repository, query, plan), tx.done]);
     return { rows, plan: plan.description };
+  }
+
+  async count(repository: string, query: NormalizedQuery): Promise<number> {
+    const plan = planQuery(repository, this.indexes.declared, query);
+    const tx = this.db.transaction('records', 'readonly');
+    const [count] = await Promise.all([countIndexedDb(unwrap(tx.store), repository, query, plan), tx.done]);
+    return count;
   }
 
   /** The row as stored: a live one with the keys of its repository's indexes. */

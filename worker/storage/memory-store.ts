@@ -6,7 +6,7 @@
  */
 import type { SyncEvent } from '../../protocol/messages';
 import type { NormalizedQuery } from '../../protocol/query';
-import { evaluateRows } from '../local/query/evaluate';
+import { countRows, evaluateRows } from '../local/query/evaluate';
 import { queryRowOf, type QueryRow } from '../local/query/row';
 import { committed, recordKey, type QueryAnswer, type Committed, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
@@ -60,12 +60,20 @@ export class MemoryStorage implements SyncStorage {
   /** Memory has no indexes: every query is a scan of the repository's rows. */
   async query(repository: string, query: NormalizedQuery): Promise<QueryAnswer> {
     this.assertOpen();
-    const rows: QueryRow[] = [];
+    return { rows: evaluateRows(query, this.liveRows(repository)).map((row) => structuredClone(row)), plan: 'scan' };
+  }
+
+  /** The repository's records that are not deleted, as queries see them. */
+  private *liveRows(repository: string): Iterable<QueryRow> {
     for (const stored of this.records.values()) {
       const row = stored.repository === repository ? queryRowOf(stored) : undefined;
-      if (row) rows.push(row);
+      if (row) yield row;
     }
-    return { rows: evaluateRows(query, rows).map((row) => structuredClone(row)), plan: 'scan' };
+  }
+
+  async count(repository: string, query: NormalizedQuery): Promise<number> {
+    this.assertOpen();
+    return countRows(query, this.liveRows(repository));
   }
 
   async getCursor(repository: string): Promise<number> {

@@ -103,6 +103,10 @@ export class ReplaceableStorage implements SyncStorage {
     return this.run((storage) => storage.query(repository, query));
   }
 
+  count(repository: string, query: NormalizedQuery): Promise<number> {
+    return this.run((storage) => storage.count(repository, query));
+  }
+
   getCursor(repository: string): Promise<number> {
     return this.run((storage) => storage.getCursor(repository));
   }

@@ -91,6 +91,9 @@ export interface SyncStorage {
   outboxHas(eventIds: ReadonlySet<string>): Promise<Set<string>>;
   /** The query's window (docs/queries.md) and how it was read (`index …` or `scan`). */
   query(repository: string, query: NormalizedQuery): Promise<QueryAnswer>;
+  /** How many records match the query's `where` (its window ignored): from an index's key range
+   *  where one expresses all of it, without reading the rows. */
+  count(repository: string, query: NormalizedQuery): Promise<number>;
   /** Removes every record, outbox entry and cursor, in one transaction (outbox keys keep growing). */
   clear(): Promise<void>;
   close(): void;
