@@ -262,7 +262,7 @@ async function measureAll(run: BenchRun, peer: RxdbPeer | undefined) {
   if (peer) rx = await peer.latencyAndWrites({ ...(runs('crossTab') && { crossTab: N.crossTab }), ...(runs('remote') && { remote: N.remote }), ...(runs('writes') && { writes: N.writes }) });
   const writes = runs('writes') ? await measureWrites(run, profileB) : { writes: { sequentialPerSec: NaN, concurrentPerSec: NaN }, writesFloor: NaN };
   await profileB.close();
-  const sync = runs('initialSync') ? await measureInitialSync(run) : { initial: { ms: NaN, held: N.initial }, initialFloor: { ms: NaN }, initial100k: { ms: NaN, held: N.initial100k, longestStallMs: NaN } };
+  const sync = runs('initialSync') ? await measureInitialSync(run) : { initial: { ms: NaN, held: N.initial }, initialFloor: { ms: NaN }, initial100k: { ms: NaN, held: N.initial100k, longestStallMs: NaN, knownVersions: undefined } };
   if (peer && runs('initialSync')) rx = { ...rx, ...(await peer.initialSync([{ name: 'seed10k', records: N.initial }, { name: 'seed100k', records: N.initial100k }], PEER_SYNC_CAP_MS)) };
   if (sync.initial.held < N.initial || sync.initial100k.held < N.initial100k) throw new Error(`initial sync incomplete: ${sync.initial.held}, ${sync.initial100k.held}`);
   return { ...cross, remote, ...writes, ...sync, rx, connectionsPerProfile: health.activeConnections };
@@ -276,7 +276,7 @@ function resultsOf(m: Measured, sizes: { facadeGzipBytes: number; workerGzipByte
   return {
     crossTab: { p50Ms: round(crossTab.p50Ms), p99Ms: round(crossTab.p99Ms), floorP50Ms: round(floorOf(m.crossTabFloor)), n: crossTab.n },
     remote: { p50Ms: round(percentileOf(remote.samples, 50)), p99Ms: round(percentileOf(remote.samples, 99)), floorP50Ms: round(floorOf(remote.floor)), n: remote.samples.length },
-    initialSync: { records: N.initial, ms: round(initial.ms, 0), floorMs: round(floorOf(m.initialFloor), 0), records100k: N.initial100k, ms100k: round(initial100k.ms, 0), longestStallMs100k: round(initial100k.longestStallMs, 0) },
+    initialSync: { records: N.initial, ms: round(initial.ms, 0), floorMs: round(floorOf(m.initialFloor), 0), records100k: N.initial100k, ms100k: round(initial100k.ms, 0), longestStallMs100k: round(initial100k.longestStallMs, 0), knownVersions100k: initial100k.knownVersions },
     writes: { sequentialPerSec: round(writes.sequentialPerSec, 0), concurrentPerSec: round(writes.concurrentPerSec, 0), concurrentFloorPerSec: round(m.writesFloor, 0) },
     connectionsPerProfile: m.connectionsPerProfile, tabs: TABS,
     // The floors say how busy the machine was; so does this (1-minute load average, start and end).
@@ -330,10 +330,14 @@ const roundedRxdb = (rx: RxdbFigures): RxdbFigures => ({
   ...(rx.initialSync && { initialSync: rx.initialSync.map((sync): SyncTime => ({ ...sync, ms: round(sync.ms, 0), longestStallMs: round(sync.longestStallMs, 0) })) }),
 });
 
+/** The writer's in-memory versions (worker/storage/known-versions.ts), as diagnostics report them. */
+const knownCell = (known: { entries: number; estimatedBytes: number } | undefined) =>
+  known ? `${known.entries} / ${(known.estimatedBytes / 2 ** 20).toFixed(1)} MiB` : 'not the writer';
+
 function printTable(r: {
   crossTab: { p50Ms: number; p99Ms: number; floorP50Ms: number; n: number };
   remote: { p50Ms: number; p99Ms: number; floorP50Ms: number; n: number };
-  initialSync: { records: number; ms: number; floorMs: number; records100k: number; ms100k: number; longestStallMs100k: number };
+  initialSync: { records: number; ms: number; floorMs: number; records100k: number; ms100k: number; longestStallMs100k: number; knownVersions100k: { entries: number; estimatedBytes: number } | undefined };
   writes: { sequentialPerSec: number; concurrentPerSec: number; concurrentFloorPerSec: number };
   connectionsPerProfile: number; tabs: number; machine: { cpus: number; loadAverage: number[] }; facadeGzipBytes: number; workerGzipBytes: number;
   rxdb: RxdbFigures;
@@ -350,6 +354,7 @@ function printTable(r: {
     ['remote p99', `${r.remote.p99Ms} ms`, '', '', ...latencyCells(r.remote.p99Ms, rx.remote?.p99Ms), ''],
     [`initialSync ${r.initialSync.records} records`, `${r.initialSync.ms} ms`, `${r.initialSync.floorMs} ms`, ratio(r.initialSync.ms, r.initialSync.floorMs), ...syncCells(r.initialSync.ms, sync10k), '≤ 1.25× floor, ≥ 6× faster than RxDB'],
     [`initialSync ${r.initialSync.records100k} records`, `${r.initialSync.ms100k} ms`, '', '', ...syncCells(r.initialSync.ms100k, sync100k), '≤ 6000 ms'],
+    ['  the writer\'s known versions after it (entries, est. memory)', knownCell(r.initialSync.knownVersions100k), '', '', '', '', 'bounded, reported'],
     ['  longest main-thread stall meanwhile', `${r.initialSync.longestStallMs100k} ms`, '', '', ...stallCells(r.initialSync.longestStallMs100k, sync100k), '≤ 50 ms'],
     ['writes, awaited one by one', `${r.writes.sequentialPerSec}/s`, '', '', ...throughputCells(r.writes.sequentialPerSec, rx.writes, 'sequential'), '≥ 1000/s'],
     // Throughput: the ratio is how many times slower than the floor.

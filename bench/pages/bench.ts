@@ -114,7 +114,9 @@ const bench = {
       return now() - performance.timeOrigin;
     });
     const status = await product().status();
-    return { ms: result, longestStallMs, held: (await todos().getAll()).length, lastSyncAt: status.lastSyncAt };
+    // What the writer keeps in memory so its commits need no read (issue #19: bounded, reported).
+    const known = (await product().diagnostics()).storage.knownVersions;
+    return { ms: result, longestStallMs, held: (await todos().getAll()).length, lastSyncAt: status.lastSyncAt, knownVersions: known };
   },
 
   writes: (n: number) => writeThroughput(n, (record) => todos().upsert(record)),
