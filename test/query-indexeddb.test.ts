@@ -6,8 +6,8 @@ import 'fake-indexeddb/auto';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { normalizeQuery, type NormalizedQuery, type QueryInput } from '../protocol/query';
-import { countIndexedDb, countRows, evaluateIndexedDb, evaluateRows, unwindowed } from '../worker/local/query/evaluate';
-import { LiveWindow, loadBound, WINDOW_MARGIN } from '../worker/local/query/window';
+import { countIndexedDb, countRows, evaluateIndexedDb, evaluateRows, unwindowed, watchStartIndexedDb } from '../worker/local/query/evaluate';
+import { LiveCount, LiveWindow, loadBound, WINDOW_MARGIN } from '../worker/local/query/window';
 import { indexedFields, indexesMatch, indexSpecs, upgradeIndexes, withIndexKeys, type IndexSpec, type UpgradeReport } from '../worker/local/query/indexes';
 import { planQuery } from '../worker/local/query/plan';
 import { queryRowOf, type QueryRow } from '../worker/local/query/row';
@@ -164,6 +164,13 @@ test('every query answers the same from IndexedDB along its plan as from memory 
       // A live window starts from every matching record, read along the same plan.
       const matching = await transact(db, 'readonly', (store) => evaluateIndexedDb(store, 'todos', unwindowed(query), plan));
       assert.deepEqual(new LiveWindow(query, matching).window().map((row) => row.id), expected.map((row) => row.id), `${message}, live`);
+      // Or, as a watch starts: its first loadBound rows along the plan and the ids of every match.
+      const start = await transact(db, 'readonly', (store) => watchStartIndexedDb(store, 'todos', query, plan, loadBound(query)));
+      const started = new LiveWindow(query, start);
+      assert.deepEqual(started.window().map((row) => row.id), expected.map((row) => row.id), `${message}, started`);
+      assert.equal(started.count, countRows(query, memory), `${message}, started count`);
+      const countStart = await transact(db, 'readonly', (store) => watchStartIndexedDb(store, 'todos', query, plan, 0));
+      assert.equal(new LiveCount(query, countStart).count, countRows(query, memory), `${message}, count started`);
     }
     db.close();
   }
@@ -171,7 +178,7 @@ test('every query answers the same from IndexedDB along its plan as from memory 
   assert.ok(served.index > 150 && served.scan > 60 && served.ordered > 50, JSON.stringify(served));
 });
 
-test('the rows of a window over an index are read along it and no further: offset + limit + margin of 3000', async () => {
+test('the rows of a window over an index, as it starts and as it refills, are read along it and no further: offset + limit + margin of 3000', async () => {
   const specs = indexSpecs({ todos: ['priority', ['done', 'priority']] });
   const fields = indexedFields(specs, 'todos');
   const { db } = await open(`query-reads-${++databases}`, 1, specs);
@@ -193,6 +200,18 @@ test('the rows of a window over an index are read along it and no further: offse
   assert.deepEqual(doneByPriority, { read: 20 + WINDOW_MARGIN, loaded: 20 + WINDOW_MARGIN, bound: 20 + WINDOW_MARGIN });
   const unindexed = await reads({ orderBy: { title: 'asc' }, limit: 20 });
   assert.equal(unindexed.read, 3000, 'no index serves the order: a scan reads every row');
+  // A watch's first answer: loadBound rows along the index, and every match's id without its row.
+  const starts = async (input: QueryInput) => {
+    const query = normalizeQuery(input);
+    if (!query.ok) throw new Error(query.error.message);
+    const read = { rows: 0 };
+    const plan = planQuery('todos', specs, query.query);
+    const start = await transact(db, 'readonly', (store) => watchStartIndexedDb(store, 'todos', query.query, plan, loadBound(query.query), read));
+    return { read: read.rows, loaded: start.prefix.length, matching: start.matching.length };
+  };
+  assert.deepEqual(await starts({ orderBy: { priority: 'desc' }, offset: 10, limit: 50 }), { read: 60 + WINDOW_MARGIN, loaded: 60 + WINDOW_MARGIN, matching: 3000 });
+  assert.deepEqual(await starts({ where: { done: true }, orderBy: { priority: 'asc' }, limit: 20 }), { read: 20 + WINDOW_MARGIN, loaded: 20 + WINDOW_MARGIN, matching: 1000 });
+  assert.deepEqual(await starts({ orderBy: { title: 'asc' }, limit: 20 }), { read: 3000, loaded: 3000, matching: 3000 }, 'no index serves the order: every match is read');
   db.close();
 });
 

@@ -29,7 +29,7 @@ const queryOf = (input: unknown): NormalizedQuery => {
 };
 
 export function storageContract(kind: string, open: () => Promise<SyncStorage>): void {
-  test(`${kind}: count is how many live records match the where, whatever the window; the same as the rows a query without one reads`, async () => {
+  test(`${kind}: count is how many live records match the where, whatever the window; the same as the rows a query without one reads; a watch starts from those ids`, async () => {
     const storage = await open();
     const titled = (id: string, title: string) => remote(row(id, '2024-01-01T00:00:00.000Z', title));
     await storage.commit([titled('a', 'apple'), titled('b', 'avocado'), titled('c', 'banana'), titled('d', 'apricot')]);
@@ -40,6 +40,9 @@ export function storageContract(kind: string, open: () => Promise<SyncStorage>):
     assert.equal((await storage.query('todos', queryOf({ where: startsWithA.where }))).rows.length, 2);
     assert.equal(await storage.count('todos', queryOf({})), 3);
     assert.equal(await storage.count('lists', queryOf({})), 0);
+    const { start } = await storage.watchStart('todos', queryOf(startsWithA), 1);
+    assert.deepEqual([...start.matching].sort(), ['a', 'b'], 'a watch starts from the ids of every match');
+    assert.equal(start.prefix[0]?.id, 'a', 'and its first rows in order, from the start of the matches');
   });
 
   test(`${kind}: a many-write's group stays on its outbox entries, as queued and as read back`, async () => {

@@ -7,7 +7,6 @@
 import { normalizeQuery, type NormalizedQuery, type WindowDelta } from '../../protocol/query';
 import type { QueryDiagnostics, QueryUpdate, StoredRecord } from '../../protocol/tab-api';
 import { storageFailure, syncError } from '../errors';
-import { unwindowed } from '../local/query/evaluate';
 import { queryRowOf, type QueryRow } from '../local/query/row';
 import { SharedQueries, type SharedQueryInfo } from '../local/query/shared';
 import { loadBound, type QueryChange } from '../local/query/window';
@@ -19,7 +18,7 @@ export type SendUpdate = (update: QueryUpdate) => void;
 export class QueryService {
   private readonly shared = new SharedQueries();
 
-  constructor(private readonly storage: Pick<SyncStorage, 'query' | 'count'>) {}
+  constructor(private readonly storage: Pick<SyncStorage, 'query' | 'count' | 'watchStart'>) {}
 
   async get(repository: string, input: unknown): Promise<StoredRecord[]> {
     const { rows } = await this.read(repository, parse(input));
@@ -37,9 +36,11 @@ export class QueryService {
     const query = parse(input);
     // Changes applied before the first update is sent are already in it.
     let started = false;
+    // A window loads its first rows and the ids of all its matches (O(window) along an index that
+    // serves the query); a count, the ids alone.
     const load = async () => {
-      const answer = await this.read(repository, unwindowed(query));
-      return { rows: answer.rows, description: answer.plan };
+      const { start, plan } = await this.started(repository, query, kind === 'count' ? 0 : loadBound(query));
+      return { rows: start, description: plan };
     };
     if (kind === 'count') {
       const watching = await this.shared.counts.watch(repository, query, { load, listener: (count) => started && send({ count }) });
@@ -78,6 +79,14 @@ export class QueryService {
       plan: entry.description,
     });
     return [...windows.map(info('window')), ...counts.map(info('count'))];
+  }
+
+  private async started(repository: string, query: NormalizedQuery, bound: number) {
+    try {
+      return await this.storage.watchStart(repository, query, bound);
+    } catch (error) {
+      throw storageFailure(error);
+    }
   }
 
   private async read(repository: string, query: NormalizedQuery) {

@@ -3,10 +3,11 @@ import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPObjectStore } 
 import type { SyncEvent } from '../../protocol/messages';
 import { systemClock, type Clock, type Timer } from '../clock';
 import type { NormalizedQuery } from '../../protocol/query';
-import { countIndexedDb, evaluateIndexedDb } from '../local/query/evaluate';
+import { countIndexedDb, evaluateIndexedDb, watchStartIndexedDb } from '../local/query/evaluate';
 import { indexedFields, upgradeIndexes, withIndexKeys, type IndexSpec } from '../local/query/indexes';
 import { planQuery } from '../local/query/plan';
 import { nextStep, type OpenStep } from './idb-versions';
+import type { WatchStart } from '../local/query/row';
 import { KnownVersions } from './known-versions';
 import { committed, recordKey, type QueryAnswer, type Committed, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
@@ -143,6 +144,13 @@ class IdbStorage implements SyncStorage {
     const tx = this.db.transaction('records', 'readonly');
     const [count] = await Promise.all([countIndexedDb(unwrap(tx.store), repository, query, plan), tx.done]);
     return count;
+  }
+
+  async watchStart(repository: string, query: NormalizedQuery, bound: number): Promise<{ start: WatchStart; plan: string }> {
+    const plan = planQuery(repository, this.indexes.declared, query);
+    const tx = this.db.transaction('records', 'readonly');
+    const [start] = await Promise.all([watchStartIndexedDb(unwrap(tx.store), repository, query, plan, bound), tx.done]);
+    return { start, plan: plan.description };
   }
 
   /** The row as stored: a live one with the keys of its repository's indexes. */

@@ -6,8 +6,8 @@
  */
 import type { SyncEvent } from '../../protocol/messages';
 import type { NormalizedQuery } from '../../protocol/query';
-import { countRows, evaluateRows } from '../local/query/evaluate';
-import { queryRowOf, type QueryRow } from '../local/query/row';
+import { countRows, evaluateRows, unwindowed } from '../local/query/evaluate';
+import { queryRowOf, type QueryRow, type WatchStart } from '../local/query/row';
 import { committed, recordKey, type QueryAnswer, type Committed, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
 export class MemoryStorage implements SyncStorage {
@@ -69,6 +69,11 @@ export class MemoryStorage implements SyncStorage {
       const row = stored.repository === repository ? queryRowOf(stored) : undefined;
       if (row) yield row;
     }
+  }
+
+  async watchStart(repository: string, query: NormalizedQuery): Promise<{ start: WatchStart; plan: string }> {
+    const { rows: prefix, plan } = await this.query(repository, unwindowed(query));
+    return { start: { prefix, matching: prefix.map((row) => row.id) }, plan };
   }
 
   async count(repository: string, query: NormalizedQuery): Promise<number> {

@@ -14,6 +14,7 @@ import type { NormalizedQuery } from '../../protocol/query';
 import type { StoredRecord } from '../../protocol/tab-api';
 import { syncError } from '../errors';
 import { incomingWins } from '../local/merge';
+import type { WatchStart } from '../local/query/row';
 import { UnackedEvents, type QueuedEvent } from '../outbox/unacked';
 import { rowOf, type Committed, type OutboxEntry, type QueryAnswer, type RecordChange, type RecordRow, type SyncStorage } from './storage';
 
@@ -105,6 +106,10 @@ export class ReplaceableStorage implements SyncStorage {
 
   count(repository: string, query: NormalizedQuery): Promise<number> {
     return this.run((storage) => storage.count(repository, query));
+  }
+
+  watchStart(repository: string, query: NormalizedQuery, bound: number): Promise<{ start: WatchStart; plan: string }> {
+    return this.run((storage) => storage.watchStart(repository, query, bound));
   }
 
   getCursor(repository: string): Promise<number> {

@@ -6,7 +6,7 @@
 import type { SyncEvent } from '../../protocol/messages';
 import type { NormalizedQuery } from '../../protocol/query';
 import type { StoredRecord } from '../../protocol/tab-api';
-import type { QueryRow } from '../local/query/row';
+import type { QueryRow, WatchStart } from '../local/query/row';
 
 /** A record's winning event. A delete keeps its row (`deleted`, no data) so that an older
  *  event arriving later still loses to it. */
@@ -94,6 +94,9 @@ export interface SyncStorage {
   /** How many records match the query's `where` (its window ignored): from an index's key range
    *  where one expresses all of it, without reading the rows. */
   count(repository: string, query: NormalizedQuery): Promise<number>;
+  /** What a watch keeping `bound` rows loaded starts from (query/row.ts), in one readonly read:
+   *  along an index that expresses the whole `where`, `bound` rows and the matches' ids only. */
+  watchStart(repository: string, query: NormalizedQuery, bound: number): Promise<{ start: WatchStart; plan: string }>;
   /** Removes every record, outbox entry and cursor, in one transaction (outbox keys keep growing). */
   clear(): Promise<void>;
   close(): void;

@@ -7,7 +7,7 @@ import type { NormalizedQuery } from '../../../protocol/query';
 import { compileWhere } from './match';
 import { rowComparator } from './order';
 import type { QueryPlan } from './plan';
-import { queryRowOf, type QueryRow } from './row';
+import { queryRowOf, type QueryRow, type WatchStart } from './row';
 
 export function evaluateRows(query: NormalizedQuery, rows: Iterable<QueryRow>): QueryRow[] {
   const matches = compileWhere(query.where);
@@ -84,6 +84,25 @@ export async function countIndexedDb(store: IDBObjectStore, repository: string, 
     return request<number>(store.index(plan.index).count(IDBKeyRange.bound(lower, upper, lowerOpen, upperOpen)));
   }
   return (await evaluateIndexedDb(store, repository, unwindowed(query), plan, read)).length;
+}
+
+/**
+ * What a watch of the query starts from, keeping `bound` rows loaded. Where the plan's key range
+ * expresses the whole `where` and reads in the query's order (or no rows are wanted, for a
+ * count), that is `bound` rows along the index and the range's primary keys, read without their
+ * values: O(window) rows however many match. Otherwise every match is read, as a plain query.
+ */
+export async function watchStartIndexedDb(store: IDBObjectStore, repository: string, query: NormalizedQuery, plan: QueryPlan, bound: number, read: ReadCounter = { rows: 0 }): Promise<WatchStart> {
+  const whole = plan.kind === 'index' && !plan.empty && plan.narrowed === query.where.length && (plan.ordered || bound === 0);
+  if (!whole || !Number.isFinite(bound)) {
+    const prefix = await evaluateIndexedDb(store, repository, unwindowed(query), plan, read);
+    return { prefix, matching: prefix.map((row) => row.id) };
+  }
+  const { lower, upper, lowerOpen, upperOpen } = plan.range;
+  const keys = request<IDBValidKey[]>(store.index(plan.index).getAllKeys(IDBKeyRange.bound(lower, upper, lowerOpen, upperOpen)));
+  const prefix = bound === 0 ? [] : await evaluateIndexedDb(store, repository, { ...query, offset: 0, limit: bound }, plan, read);
+  // The records store's keys are [repository, id].
+  return { prefix, matching: (await keys).map((key) => String((key as [string, string])[1])) };
 }
 
 function* live(rows: readonly StoredRow[]): Iterable<QueryRow> {

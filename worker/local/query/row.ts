@@ -6,6 +6,15 @@ export interface QueryRow {
   data: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * What a watch starts from: the first matches in the query's order (at least the rows its window
+ * keeps loaded, or all of them) and the ids of every match, which keep its count exact.
+ */
+export interface WatchStart {
+  prefix: QueryRow[];
+  matching: string[];
+}
+
 /** The live record a stored row holds, or undefined for a tombstone. */
 export function queryRowOf(row: { id: string; data?: Readonly<Record<string, unknown>> | undefined; deleted: boolean; eventId: string }): QueryRow | undefined {
   return row.deleted || !row.data ? undefined : { id: row.id, version: row.eventId, data: row.data };

@@ -6,7 +6,7 @@
  * misses none, given that the worker reports every commit, in commit order.
  */
 import { queryKey, type NormalizedQuery, type WindowDelta } from '../../../protocol/query';
-import type { QueryRow } from './row';
+import type { QueryRow, WatchStart } from './row';
 import { LiveCount, LiveWindow, WINDOW_MARGIN, type QueryChange } from './window';
 
 interface Live<D> {
@@ -40,7 +40,7 @@ export interface Watching<L> {
 }
 
 /** What a load gives: the rows, or the rows and how they were read (it becomes the description). */
-export type Loaded = Iterable<QueryRow> | { rows: Iterable<QueryRow>; description: string };
+export type Loaded = Iterable<QueryRow> | { rows: Iterable<QueryRow> | WatchStart; description: string };
 
 export interface WatchOptions<D> {
   /** The rows to start from (all the repository's rows, or those matching the where). */
@@ -64,7 +64,7 @@ class SharedLive<L extends Live<D>, D> {
   private readonly entries = new Map<string, Entry<L, D>>();
 
   constructor(
-    private readonly create: (query: NormalizedQuery, rows: Iterable<QueryRow>) => L,
+    private readonly create: (query: NormalizedQuery, rows: Iterable<QueryRow> | WatchStart) => L,
     /** What of the query its live state depends on. */
     private readonly keyOf: (query: NormalizedQuery) => string = queryKey,
   ) {}

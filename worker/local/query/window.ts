@@ -7,7 +7,7 @@
 import type { NormalizedQuery, WindowDelta } from '../../../protocol/query';
 import { compileWhere, type Predicate } from './match';
 import { rowComparator, termsComparator, type RowComparator } from './order';
-import type { QueryRow } from './row';
+import type { QueryRow, WatchStart } from './row';
 
 /** A record written (`row`) or deleted or turned into a tombstone (`row` undefined). */
 export interface QueryChange {
@@ -47,7 +47,7 @@ export class LiveWindow {
 
   constructor(
     private readonly query: NormalizedQuery,
-    rows: Iterable<QueryRow>,
+    rows: Iterable<QueryRow> | WatchStart,
     margin = WINDOW_MARGIN,
   ) {
     this.matches = compileWhere(query.where);
@@ -55,14 +55,20 @@ export class LiveWindow {
     const bySortFields = termsComparator(query.orderBy.filter((term) => term.field !== 'id'));
     this.sortKeyEqual = (a, b) => bySortFields(a, b) === 0;
     this.bound = loadBound(query, margin);
-    const found: QueryRow[] = [];
-    for (const row of rows) {
-      if (!this.matches(row.data)) continue;
-      this.matching.add(row.id);
-      found.push(row);
+    if (isStart(rows)) {
+      // Already the matches in order: the prefix along the index, the ids of all of them.
+      for (const id of rows.matching) this.matching.add(id);
+      this.load(rows.prefix, this.matching.size > Math.min(rows.prefix.length, this.bound));
+    } else {
+      const found: QueryRow[] = [];
+      for (const row of rows) {
+        if (!this.matches(row.data)) continue;
+        this.matching.add(row.id);
+        found.push(row);
+      }
+      found.sort(this.compare);
+      this.load(found, found.length > this.bound);
     }
-    found.sort(this.compare);
-    this.load(found, found.length > this.bound);
     this.shown = this.current();
     this.shownCount = this.matching.size;
   }
@@ -180,9 +186,10 @@ export class LiveCount {
   private readonly matches: Predicate;
   private readonly ids = new Set<string>();
 
-  constructor(query: Pick<NormalizedQuery, 'where'>, rows: Iterable<QueryRow>) {
+  constructor(query: Pick<NormalizedQuery, 'where'>, rows: Iterable<QueryRow> | WatchStart) {
     this.matches = compileWhere(query.where);
-    for (const row of rows) if (this.matches(row.data)) this.ids.add(row.id);
+    if (isStart(rows)) for (const id of rows.matching) this.ids.add(id);
+    else for (const row of rows) if (this.matches(row.data)) this.ids.add(row.id);
   }
 
   get count(): number {
@@ -199,6 +206,8 @@ export class LiveCount {
     return this.ids.size === before ? undefined : this.ids.size;
   }
 }
+
+const isStart = (rows: Iterable<QueryRow> | WatchStart): rows is WatchStart => 'matching' in rows;
 
 /** The first position whose row does not sort before `row`. */
 function lowerBound(sorted: readonly QueryRow[], row: QueryRow, compare: RowComparator): number {
