@@ -76,6 +76,7 @@ test('the demo is served with a Content-Security-Policy that blocks injected inl
 });
 
 test('a full disk fails the write in the tab with quota_exceeded; earlier records stay, the failed one is absent', async ({ context, server }) => {
+  test.setTimeout(150_000);
   const page = await openApp(context, server);
   await waitConnected(page);
   await page.evaluate(() => window.lf.stop());
@@ -83,10 +84,12 @@ test('a full disk fails the write in the tab with quota_exceeded; earlier record
   const cdp = await context.newCDPSession(page);
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.url, quotaSize: usage + 64 * 1024 });
 
-  // Write records of ~500 characters one by one until the quota refuses one.
+  // Write records of ~500 characters one by one until the quota refuses one. Chromium counts the
+  // origin's usage lazily, so writes without a read first (the worker as sole writer) can outrun
+  // it for thousands of records before it refuses: hence up to 20,000, and the longer timeout.
   const failure = await page.evaluate(async () => {
-    for (let i = 0; i < 5000; i++) {
-      const id = `big-${String(i).padStart(4, '0')}`;
+    for (let i = 0; i < 20000; i++) {
+      const id = `big-${String(i).padStart(5, '0')}`;
       try {
         await window.todos.upsert({ id, title: `${i} `.padEnd(500, 'q'), done: false });
       } catch (error) {
