@@ -354,7 +354,7 @@ function printTable(r: {
     ['remote p99', `${r.remote.p99Ms} ms`, '', '', ...latencyCells(r.remote.p99Ms, rx.remote?.p99Ms), ''],
     [`initialSync ${r.initialSync.records} records`, `${r.initialSync.ms} ms`, `${r.initialSync.floorMs} ms`, ratio(r.initialSync.ms, r.initialSync.floorMs), ...syncCells(r.initialSync.ms, sync10k), '≤ 1.25× floor, ≥ 6× faster than RxDB'],
     [`initialSync ${r.initialSync.records100k} records`, `${r.initialSync.ms100k} ms`, '', '', ...syncCells(r.initialSync.ms100k, sync100k), '≤ 6000 ms'],
-    ['  the writer\'s known versions after it (entries, est. memory)', knownCell(r.initialSync.knownVersions100k), '', '', '', '', 'bounded, reported'],
+    ['  the writer\'s known versions after it (entries, est. memory)', Number.isFinite(r.initialSync.ms100k) ? knownCell(r.initialSync.knownVersions100k) : '', '', '', '', '', 'bounded, reported'],
     ['  longest main-thread stall meanwhile', `${r.initialSync.longestStallMs100k} ms`, '', '', ...stallCells(r.initialSync.longestStallMs100k, sync100k), '≤ 50 ms'],
     ['writes, awaited one by one', `${r.writes.sequentialPerSec}/s`, '', '', ...throughputCells(r.writes.sequentialPerSec, rx.writes, 'sequential'), '≥ 1000/s'],
     // Throughput: the ratio is how many times slower than the floor.
