@@ -19,14 +19,8 @@ export async function buildPeerPages(dir: string): Promise<void> {
   copyFileSync('bench/pages/peers.html', join(out, 'peers.html'));
 }
 
-/** Calls `globalThis[scope][name](...params)` in the page. */
-export function callIn<T extends Record<string, (...a: never[]) => unknown>>(scope: string) {
-  return <K extends keyof T & string>(page: Page, name: K, ...params: Parameters<T[K]>) =>
-    page.evaluate(({ scope, name, params }) => {
-      const api = (globalThis as unknown as Record<string, Record<string, (...a: unknown[]) => unknown>>)[scope]!;
-      return api[name]!(...params);
-    }, { scope, name, params: params as unknown[] }) as Promise<Awaited<ReturnType<T[K]>>>;
-}
+/** Calls `globalThis[scope][name](...params)` in the page (one helper for every bench page). */
+export { pageCaller as callIn } from './page-call';
 
 /** `promise`, or a clear failure after `seconds`: a wait that never ends names itself instead of
  *  running into the bench's hard limit (once, unexplained, a demo profile's count never arrived). */
