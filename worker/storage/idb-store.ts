@@ -1,5 +1,5 @@
 /** SyncStorage on IndexedDB (through idb): one database per app, four object stores. */
-import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
+import { unwrap, wrap, type IDBPDatabase } from 'idb';
 import type { SyncEvent } from '../../protocol/messages';
 import { systemClock, type Clock, type Timer } from '../clock';
 import type { NormalizedQuery } from '../../protocol/query';
@@ -8,26 +8,15 @@ import { indexedFields, upgradeIndexes, withIndexKeys, type IndexSpec } from '..
 import { planQuery } from '../local/query/plan';
 import { nextStep, type OpenStep } from './idb-versions';
 import type { WatchStart } from '../local/query/row';
+import { currentCursors, currentRows } from './current-rows';
+import type { SyncDatabase } from './idb-schema';
 import { KnownVersions } from './known-versions';
 import { committed, recordKey, type QueryAnswer, type Committed, type Decision, type OutboxEntry, type RecordChange, type RecordRow, type SyncStorage } from './storage';
-
-interface SyncDatabase extends DBSchema {
-  records: { key: [string, string]; value: RecordRow };
-  outbox: { key: number; value: { repository: string; event: SyncEvent; group?: string } };
-  cursors: { key: string; value: number };
-}
-
-type RecordStore = IDBPObjectStore<SyncDatabase, ('records' | 'outbox' | 'cursors')[], 'records', 'readwrite'>;
-type CursorStore = IDBPObjectStore<SyncDatabase, ('records' | 'outbox' | 'cursors')[], 'cursors', 'readwrite'>;
 
 const VERSION = 1;
 /** How long acknowledged outbox entries may wait for the next write's transaction to delete
  *  them, before they get one of their own: a write then waits for no separate delete. */
 const REMOVAL_DELAY_MS = 4;
-/** A batch's current rows are read with one range read, bounded to this many rows per touched
- *  record: a sparse batch in a dense repository falls back to one read per record. */
-const RANGE_ROWS_PER_RECORD = 2;
-
 export interface IdbOptions {
   /** The schema version (default 1): opening with a higher one upgrades the database (idb-versions.ts
    *  numbers the IndexedDB version from it and the index revision). */
@@ -345,68 +334,6 @@ interface Removal {
   keys: readonly number[];
   resolve(): void;
   reject(error: unknown): void;
-}
-
-/** The current rows of the touched records, by recordKey: from `known` where it knows a record's
- *  version and the change needs no data (a row without data then stands for it), else read. */
-async function currentRows(records: RecordStore, changes: readonly RecordChange[], known: KnownVersions | undefined): Promise<Map<string, RecordRow | undefined>> {
-  if (!known) return readRows(records, changes);
-  const rows = new Map<string, RecordRow | undefined>();
-  const unknown: RecordChange[] = [];
-  for (const change of changes) {
-    const key = recordKey(change.repository, change.id);
-    const version = known.version(key);
-    if (version === 'unread' || (change.needsData && version !== 'absent')) unknown.push(change);
-    else if (!rows.has(key)) rows.set(key, version === 'absent' ? undefined : { repository: change.repository, id: change.id, ...version });
-  }
-  if (unknown.length === 0) return rows;
-  for (const [key, row] of await readRows(records, unknown)) {
-    known.read(key, row);
-    rows.set(key, row);
-  }
-  return rows;
-}
-
-/** Each named cursor with the sequence asked for and the one stored (known, or read). */
-function currentCursors(store: CursorStore, cursors: ReadonlyMap<string, number>, known: KnownVersions | undefined): Promise<(readonly [string, number, number])[]> {
-  return Promise.all([...cursors].map(async ([repository, sequence]) => [repository, sequence, known ? known.cursor(repository) : ((await store.get(repository)) ?? 0)] as const));
-}
-
-/**
- * The current rows of the touched records, by recordKey. A lone record is one `get`. A batch is one
- * bounded `getAll` per repository over the span of its ids (a page of catch-up into an empty or
- * clustered store is then one request, not hundreds); ids past what the bound returned are
- * read one by one.
- */
-async function readRows(records: RecordStore, changes: readonly RecordChange[]): Promise<Map<string, RecordRow | undefined>> {
-  const rows = new Map<string, RecordRow | undefined>();
-  const idsByRepository = new Map<string, Set<string>>();
-  for (const { repository, id } of changes) {
-    let ids = idsByRepository.get(repository);
-    if (!ids) idsByRepository.set(repository, (ids = new Set()));
-    ids.add(id);
-  }
-  const readOne = async (repository: string, id: string) => {
-    rows.set(recordKey(repository, id), await records.get([repository, id]));
-  };
-  await Promise.all([...idsByRepository].map(async ([repository, idSet]) => {
-    const ids = [...idSet];
-    if (ids.length === 1) return readOne(repository, ids[0]!);
-    ids.sort();
-    const limit = ids.length * RANGE_ROWS_PER_RECORD;
-    const found = await records.getAll(IDBKeyRange.bound([repository, ids[0]!], [repository, ids.at(-1)!]), limit);
-    for (const row of found) rows.set(recordKey(repository, row.id), row);
-    // A full answer may have stopped short of the span: beyond its last id, nothing is known.
-    const knownThrough = found.length < limit ? undefined : found.at(-1)?.id;
-    const unread: Promise<void>[] = [];
-    for (const id of ids) {
-      if (rows.has(recordKey(repository, id))) continue;
-      if (knownThrough === undefined || id <= knownThrough) rows.set(recordKey(repository, id), undefined);
-      else unread.push(readOne(repository, id));
-    }
-    await Promise.all(unread);
-  }));
-  return rows;
 }
 
 /** Rolls back a failed commit; the requests' own rejections are expected and swallowed. */
