@@ -26,7 +26,8 @@ export class QueryService {
   }
 
   async count(repository: string, input: unknown): Promise<number> {
-    return this.storage.count(repository, parse(input));
+    const query = parse(input);
+    return fromStorage(() => this.storage.count(repository, query));
   }
 
   /** Starts a watch: `send` gets the first update before this resolves, then every change.
@@ -81,20 +82,12 @@ export class QueryService {
     return [...windows.map(info('window')), ...counts.map(info('count'))];
   }
 
-  private async started(repository: string, query: NormalizedQuery, bound: number) {
-    try {
-      return await this.storage.watchStart(repository, query, bound);
-    } catch (error) {
-      throw storageFailure(error);
-    }
+  private started(repository: string, query: NormalizedQuery, bound: number) {
+    return fromStorage(() => this.storage.watchStart(repository, query, bound));
   }
 
-  private async read(repository: string, query: NormalizedQuery) {
-    try {
-      return await this.storage.query(repository, query);
-    } catch (error) {
-      throw storageFailure(error);
-    }
+  private read(repository: string, query: NormalizedQuery) {
+    return fromStorage(() => this.storage.query(repository, query));
   }
 }
 
@@ -121,6 +114,15 @@ export class QueryWatch {
     this.generation++;
     this.stopLive?.();
     this.stopLive = undefined;
+  }
+}
+
+/** A storage call whose failure reaches the tab as `storage_failed`, as every query's does. */
+async function fromStorage<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw storageFailure(error);
   }
 }
 

@@ -79,10 +79,8 @@ export async function evaluateIndexedDb(store: IDBObjectStore, repository: strin
  */
 export async function countIndexedDb(store: IDBObjectStore, repository: string, query: NormalizedQuery, plan: QueryPlan, read: ReadCounter = { rows: 0 }): Promise<number> {
   if (plan.kind === 'index' && plan.empty) return 0;
-  if (plan.kind === 'index' && plan.narrowed === query.where.length) {
-    const { lower, upper, lowerOpen, upperOpen } = plan.range;
-    return request<number>(store.index(plan.index).count(IDBKeyRange.bound(lower, upper, lowerOpen, upperOpen)));
-  }
+  const whole = wholeRange(plan, query);
+  if (whole) return request<number>(store.index(whole.index).count(whole.range));
   return (await evaluateIndexedDb(store, repository, unwindowed(query), plan, read)).length;
 }
 
@@ -93,16 +91,22 @@ export async function countIndexedDb(store: IDBObjectStore, repository: string, 
  * values: O(window) rows however many match. Otherwise every match is read, as a plain query.
  */
 export async function watchStartIndexedDb(store: IDBObjectStore, repository: string, query: NormalizedQuery, plan: QueryPlan, bound: number, read: ReadCounter = { rows: 0 }): Promise<WatchStart> {
-  const whole = plan.kind === 'index' && !plan.empty && plan.narrowed === query.where.length && (plan.ordered || bound === 0);
+  const whole = plan.kind === 'index' && (plan.ordered || bound === 0) ? wholeRange(plan, query) : undefined;
   if (!whole || !Number.isFinite(bound)) {
     const prefix = await evaluateIndexedDb(store, repository, unwindowed(query), plan, read);
     return { prefix, matching: prefix.map((row) => row.id) };
   }
-  const { lower, upper, lowerOpen, upperOpen } = plan.range;
-  const keys = request<IDBValidKey[]>(store.index(plan.index).getAllKeys(IDBKeyRange.bound(lower, upper, lowerOpen, upperOpen)));
+  const keys = request<IDBValidKey[]>(store.index(whole.index).getAllKeys(whole.range));
   const prefix = bound === 0 ? [] : await evaluateIndexedDb(store, repository, { ...query, offset: 0, limit: bound }, plan, read);
   // The records store's keys are [repository, id].
   return { prefix, matching: (await keys).map((key) => String((key as [string, string])[1])) };
+}
+
+/** The index and key range of a plan whose range expresses the whole `where` (and holds keys). */
+function wholeRange(plan: QueryPlan, query: NormalizedQuery): { index: string; range: IDBKeyRange } | undefined {
+  if (plan.kind !== 'index' || plan.empty || plan.narrowed !== query.where.length) return undefined;
+  const { lower, upper, lowerOpen, upperOpen } = plan.range;
+  return { index: plan.index, range: IDBKeyRange.bound(lower, upper, lowerOpen, upperOpen) };
 }
 
 function* live(rows: readonly StoredRow[]): Iterable<QueryRow> {
