@@ -39,14 +39,29 @@ export async function runPeerScenarios(options: { dir: string; serverUrl: string
   const debuggingPort = await freePort();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--remote-debugging-port=${debuggingPort}`] });
   const env = { browser, serverUrl: options.serverUrl, debuggingPort };
+  const scenarios: Record<(typeof SCENARIOS)[number], () => Promise<PeerRow[]>> = {
+    query: () => queryScenario(env, options.quick ? 20_000 : 100_000, options.quick ? 100 : 500),
+    batch: () => batchScenario(env, options.quick ? 2_000 : 10_000),
+    demo: () => demoScenarios({ ...env, dir: options.dir }, { records: options.quick ? 20_000 : 100_000, writes: options.quick ? 30 : 100 }),
+  };
   try {
-    if (runs('query')) figures.query = await queryScenario(env, options.quick ? 20_000 : 100_000, options.quick ? 100 : 500);
-    if (runs('batch')) figures.batch = await batchScenario(env, options.quick ? 2_000 : 10_000);
-    if (runs('demo')) figures.demo = await demoScenarios({ ...env, dir: options.dir }, { records: options.quick ? 20_000 : 100_000, writes: options.quick ? 30 : 100 });
+    for (const name of SCENARIOS.filter(runs)) figures[name] = await orFailure(name, scenarios[name]);
   } finally {
     await browser.close();
   }
   return figures;
+}
+
+/** A scenario's rows, or one row saying why it failed: the figures the run already has are
+ *  still printed, and the bench exits non-zero. */
+async function orFailure(name: string, scenario: () => Promise<PeerRow[]>): Promise<PeerRow[]> {
+  try {
+    return await scenario();
+  } catch (error) {
+    process.exitCode = 1;
+    console.error(`bench: the ${name} scenario failed:`, error);
+    return [[`${name}: FAILED (${error instanceof Error ? error.message : String(error)})`, '', '', '']];
+  }
 }
 
 export function printPeerFigures(figures: PeerFigures): void {

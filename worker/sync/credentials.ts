@@ -21,6 +21,9 @@ export class CredentialsKeeper extends Emitter<{ renewed: undefined }> {
   private credentials: Credentials = {};
   /** Bumped whenever credentials change, so an older credentials request knows it is stale. */
   private version = 0;
+  /** `auth` messages sent on the current socket and not yet answered: the server answers them
+   *  in order, so each answer belongs to the oldest. */
+  private unanswered = 0;
 
   constructor(
     private readonly connection: Connection,
@@ -35,11 +38,24 @@ export class CredentialsKeeper extends Emitter<{ renewed: undefined }> {
     return this.connection.isHeld(ASKING);
   }
 
-  /** The `auth` message of the current credentials. */
+  /** The `auth` message of the current credentials, counted as sent on the current socket. */
   message(): ClientMessage {
+    this.unanswered++;
     const { authToken, headers } = this.credentials;
     // Batches committed together come as one frame, applied as one change.
     return { type: 'auth', token: authToken, headers, features: [EVENTS_BATCH_FEATURE] };
+  }
+
+  /** The server answered the oldest `auth` in flight. True when a later one is still in flight:
+   *  then this answer is about credentials already replaced, and the next answer decides. */
+  answered(): boolean {
+    this.unanswered = Math.max(0, this.unanswered - 1);
+    return this.unanswered > 0;
+  }
+
+  /** The socket is gone, and with it every answer still owed on it. */
+  socketEnded(): void {
+    this.unanswered = 0;
   }
 
   /** Present fields replace the current ones. */

@@ -60,6 +60,7 @@ export class Session extends Emitter<{ changed: undefined }> {
     const { connection, credentials, catchUp, outbox, status } = parts;
     connection.on('open', () => {
       status.update({ connected: true });
+      credentials.socketEnded(); // nothing is owed on a new socket
       connection.send(credentials.message());
     });
     connection.on('frame', ({ socket, message, chars }) => this.received(socket, message, chars));
@@ -110,6 +111,7 @@ export class Session extends Emitter<{ changed: undefined }> {
   private ended(keepStall: boolean): void {
     this.authenticated = false;
     this.details = {};
+    this.parts.credentials.socketEnded();
     this.parts.catchUp.stop();
     this.parts.outbox.sessionEnded(keepStall);
     this.parts.status.update({ connected: false, authenticated: false, syncing: false, progress: undefined });
@@ -152,6 +154,8 @@ export class Session extends Emitter<{ changed: undefined }> {
   private async handle(message: Exclude<ServerFrame, EventsFrame | EventsBatchFrame>): Promise<void> {
     switch (message.type) {
       case 'auth_success': {
+        // Credentials replaced meanwhile: their own answer follows, and only it counts.
+        if (this.parts.credentials.answered()) return;
         const { connectionId, principal, namespace } = message;
         this.details = { connectionId, principal, namespace };
         this.serverTakes(message.maxMessageBytes);
@@ -173,7 +177,8 @@ export class Session extends Emitter<{ changed: undefined }> {
   private async serverError(message: MessageOf<ServerMessage, 'error'>): Promise<void> {
     const { credentials, outbox, status, log, connection } = this.parts;
     if (message.code === 'auth_failed') {
-      this.authFailed(message.message);
+      // A refusal of credentials already replaced on this socket: the newer ones' answer follows.
+      if (!credentials.answered()) this.authFailed(message.message);
       return;
     }
     // A message that crossed the server's auth_failed on the wire: that loss is reported
