@@ -27,6 +27,24 @@ test.describe('with static tokens', () => {
     expect((await storedTodos(server, 'token-two')).dataIds).toEqual(['a']);
   });
 
+  test('a token set while the first auth, without one, is still unanswered connects: the refusal belongs to the first', async ({ context, server }) => {
+    const proxy = await startTcpProxy(server.port);
+    try {
+      // 300 ms each way: the first auth's refusal is 600 ms off when the new token goes out.
+      proxy.setDelay(300);
+      const page = await openDemo(context, proxy.url);
+      await expect.poll(async () => (await diagnostics(page)).connection.state, { intervals: [20], timeout: 10_000 }).toBe('authenticating');
+      await page.evaluate(() => window.lf.updateAuthToken('token-one'));
+      await waitConnected(page);
+      const after = await diagnostics(page);
+      expect(after.connection.state).toBe('connected');
+      expect(after.connection.reconnects).toBe(0);
+      expect((await status(page)).unauthorized).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('refused credentials with none better leave sync unauthorized, without a reconnect storm, until new ones come', async ({ context, server }) => {
     const proxy = await startTcpProxy(server.port);
     try {
