@@ -4,7 +4,7 @@
  */
 import { connect } from '../../src';
 import { measureLongestStall, nextMessage, now, summary } from './timing';
-import { crossTabLatency, writeThroughput } from './write-scenarios';
+import { crossTabLatency, writesAtOnce, writesOneByOne } from './write-scenarios';
 
 type Todo = { id: string; title: string; done: boolean };
 type Client = ReturnType<typeof connect>;
@@ -125,7 +125,8 @@ const bench = {
     return { ms: result, longestStallMs, held: (await todos().getAll()).length, lastSyncAt: status.lastSyncAt, knownVersions: known };
   },
 
-  writes: (n: number) => writeThroughput(n, (record) => todos().upsert(record)),
+  writesOneByOne: (n: number) => writesOneByOne(n, (record) => todos().upsert(record)),
+  writesAtOnce: (n: number) => writesAtOnce(n, (record) => todos().upsert(record)),
 };
 
 (globalThis as Record<string, unknown>)['bench'] = bench;
