@@ -234,6 +234,10 @@ export type TabErrorCode =
 /** One write of `lf.batch`: a record to insert or replace, or the id of one to delete. */
 export type BatchWrite = { repository: string; upsert: StoredRecord; delete?: never } | { repository: string; delete: string; upsert?: never };
 
+/** An `upsert` or `delete` as the tab queues it for `writes`: the call's name and arguments
+ *  (repository, record or id, eventId). */
+export type QueuedWrite = readonly ['upsert', string, StoredRecord, string] | readonly ['delete', string, string, string];
+
 /** The surface the worker exposes to each tab: one per port, so no call names its tab. */
 export interface SyncWorkerApi {
   /** Registers the tab of this port (again, after a `detach`); returns the current status and
@@ -247,6 +251,12 @@ export interface SyncWorkerApi {
    *  eventId is already in the outbox or the records is not applied again, and resolves. */
   upsert(repository: string, record: StoredRecord, eventId?: string, retried?: boolean): Promise<void>;
   delete(repository: string, id: string, eventId?: string, retried?: boolean): Promise<void>;
+  /** The upserts and deletes a tab made in one task, in one message (one structured clone, one
+   *  answer, where a call each costs a message each way): each runs as its own call would, in
+   *  order, validated alone and committed with the writes queued beside it. The answer holds, at
+   *  each write's index, null once it committed, else why it failed (a `SyncErrorShape`, or a
+   *  message); one write's refusal fails no other. */
+  writes(writes: readonly QueuedWrite[], retried?: boolean): Promise<(SyncErrorShape | string | null)[]>;
   // One-repository batches and partial updates.
   /** Stores every record or none: one transaction, one change for watchers, one push frame, which
    *  the server stores whole. At most `MAX_BATCH_EVENTS` records, each id once, within one of

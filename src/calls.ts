@@ -15,6 +15,9 @@ export interface Link {
   ready: Promise<unknown>;
   /** Rejects once the worker is gone or failed to start. */
   lost: Promise<never>;
+  /** The calls waiting on this worker: each is failed once it is lost. (Not a race against
+   *  `lost` per call: a promise that stays pending keeps every racer's result alive.) */
+  calls: Set<(error: unknown) => unknown>;
 }
 
 /** A call's work on one worker; `retried` when the worker that ran it first was lost. */
@@ -34,10 +37,12 @@ export const createCall =
     return new Promise<Awaited<ReturnType<typeof method>>>((resolve, reject) => {
       if (closed()) throw new SyncError('closed', 'the sync client is closed');
       timer = setTimeout(() => reject(unavailable()), timeout);
-      const run = (used: Link, retried?: boolean): unknown =>
-        Promise.race([used.ready.then(() => method(used.api, retried)), used.lost]).then(resolve, (error: unknown) =>
-          used !== current() ? run(current(), true) : reject(toError(error)),
-        );
+      const run = (used: Link, retried?: boolean): unknown => {
+        // Fails once, whichever comes first: the call's own failure or the worker's loss.
+        const fail = (error: unknown) => used.calls.delete(fail) && (used !== current() ? run(current(), true) : reject(toError(error)));
+        used.calls.add(fail);
+        return used.ready.then(() => method(used.api, retried)).then((value) => (used.calls.delete(fail), resolve(value as Awaited<typeof value>)), fail);
+      };
       run(current());
     }).finally(() => clearTimeout(timer));
   };

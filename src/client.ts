@@ -1,6 +1,7 @@
 import type { GenericSchema } from 'valibot';
 import type { BatchWrite, Credentials, Diagnostics, LogEntry, StoredRecord, SyncStatus } from '../protocol/tab-api';
 import { createQueryWatches } from './query';
+import { queueWrites } from './queued-writes';
 import { createRepository, randomId, type Identified, type Repository } from './repository';
 import { createTabListener } from './tab-listener';
 import { createWatchers } from './watchers';
@@ -92,6 +93,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
     Promise.all([...watchers.repositories().map((repository) => api.watch(repository)), queries.rewatch(api)]),
   );
   const { call } = link;
+  const write = queueWrites(call);
 
   const updateCredentials = (update: Credentials) => {
     Object.assign(link.credentials, update);
@@ -100,7 +102,7 @@ export function connect<S extends Schemas<S> = Record<string, StoredRecord>>(opt
 
   return {
     // One implementation for both shapes of `repository`: the types differ, the calls do not.
-    repository: ((name: string) => createRepository(name, call, watchers, queries)) as unknown as SyncClient<S>['repository'],
+    repository: ((name: string) => createRepository(name, call, write, watchers, queries)) as unknown as SyncClient<S>['repository'],
     // One eventId for the whole batch: a retry on a new worker cannot apply it twice.
     batch: (writes, eventId = randomId()) => call((api, retried) => api.batch(writes as readonly BatchWrite[], eventId, retried)),
     ...tab.subscriptions,

@@ -1,5 +1,6 @@
 import type { StoredRecord } from '../protocol/tab-api';
 import type { WorkerCall } from './calls';
+import type { QueueWrite } from './queued-writes';
 import { createQuery, type Query, type QueryOptions, type QueryWatches } from './query';
 import type { RecordsCallback, Watchers } from './watchers';
 
@@ -31,12 +32,13 @@ export interface Repository<T extends Identified> {
   query(options?: QueryOptions<T>): Query<T>;
 }
 
-export function createRepository<T extends Identified>(name: string, call: WorkerCall, watchers: Watchers, queries: QueryWatches): Repository<T> {
+export function createRepository<T extends Identified>(name: string, call: WorkerCall, write: QueueWrite, watchers: Watchers, queries: QueryWatches): Repository<T> {
   return {
     name,
     // Each write's own eventId: a retry on a new worker cannot apply it twice.
-    upsert: (record, eventId = randomId()) => call((api, retried) => api.upsert(name, record as T & StoredRecord, eventId, retried)),
-    delete: (id, eventId = randomId()) => call((api, retried) => api.delete(name, id, eventId, retried)),
+    // Upserts and deletes of one task go in one message (queued-writes.ts).
+    upsert: (record, eventId = randomId()) => write(['upsert', name, record as T & StoredRecord, eventId]),
+    delete: (id, eventId = randomId()) => write(['delete', name, id, eventId]),
     upsertMany: (records, eventId = randomId()) => call((api, retried) => api.upsertMany(name, records as unknown as StoredRecord[], eventId, retried)),
     deleteMany: (ids, eventId = randomId()) => call((api, retried) => api.deleteMany(name, ids, eventId, retried)),
     patch: (id, fields, eventId = randomId()) => call((api, retried) => api.patch(name, id, fields, eventId, retried)),

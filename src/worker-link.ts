@@ -71,8 +71,8 @@ export function openWorkerLink(options: ConnectOptions, feed: TabFeed, rewatch: 
     const lost = new Promise<never>((_, reject) => (lose = reject));
     // A script that fails to load fires a plain `error` Event; an ErrorEvent is an exception inside a running worker.
     worker.addEventListener('error', (event) => event instanceof ErrorEvent || lose(unavailable()));
-    lost.catch(ignore);
-    const next = { worker, api, lost } as Link;
+    const next = { worker, api, lost, calls: new Set() } as Link;
+    lost.catch((error: unknown) => next.calls.forEach((fail) => fail(error)));
     next.ready = attach(next, again).then<unknown>((workerId) => {
       // The worker holds this lock while it lives: granted to this tab, it says the worker ended.
       void requestLock(workerLockName(workerId), () => ended(lose));

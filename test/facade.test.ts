@@ -313,9 +313,9 @@ describe('the facade against the worker core over a MessageChannel', () => {
     let losing = true;
     const losingWrites = (api: SyncWorkerApi): SyncWorkerApi => ({
       ...api,
-      upsert: async (...args) => {
-        await api.upsert(...args);
-        if (!losing) return;
+      writes: async (...args) => {
+        const outcomes = await api.writes(...args);
+        if (!losing) return outcomes;
         losing = false;
         committedThenLost();
         return new Promise<never>(() => {});

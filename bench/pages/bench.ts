@@ -4,7 +4,7 @@
  */
 import { connect } from '../../src';
 import { measureLongestStall, nextMessage, now, summary } from './timing';
-import { crossTabLatency, writeThroughput } from './write-scenarios';
+import { crossTabLatency, writesAtOnce, writesOneByOne } from './write-scenarios';
 
 type Todo = { id: string; title: string; done: boolean };
 type Client = ReturnType<typeof connect>;
@@ -56,11 +56,12 @@ const bench = {
   /** Tab A writes one record at a time; another tab of this profile reports its watch firing. */
   crossTab: (n: number) => crossTabLatency(channel, n, (record) => todos().upsert(record)),
 
-  /** Floor: postMessage to a bare SharedWorker, one IndexedDB transaction there, postMessage on. */
-  joinFloorCrossTab(): void {
+  /** Floor: postMessage to a bare SharedWorker, one IndexedDB transaction there, postMessage on.
+   *  The tab that `reports` tells the sender when its message came; the others only receive. */
+  joinFloorCrossTab(reports = true): void {
     const worker = new SharedWorker('/bench/floor-shared-worker.js', { name: 'bench-floor' });
     worker.port.onmessage = (e: MessageEvent<{ i: number; t0: number }>) => {
-      channel.postMessage({ floor: e.data.i, t: now() - e.data.t0 });
+      if (reports) channel.postMessage({ floor: e.data.i, t: now() - e.data.t0 });
     };
   },
 
@@ -86,22 +87,27 @@ const bench = {
     return Array.isArray(result) ? summary(result as number[]) : { ms: result as number };
   },
 
-  /** Floor of the parallel writes: `n` writes posted at once to a bare worker that commits them
-   *  in groups and answers each; writes per second. */
-  async floorWrites(n: number): Promise<number> {
+  /** Floors of the writes, writes per second: `n` writes posted to a bare worker that stores each
+   *  as a record and an outbox entry and answers it once committed; awaited one by one (so each
+   *  commits in its own transaction), then `n` at once (committed in groups). */
+  async floorWrites(n: number): Promise<{ sequentialPerSec: number; concurrentPerSec: number }> {
     const worker = new Worker('/bench/floor-worker.js');
-    let written = 0;
-    const all = new Promise<void>((resolve) => {
-      worker.onmessage = (e: MessageEvent<{ written?: number }>) => {
-        if (e.data.written !== undefined && ++written === n) resolve();
-      };
-    });
+    const answers = new Map<number, () => void>();
+    worker.onmessage = (e: MessageEvent<{ written?: number }>) => {
+      if (e.data.written !== undefined) answers.get(e.data.written)?.();
+    };
+    const write = (i: number, title: string) =>
+      new Promise<void>((resolve) => {
+        answers.set(i, resolve);
+        worker.postMessage({ kind: 'write', i, record: { id: `floor-${i}`, title, done: false } });
+      });
     const t0 = now();
-    for (let i = 0; i < n; i++) worker.postMessage({ kind: 'write', i, record: { id: `floor-${i}`, title: 'parallel', done: false } });
-    await all;
-    const perSecond = n / ((now() - t0) / 1000);
+    for (let i = 0; i < n; i++) await write(i, 'sequential');
+    const t1 = now();
+    await Promise.all(Array.from({ length: n }, (_, i) => write(n + i, 'parallel')));
+    const t2 = now();
     worker.terminate();
-    return perSecond;
+    return { sequentialPerSec: n / ((t1 - t0) / 1000), concurrentPerSec: n / ((t2 - t1) / 1000) };
   },
 
   /** A fresh profile opens the page: time from navigation start until the watch holds them all. */
@@ -119,7 +125,8 @@ const bench = {
     return { ms: result, longestStallMs, held: (await todos().getAll()).length, lastSyncAt: status.lastSyncAt, knownVersions: known };
   },
 
-  writes: (n: number) => writeThroughput(n, (record) => todos().upsert(record)),
+  writesOneByOne: (n: number) => writesOneByOne(n, (record) => todos().upsert(record)),
+  writesAtOnce: (n: number) => writesAtOnce(n, (record) => todos().upsert(record)),
 };
 
 (globalThis as Record<string, unknown>)['bench'] = bench;

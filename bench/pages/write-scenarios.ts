@@ -26,20 +26,30 @@ async function within(work: Promise<unknown>, capMs: number): Promise<void> {
   cancelCap();
 }
 
+/** `n` writes awaited one by one (cut at `capMs`): writes per second, and how many completed. */
+export async function writesOneByOne(n: number, upsert: Upsert, capMs = Infinity) {
+  const t0 = now();
+  let sequential = 0;
+  while (sequential < n && now() - t0 < capMs) await upsert({ id: `seq-${sequential++}`, title: 'sequential', done: false });
+  return { sequentialPerSec: sequential / ((now() - t0) / 1000), sequential };
+}
+
+/** `n` writes issued at once (cut at `capMs`): writes per second, and how many completed. */
+export async function writesAtOnce(n: number, upsert: Upsert, capMs = Infinity) {
+  const t1 = now();
+  let parallel = 0;
+  const all = Promise.all(Array.from({ length: n }, (_, i) => upsert({ id: `par-${i}`, title: 'parallel', done: false }).then(() => parallel++)));
+  await within(all, capMs);
+  return { concurrentPerSec: parallel / ((now() - t1) / 1000), parallel };
+}
+
 /**
  * `n` writes awaited one by one, then `n` at once: writes per second of each. With `capMs`, a
  * phase that runs longer is cut there and its rate is what completed by then (`completed` says
  * how many), so that a slow peer cannot hold the bench.
  */
 export async function writeThroughput(n: number, upsert: Upsert, capMs = Infinity) {
-  const t0 = now();
-  let sequential = 0;
-  while (sequential < n && now() - t0 < capMs) await upsert({ id: `seq-${sequential++}`, title: 'sequential', done: false });
-  const sequentialPerSec = sequential / ((now() - t0) / 1000);
-  const t1 = now();
-  let parallel = 0;
-  const all = Promise.all(Array.from({ length: n }, (_, i) => upsert({ id: `par-${i}`, title: 'parallel', done: false }).then(() => parallel++)));
-  await within(all, capMs);
-  const concurrentPerSec = parallel / ((now() - t1) / 1000);
+  const { sequentialPerSec, sequential } = await writesOneByOne(n, upsert, capMs);
+  const { concurrentPerSec, parallel } = await writesAtOnce(n, upsert, capMs);
   return { sequentialPerSec, concurrentPerSec, completed: { sequential, parallel, of: n } };
 }

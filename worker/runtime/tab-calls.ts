@@ -4,7 +4,7 @@ import { EVENT_ID } from '../../protocol/limits';
 import type { Diagnostics, StoredRecord } from '../../protocol/tab-api';
 import type { Coordination } from '../coordination/coordination';
 import type { WriteCallName } from '../coordination/write-forwarding';
-import { storageFailure, syncError } from '../errors';
+import { describe, isSyncError, storageFailure, syncError } from '../errors';
 import { assertRecordId, type Repositories } from '../local/repositories';
 import type { WriteQueue } from '../local/writes';
 import type { SyncStorage } from '../storage/storage';
@@ -24,7 +24,10 @@ export interface CallParts {
   diagnostics(): Promise<Diagnostics>;
 }
 
-export function tabCalls(parts: CallParts): SharedCalls {
+/** The calls as this runtime runs them; `writes` is the routed calls' (routedCalls). */
+export type LocalCalls = Omit<SharedCalls, 'writes'>;
+
+export function tabCalls(parts: CallParts): LocalCalls {
   const { repositories, storage, writes, engine, coordination, namespaces, assertOpen } = parts;
   return {
     async upsert(repository, record, eventId, retried) {
@@ -84,7 +87,7 @@ export function tabCalls(parts: CallParts): SharedCalls {
 
 /** The calls as tabs make them: the ones that write go through coordination, which commits them
  *  here or forwards them to the database's writer; `calls` are what commits them here. */
-export function routedCalls(calls: SharedCalls, coordination: Coordination, assertOpen: () => void): SharedCalls {
+export function routedCalls(calls: LocalCalls, coordination: Coordination, assertOpen: () => void): SharedCalls {
   coordination.writeWith(({ name, args }) => (calls[name] as (...given: unknown[]) => Promise<void>)(...args));
   const route =
     (name: WriteCallName) =>
@@ -92,10 +95,24 @@ export function routedCalls(calls: SharedCalls, coordination: Coordination, asse
       assertOpen();
       await coordination.write({ name, args });
     };
+  const [upsert, remove] = [route('upsert'), route('delete')];
+  /** One queued write, routed as its own call (validated alone: a bad one fails by itself). */
+  const queued = (write: unknown, retried: unknown): Promise<void> => {
+    if (!Array.isArray(write) || (write[0] !== 'upsert' && write[0] !== 'delete')) {
+      return Promise.reject(syncError('invalid_record', 'a queued write is [\'upsert\' or \'delete\', repository, record or id, eventId]'));
+    }
+    return (write[0] === 'upsert' ? upsert : remove)(write[1], write[2], write[3], retried);
+  };
   return {
     ...calls,
-    upsert: route('upsert'),
-    delete: route('delete'),
+    upsert,
+    delete: remove,
+    // Issued in one go, the writes join one commit (the write queue's group commit).
+    async writes(writes, retried) {
+      assertOpen();
+      if (!Array.isArray(writes)) throw syncError('invalid_record', 'writes takes an array of queued writes');
+      return Promise.all(writes.map((write: unknown) => queued(write, retried).then(() => null, (error: unknown) => (isSyncError(error) ? error : describe(error)))));
+    },
     upsertMany: route('upsertMany'),
     deleteMany: route('deleteMany'),
     batch: route('batch'),
