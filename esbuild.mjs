@@ -8,7 +8,8 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { gzipSync } from 'node:zlib';
 
 // A test may lower the budget (to see the build fail), never raise it.
-// 4630 B: 4576 B until the calls stopped racing the worker's loss (src/calls.ts, +46 B: each
+// 4660 B: 4630 B until a tab's writes also reach an older worker without the `writes` call
+// (src/queued-writes.ts, +20 B: a deployment that keeps its worker's URL); 4576 B until the calls stopped racing the worker's loss (src/calls.ts, +46 B: each
 // race kept its answer alive while the worker lived); 4480 B until the upserts and deletes of
 // one task went in one message (src/queued-writes.ts, +108 B; docs/performance.md §21);
 // 4448 B until `lf.batch` (+22 B); 4352 B until the split of connect into link,
@@ -17,7 +18,7 @@ import { gzipSync } from 'node:zlib';
 // tab's query watches and applyDelta, the window's deltas being applied in the tab), the
 // many-writes and patch (+41 B) and the split into calls and page lifecycle (+44 B); 3.5 KiB
 // until `clearLocalData` and the restartable worker factory.
-const FACADE_BUDGET_BYTES = Math.min(4630, Number(process.env.TABSYNC_FACADE_BUDGET) || Infinity);
+const FACADE_BUDGET_BYTES = Math.min(4660, Number(process.env.TABSYNC_FACADE_BUDGET) || Infinity);
 const watch = process.argv.includes('--watch');
 const quiet = process.argv.includes('--quiet');
 // Readable function names for a CPU profile (`npm run bench -- --profile …`).

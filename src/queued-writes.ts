@@ -15,6 +15,14 @@ export type QueueWrite = (write: QueuedWrite) => Promise<void>;
 
 export function queueWrites(call: WorkerCall): QueueWrite {
   let open: Queued[] | undefined;
+  const alone = ([name, ...args]: QueuedWrite): Promise<void> => call((api, retried) => (api[name] as (...given: unknown[]) => Promise<void>)(...args, retried));
+  const send = (sent: Queued[]) =>
+    call((api, retried) => api.writes(sent.map(([queued]) => queued), retried)).then(
+      (outcomes) => sent.forEach(([, done, fail], i) => (outcomes[i] ? fail(toError(outcomes[i])) : done())),
+      // A TypeError: a runtime from before `writes` under the same worker URL (a deployment that
+      // kept its worker's name, an old tab still open). Each write goes as its own call there.
+      (error: Error) => sent.forEach(([write, done, fail]) => (error.name === 'TypeError' ? alone(write).then(done, fail) : fail(error))),
+    );
   return (write) =>
     new Promise((resolve, reject) => {
       if (!open) {
@@ -22,10 +30,7 @@ export function queueWrites(call: WorkerCall): QueueWrite {
         // Sent after this task's synchronous code: every write it makes meanwhile goes along.
         queueMicrotask(() => {
           open = undefined;
-          call((api, retried) => api.writes(sent.map(([queued]) => queued), retried)).then(
-            (outcomes) => sent.forEach(([, done, fail], i) => (outcomes[i] ? fail(toError(outcomes[i])) : done())),
-            (error: Error) => sent.forEach(([, , fail]) => fail(error)),
-          );
+          void send(sent);
         });
       }
       open.push([write, resolve, reject]);

@@ -9,10 +9,10 @@ const build = (env: Record<string, string> = {}) => run(process.execPath, ['esbu
 const sizeLine = /facade \(connect \+ repository, with comlink\): (\d+) B gzip \(budget (\d+) B\)/;
 
 describe('the build checks the facade against its budget', () => {
-  it('prints the facade gzip size, within the 4630 B budget', async () => {
+  it('prints the facade gzip size, within the 4660 B budget', async () => {
     const { stdout } = await build();
     const [, size, budget] = sizeLine.exec(stdout) ?? assert.fail(`no size line in: ${stdout}`);
-    assert.equal(Number(budget), 4630);
+    assert.equal(Number(budget), 4660);
     assert.ok(Number(size) <= Number(budget), `${size} B over ${budget} B`);
   });
 

@@ -23,16 +23,21 @@ afterEach(async () => {
   await cores.closeAll();
 });
 
-/** A tab on `core` whose worker records the `writes` calls it answers (the writes of each). */
-function tabRecordingWrites(core: Promise<TestCore>): { client: SyncClient; calls: (readonly QueuedWrite[])[] } {
+/** A tab on `core` whose worker records the `writes` calls it answers (the writes of each);
+ *  `older`: a worker of a runtime from before `writes`, which has no such call. */
+function tabRecordingWrites(core: Promise<TestCore>, older = false): { client: SyncClient; calls: (readonly QueuedWrite[])[] } {
   const calls: (readonly QueuedWrite[])[] = [];
-  const recording = (api: SyncWorkerApi): SyncWorkerApi => ({
-    ...api,
-    writes: (writes, retried) => {
-      calls.push(writes);
-      return api.writes(writes, retried);
-    },
-  });
+  const recording = (api: SyncWorkerApi): SyncWorkerApi => {
+    const { writes: _writes, ...before } = api;
+    if (older) return before as SyncWorkerApi;
+    return {
+      ...api,
+      writes: (writes, retried) => {
+        calls.push(writes);
+        return api.writes(writes, retried);
+      },
+    };
+  };
   const worker = () => {
     const { port1, port2 } = new MessageChannel();
     ports.push(port1, port2);
@@ -85,5 +90,20 @@ describe('upserts and deletes of one task, in one message', () => {
     assert.deepEqual([outcomes[1], outcomes[2]].map((outcome) => (outcome as { code?: string } | null)?.code), ['invalid_record', 'unknown_repository']);
     await assert.rejects(core.api.writes('nope' as unknown as QueuedWrite[]), { code: 'invalid_record' });
     assert.deepEqual(await core.api.getAll('todos'), [{ id: 'ok', title: 'fine', done: false }]);
+  });
+
+  it('go one call each to an older worker that has no writes call (same worker URL, an old tab still open)', async () => {
+    const { client } = tabRecordingWrites(cores.open('ws://127.0.0.1:9/sync'), true);
+    const todos = client.repository<Todo>('todos');
+    const outcomes = await Promise.allSettled([
+      todos.upsert({ id: 'a', title: 'first', done: false }),
+      todos.upsert({ id: 'b', title: 42 } as unknown as Todo),
+      todos.delete('a'),
+      todos.upsert({ id: 'c', title: 'third', done: true }),
+    ]);
+    assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    assert.equal((outcomes[1] as PromiseRejectedResult).reason.code, 'invalid_record');
+    await todos.upsert({ id: 'd', title: 'a later task', done: false });
+    assert.deepEqual(await todos.getAll(), [{ id: 'c', title: 'third', done: true }, { id: 'd', title: 'a later task', done: false }]);
   });
 });
