@@ -127,12 +127,17 @@ function rssBytes(pid: number): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
+/** CPU seconds a process has used so far, in user space and in the kernel (its socket writes and reads). */
+function cpuTimes(pid: number): { user: number; system: number } {
   // The fields after the command name, which is in parentheses and may contain spaces.
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux build that matters
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  return { user: Number(fields[11]) / CLOCK_TICKS_PER_SECOND, system: Number(fields[12]) / CLOCK_TICKS_PER_SECOND };
+}
+
+function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
 }
 
 /**
@@ -222,6 +227,14 @@ export interface Result {
   heapMb: number[];
   /** Share of one core used by each server, and by the load generator (all its threads), during the window. */
   serverCpu: number[];
+  /** The part of serverCpu spent in the kernel. */
+  serverSystemCpu: number[];
+  /**
+   * Server CPU milliseconds per 1,000 events acknowledged, from the window's start until the
+   * last of its events was acknowledged and delivered: a server that falls behind does the
+   * window's work after it, and that counts too.
+   */
+  cpuPerThousand: number;
   generatorCpu: number;
   /** Share of one core used by the database's PostgreSQL processes (databaseCpuSeconds), or none: SQLite. */
   databaseCpu: number | undefined;
@@ -266,16 +279,19 @@ async function runConfiguration(configuration: Configuration, options: Options):
     await load.push(options.rate, options.warmup, false);
     const memory = sampleMemory(servers);
     const machineBefore = { load: loadavg()[0]!, pressure: cpuPressure() };
-    const cpuBefore = servers.map((s) => cpuSeconds(s.pid));
+    const cpuBefore = servers.map((s) => cpuTimes(s.pid));
     const databaseBefore = database === undefined ? undefined : databaseCpuSeconds(database);
     const generatorBefore = process.cpuUsage();
     await load.push(options.rate, options.duration, true);
-    const serverCpu = servers.map((s, i) => (cpuSeconds(s.pid) - cpuBefore[i]!) / options.duration);
+    const cpuAfter = servers.map((s) => cpuTimes(s.pid));
+    const serverCpu = servers.map((_, i) => (cpuAfter[i]!.user + cpuAfter[i]!.system - cpuBefore[i]!.user - cpuBefore[i]!.system) / options.duration);
+    const serverSystemCpu = servers.map((_, i) => (cpuAfter[i]!.system - cpuBefore[i]!.system) / options.duration);
     const generator = process.cpuUsage(generatorBefore);
     const databaseCpu = database === undefined || databaseBefore === undefined ? undefined : cpuSince(databaseBefore, databaseCpuSeconds(database)) / options.duration;
     const machine = { load: [machineBefore.load, loadavg()[0]!] as [number, number], pressure: [machineBefore.pressure, cpuPressure()] as [number, number] };
     // The window's last events are still being acked and broadcast: a backlog shows in the latency.
     const report = await load.settle(10_000);
+    const settledCpu = servers.reduce((sum, s, i) => sum + cpuSeconds(s.pid) - cpuBefore[i]!.user - cpuBefore[i]!.system, 0);
     const { rssMb, heapMb } = memory.stop();
 
     const ingest = report.acked / options.duration;
@@ -292,6 +308,8 @@ async function runConfiguration(configuration: Configuration, options: Options):
       rssMb,
       heapMb,
       serverCpu,
+      serverSystemCpu,
+      cpuPerThousand: report.acked > 0 ? (settledCpu * 1e6) / report.acked : NaN,
       generatorCpu: (generator.user + generator.system) / 1e6 / options.duration,
       databaseCpu,
       machine,
