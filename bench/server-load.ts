@@ -37,6 +37,8 @@ interface Options {
   server: string;
   /** A commit whose server runs right before this one on each configuration (server-load-before.ts). */
   before: string | undefined;
+  /** `--before-second`: that commit's server runs right after this one instead (pairs in both orders). */
+  beforeSecond: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -66,6 +68,7 @@ function parseOptions(argv: readonly string[]): Options {
     profile: profile === undefined ? undefined : resolve(profile),
     server: 'server/main.ts',
     before: value('before'),
+    beforeSecond: argv.includes('--before-second'),
   };
 }
 
@@ -357,7 +360,9 @@ async function main(): Promise<void> {
   const before = options.before === undefined ? undefined : { label: options.before, server: serverOfCommit(options.before) };
   const results: Result[] = [];
   for (const configuration of configurations) {
-    for (const run of [...(before ? [before] : []), { label: undefined, server: options.server }]) {
+    const runs = [...(before ? [before] : []), { label: undefined, server: options.server }];
+    if (options.beforeSecond) runs.reverse();
+    for (const run of runs) {
       const result = { ...(await runConfiguration(configuration, { ...options, server: run.server })), before: run.label };
       progress(`${configuration.name}${run.label ? ` (before: ${run.label})` : ''}: ${result.ingest.toFixed(0)} events/s ingested, ${result.deliveries.toFixed(0)} deliveries/s, ack p99 ${result.ack.p99.toFixed(1)} ms`);
       results.push(result);
