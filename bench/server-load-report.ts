@@ -23,6 +23,8 @@ export function table(results: readonly Result[]): string {
     'server CPU',
     'CPU ms/1k ev',
     'gen CPU',
+    'db CPU',
+    'load, CPU pressure',
     'errors',
   ];
   const rows = results.map((r) => [
@@ -38,10 +40,13 @@ export function table(results: readonly Result[]): string {
     r.rssMb.map((mb) => `${mb.toFixed(0)} MB`).join(' + '),
     // A server that does not report its heap (an older one) shows none.
     r.heapMb.map((mb) => (mb > 0 ? `${mb.toFixed(0)} MB` : '—')).join(' + '),
-    r.serverCpu.map((share) => `${(share * 100).toFixed(0)}%`).join(' + '),
-    // The server's CPU per event ingested: what the work costs, whatever else the machine runs.
-    r.ingest > 0 ? ((r.serverCpu.reduce((a, b) => a + b, 0) * 1e6) / r.ingest).toFixed(0) : '—',
+    r.serverCpu.map((share, i) => `${(share * 100).toFixed(0)}% (${(r.serverSystemCpu[i]! * 100).toFixed(0)}% sys)`).join(' + '),
+    // The server's CPU per event, until its last event was delivered: what the work costs, whatever else the machine runs.
+    Number.isNaN(r.cpuPerThousand) ? '—' : r.cpuPerThousand.toFixed(0),
     `${(r.generatorCpu * 100).toFixed(0)}%`,
+    r.databaseCpu === undefined ? '—' : `${(r.databaseCpu * 100).toFixed(0)}%`,
+    // The machine when the window started → when it ended: what else ran beside this run.
+    `${r.machine.load.map((l) => l.toFixed(1)).join('→')}, ${r.machine.pressure.map((p) => `${p.toFixed(0)}%`).join('→')}`,
     r.errors,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));

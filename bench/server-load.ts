@@ -1,3 +1,4 @@
+// LEAD TO HELPER (branch server): read /work/wt-server/HELPER-RULES.md first (rules; HARD DEADLINE 20:05 UTC: commit on your branch and reply by then). Delete this line; do not commit it.
 /**
  * `npm run bench:server [-- --clients 1000 --namespaces 10 --rate 4000 --duration 10 --only sqlite,postgres
  * --threads 2 --profile DIR]`: a load generator on loopback. K WebSocket clients spread over N
@@ -9,7 +10,7 @@
  * server-load-threads.ts), beside the goal and the figures before issue #19's server work.
  * `--profile DIR` runs each server under `--cpu-prof` and writes its profile to DIR.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase } from '../test/helpers/postgres';
@@ -36,6 +37,8 @@ interface Options {
   server: string;
   /** A commit whose server runs right before this one on each configuration (server-load-before.ts). */
   before: string | undefined;
+  /** `--before-second`: that commit's server runs right after this one instead (pairs in both orders). */
+  beforeSecond: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -65,13 +68,21 @@ function parseOptions(argv: readonly string[]): Options {
     profile: profile === undefined ? undefined : resolve(profile),
     server: 'server/main.ts',
     before: value('before'),
+    beforeSecond: argv.includes('--before-second'),
   };
 }
 
 interface Configuration {
   name: string;
   /** Starts the servers; returns them and how to remove their database. */
-  start(env: Record<string, string>, spawn: Spawn): Promise<{ servers: SpawnedServer[]; drop(): Promise<void> }>;
+  start(env: Record<string, string>, spawn: Spawn): Promise<Started>;
+}
+
+interface Started {
+  servers: SpawnedServer[];
+  drop(): Promise<void>;
+  /** The PostgreSQL database the servers use (its backends' CPU is reported apart), or none: SQLite. */
+  database?: string;
 }
 
 const CONFIGURATIONS: Configuration[] = [
@@ -86,9 +97,10 @@ const CONFIGURATIONS: Configuration[] = [
   { name: 'postgres-2', start: (env, spawn) => startPostgres(2, env, spawn) },
 ];
 
-async function startPostgres(instances: number, env: Record<string, string>, spawn: Spawn) {
+async function startPostgres(instances: number, env: Record<string, string>, spawn: Spawn): Promise<Started> {
   const database = await createTestDatabase();
-  return startAll(instances, { ...env, DATABASE_URL: database.url }, spawn, () => database.drop());
+  const started = await startAll(instances, { ...env, DATABASE_URL: database.url }, spawn, () => database.drop());
+  return { ...started, database: new URL(database.url).pathname.slice(1) };
 }
 
 /** Starts `count` servers on one database; on failure stops those started and drops it. */
@@ -98,7 +110,7 @@ interface Spawn {
   profile: string | undefined;
 }
 
-async function startAll(count: number, env: Record<string, string>, { server, profile }: Spawn, drop: () => Promise<void>) {
+async function startAll(count: number, env: Record<string, string>, { server, profile }: Spawn, drop: () => Promise<void>): Promise<Started> {
   const nodeArgs = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), '--import', 'tsx', server];
   const started = await Promise.allSettled(Array.from({ length: count }, () => spawnServer(env, nodeArgs)));
   const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -118,12 +130,54 @@ function rssBytes(pid: number): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
+/** CPU seconds a process has used so far, in user space and in the kernel (its socket writes and reads). */
+function cpuTimes(pid: number): { user: number; system: number } {
   // The fields after the command name, which is in parentheses and may contain spaces.
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux build that matters
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  return { user: Number(fields[11]) / CLOCK_TICKS_PER_SECOND, system: Number(fields[12]) / CLOCK_TICKS_PER_SECOND };
+}
+
+function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/**
+ * CPU seconds used so far by the PostgreSQL processes that work for `database`: its backends (their
+ * process title names the database) and the cluster's WAL writer, checkpointer and background
+ * writer, which every commit makes work. Other databases' backends (other tests) are left out.
+ */
+function databaseCpuSeconds(database: string): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (!title.includes(` ${database} `) && !/walwriter|checkpointer|background writer/.test(title)) continue;
+      used.set(Number(entry), cpuSeconds(Number(entry)));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return used;
+}
+
+/** What the processes of `after` used since `before` (a process started meanwhile counts whole). */
+function cpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
+  return total;
+}
+
+/** `some avg10` of /proc/pressure/cpu: the share of the last 10 s some runnable task waited for a CPU. */
+function cpuPressure(): number {
+  try {
+    return Number(/some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
 }
 
 /** The server's heap in use, as its /api/health reports it (0 when it does not answer in time). */
@@ -176,7 +230,19 @@ export interface Result {
   heapMb: number[];
   /** Share of one core used by each server, and by the load generator (all its threads), during the window. */
   serverCpu: number[];
+  /** The part of serverCpu spent in the kernel. */
+  serverSystemCpu: number[];
+  /**
+   * Server CPU milliseconds per 1,000 events acknowledged, from the window's start until the
+   * last of its events was acknowledged and delivered: a server that falls behind does the
+   * window's work after it, and that counts too.
+   */
+  cpuPerThousand: number;
   generatorCpu: number;
+  /** Share of one core used by the database's PostgreSQL processes (databaseCpuSeconds), or none: SQLite. */
+  databaseCpu: number | undefined;
+  /** Load average (1 min) and CPU pressure (some avg10, %) when the window started and when it ended. */
+  machine: { load: [number, number]; pressure: [number, number] };
   errors: string;
 }
 
@@ -199,7 +265,7 @@ async function runConfiguration(configuration: Configuration, options: Options):
     RATE_LIMIT: '1000',
     HEARTBEAT_INTERVAL_MS: '60000',
   };
-  const { servers, drop } = await configuration.start(env, options);
+  const { servers, drop, database } = await configuration.start(env, options);
   let load: LoadThreads | undefined;
   const stopAll = async () => {
     load?.close();
@@ -215,13 +281,20 @@ async function runConfiguration(configuration: Configuration, options: Options):
 
     await load.push(options.rate, options.warmup, false);
     const memory = sampleMemory(servers);
-    const cpuBefore = servers.map((s) => cpuSeconds(s.pid));
+    const machineBefore = { load: loadavg()[0]!, pressure: cpuPressure() };
+    const cpuBefore = servers.map((s) => cpuTimes(s.pid));
+    const databaseBefore = database === undefined ? undefined : databaseCpuSeconds(database);
     const generatorBefore = process.cpuUsage();
     await load.push(options.rate, options.duration, true);
-    const serverCpu = servers.map((s, i) => (cpuSeconds(s.pid) - cpuBefore[i]!) / options.duration);
+    const cpuAfter = servers.map((s) => cpuTimes(s.pid));
+    const serverCpu = servers.map((_, i) => (cpuAfter[i]!.user + cpuAfter[i]!.system - cpuBefore[i]!.user - cpuBefore[i]!.system) / options.duration);
+    const serverSystemCpu = servers.map((_, i) => (cpuAfter[i]!.system - cpuBefore[i]!.system) / options.duration);
     const generator = process.cpuUsage(generatorBefore);
+    const databaseCpu = database === undefined || databaseBefore === undefined ? undefined : cpuSince(databaseBefore, databaseCpuSeconds(database)) / options.duration;
+    const machine = { load: [machineBefore.load, loadavg()[0]!] as [number, number], pressure: [machineBefore.pressure, cpuPressure()] as [number, number] };
     // The window's last events are still being acked and broadcast: a backlog shows in the latency.
     const report = await load.settle(10_000);
+    const settledCpu = servers.reduce((sum, s, i) => sum + cpuSeconds(s.pid) - cpuBefore[i]!.user - cpuBefore[i]!.system, 0);
     const { rssMb, heapMb } = memory.stop();
 
     const ingest = report.acked / options.duration;
@@ -238,7 +311,11 @@ async function runConfiguration(configuration: Configuration, options: Options):
       rssMb,
       heapMb,
       serverCpu,
+      serverSystemCpu,
+      cpuPerThousand: report.acked > 0 ? (settledCpu * 1e6) / report.acked : NaN,
       generatorCpu: (generator.user + generator.system) / 1e6 / options.duration,
+      databaseCpu,
+      machine,
       errors: errors.map(([code, count]) => `${code} ${count}`).join(', ') || 'none',
     };
   } finally {
@@ -283,7 +360,9 @@ async function main(): Promise<void> {
   const before = options.before === undefined ? undefined : { label: options.before, server: serverOfCommit(options.before) };
   const results: Result[] = [];
   for (const configuration of configurations) {
-    for (const run of [...(before ? [before] : []), { label: undefined, server: options.server }]) {
+    const runs = [...(before ? [before] : []), { label: undefined, server: options.server }];
+    if (options.beforeSecond) runs.reverse();
+    for (const run of runs) {
       const result = { ...(await runConfiguration(configuration, { ...options, server: run.server })), before: run.label };
       progress(`${configuration.name}${run.label ? ` (before: ${run.label})` : ''}: ${result.ingest.toFixed(0)} events/s ingested, ${result.deliveries.toFixed(0)} deliveries/s, ack p99 ${result.ack.p99.toFixed(1)} ms`);
       results.push(result);

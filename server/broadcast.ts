@@ -8,6 +8,7 @@
  */
 import { CommitStream } from './commit-stream';
 import { eventsBatchFrame, eventText, liveEventsFrames, type EventText } from './events-frames';
+import { eventLoopPace, type FanoutPace } from './fanout-pace';
 import type { Logger } from './log';
 import type { Commit, EventStore, LoggedEvent } from './store/event-store';
 
@@ -25,6 +26,7 @@ export interface Subscriber {
  * its socket whatever it holds, so with many subscribers a namespace's commits are sent together
  * once per interval (subscribers / this rate, at most MAX_FANOUT_INTERVAL_MS) instead of one frame
  * per commit per subscriber; the first commit after a quiet interval goes at the end of its turn.
+ * While the event loop is saturated the interval stretches (FanoutPace, up to 4×).
  */
 const FANOUT_FRAMES_PER_SECOND = 20_000;
 const MAX_FANOUT_INTERVAL_MS = 50;
@@ -54,14 +56,21 @@ export class Hub {
   private readonly namespaces = new Map<string, NamespaceState>();
   private readonly unsubscribe: () => void;
   private subscriberCount = 0;
+  private readonly pace: FanoutPace;
+  private readonly stopPace: () => void;
 
   constructor(
     private readonly store: EventStore,
     private readonly log: Logger,
     /** Most bytes of one `events` frame (a large commit goes in several). */
     private readonly maxFrameBytes: number,
+    /** How far the paced interval stretches; by default, after this process's event loop. */
+    pace?: FanoutPace,
   ) {
     this.unsubscribe = store.onAppended((commit: Commit) => this.namespaces.get(commit.namespace)?.stream.heard(commit));
+    const own = pace ? undefined : eventLoopPace();
+    this.pace = pace ?? own!.pace;
+    this.stopPace = () => own?.stop();
   }
 
   /** Adds a subscriber; resolves once the namespace's starting point is known. */
@@ -104,6 +113,7 @@ export class Hub {
 
   close(): void {
     this.unsubscribe();
+    this.stopPace();
     for (const [namespace, state] of this.namespaces) this.drop(namespace, state);
   }
 
@@ -120,8 +130,9 @@ export class Hub {
   private handOn(state: NamespaceState, events: readonly LoggedEvent[]): void {
     for (const entry of events) state.pending.push(entry);
     if (state.cancel !== undefined) return;
-    const interval = Math.min(MAX_FANOUT_INTERVAL_MS, (this.subscriberCount * 1000) / FANOUT_FRAMES_PER_SECOND);
-    if (interval < MIN_FANOUT_INTERVAL_MS) return this.send(state);
+    const unstretched = Math.min(MAX_FANOUT_INTERVAL_MS, (this.subscriberCount * 1000) / FANOUT_FRAMES_PER_SECOND);
+    if (unstretched < MIN_FANOUT_INTERVAL_MS) return this.send(state);
+    const interval = unstretched * this.pace.stretch;
     const run = () => {
       state.cancel = undefined;
       this.send(state);

@@ -5,7 +5,9 @@
  * connections together are bounded too (SendPool). Bytes count from `send` until ws calls back
  * (the kernel took them), which is what ws's own `bufferedAmount` measures.
  */
+import type { Writable } from 'node:stream';
 import WebSocket from 'ws';
+import { sharedTextFrame, textFrameOf } from './wire-frame';
 
 /** Below this many unsent bytes a connection counts as drained: a paced sender goes on. */
 export const DRAINED_BYTES = 256 * 1024;
@@ -56,6 +58,8 @@ export class Outbound {
   private pending = 0;
   private gone = false;
   private drainWaiters: (() => void)[] = [];
+  /** The TCP (or TLS) socket under ws, written to directly (see rawSocketOf), or none: ws frames. */
+  private readonly raw: Writable | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -63,7 +67,9 @@ export class Outbound {
     /** Most unsent bytes one connection may hold; a single larger frame still goes when none are. */
     private readonly maxBytes: number,
     private readonly events: OutboundEvents,
-  ) {}
+  ) {
+    this.raw = rawSocketOf(socket);
+  }
 
   /** Unsent bytes of this connection. */
   get bytes(): number {
@@ -86,8 +92,8 @@ export class Outbound {
    */
   send(text: string | Buffer): boolean {
     if (!this.open) return false;
-    const frame = typeof text === 'string' ? Buffer.from(text) : text;
-    if (this.pending > 0 && this.pending + frame.byteLength > this.maxBytes) {
+    const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.byteLength;
+    if (this.pending > 0 && this.pending + bytes > this.maxBytes) {
       this.events.overflow(`more than ${this.maxBytes} bytes unread`);
       return false;
     }
@@ -95,9 +101,12 @@ export class Outbound {
       this.events.overflow('the server is short of send buffer');
       return false;
     }
-    this.pending += frame.byteLength;
-    this.pool.take(frame.byteLength);
-    this.socket.send(frame, { binary: false }, () => this.flushed(frame.byteLength));
+    this.pending += bytes;
+    this.pool.take(bytes);
+    const flushed = () => this.flushed(bytes);
+    if (!this.raw) this.socket.send(text, { binary: false }, flushed);
+    // The same bytes ws would write, framed once per message (the fan-out's, for all its subscribers).
+    else this.raw.write(typeof text === 'string' ? textFrameOf(text, bytes) : sharedTextFrame(text), flushed);
     return true;
   }
 
@@ -133,4 +142,16 @@ export class Outbound {
     this.drainWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/**
+ * The socket under `ws`, when writing a text frame to it directly is what ws.send would do: no
+ * extension negotiated (no permessage-deflate, whose sender queues and compresses), so ws's
+ * sender writes each message at once, in order with these writes, and holds nothing back.
+ * `_socket` is ws's own field (every ws 8 release has it); without it, ws frames as before.
+ */
+function rawSocketOf(socket: WebSocket): Writable | undefined {
+  if (socket.extensions !== '') return undefined;
+  const raw = (socket as unknown as { _socket?: unknown })._socket;
+  return raw && typeof (raw as Writable).write === 'function' ? (raw as Writable) : undefined;
 }

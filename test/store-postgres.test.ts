@@ -102,7 +102,7 @@ describe('postgres store: several instances over one database', () => {
 
   test('instances starting at once migrate the schema once', async () => {
     const versions = await admin(database.url, (c) => c.query<{ version: number }>('SELECT version FROM schema_version'));
-    assert.deepEqual(versions.rows, [{ version: 2 }]);
+    assert.deepEqual(versions.rows, [{ version: 3 }]);
   });
 
   test('the same eventId appended through two instances at once is stored once', async () => {
@@ -237,6 +237,38 @@ describe('postgres store: several instances over one database', () => {
     const [result] = await a.append('jsonb', 'todos', [{ ...event('jsonb-1'), data }]);
     assert.deepEqual(result!.event.data, data);
     assert.deepEqual((await b.readLog('jsonb', 0, 1))[0]!.event.data, data);
+  });
+});
+
+describe('postgres store: an append in a namespace whose log grew since its plan was made', () => {
+  test('looks up its events by index: it reads a few pages, not the namespace\'s log', async () => {
+    const database = await createTestDatabase();
+    const store = await openPostgresStore(database.url, { poolSize: 2 });
+    const append = (eventId: string) =>
+      `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM tabsync_append_within('grown', ARRAY['todos'], ARRAY['${eventId}'], ARRAY['r-${eventId}'],
+         ARRAY[0]::smallint[], ARRAY['2024-01-02T00:00:00.000Z'], ARRAY['{"title":"one more"}']::jsonb[], ARRAY[100]::bigint[], NULL)`;
+    try {
+      const plan = await admin(database.url, async (c) => {
+        // A pool connection's plans are made in its first appends, while the log is small (a
+        // fresh database, a young namespace), and kept: the log then grows under them.
+        for (let i = 0; i < 10; i++) await c.query(append(`early-${i}`));
+        await store.append('grown', 'todos', Array.from({ length: 500 }, (_, i) => event(`grown-${i}`)));
+        await admin(database.url, (other) =>
+          other.query(
+            `INSERT INTO events (namespace, sequence, repository, event_id, data_id, operation, created_at, data)
+             SELECT 'grown', 1000 + i, 'todos', 'g' || i, 'r' || i, 0, '2024-01-01T00:00:00.000Z', '{}'::jsonb FROM generate_series(1, 20000) AS i;
+             UPDATE namespaces SET sequence = 1000 + 20000 WHERE namespace = 'grown'`,
+          ),
+        );
+        return c.query<{ 'QUERY PLAN': [{ Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }] }>(append('one-more'));
+      });
+      const { 'Shared Hit Blocks': hit, 'Shared Read Blocks': read } = plan.rows[0]!['QUERY PLAN'][0].Plan;
+      // One index probe per lookup and the inserts: tens of pages. Reading the log is hundreds per lookup.
+      assert.ok(hit + read < 150, `the append read ${hit + read} pages`);
+    } finally {
+      await store.close();
+      await database.drop();
+    }
   });
 });
 

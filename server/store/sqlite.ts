@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { compareEvents, type SequencedEvent, type SyncEvent } from '../../protocol';
+import type { SequencedEvent, SyncEvent } from '../../protocol';
 import {
   commitOf,
   EVENT_ROW_BYTES,
@@ -90,11 +90,6 @@ interface CompactedParameters {
 
 /** SQLite keeps an event's data as JSON text. */
 type EventRow = Row<string>;
-
-interface WinnerRow {
-  winner_created_at: string;
-  winner_event_id: string;
-}
 
 /**
  * iterate() reads row by row, so rows past the page's byte budget are never read (nor held).
@@ -247,32 +242,34 @@ function prepareAppend(db: Database.Database) {
       `INSERT INTO namespaces (namespace, last_sequence, bytes) VALUES (?, ?, ?)
        ON CONFLICT (namespace) DO UPDATE SET last_sequence = excluded.last_sequence, bytes = excluded.bytes`,
     ),
+    /** Stores the event unless its eventId is stored already (then it changes nothing). */
     insertEvent: db.prepare<[string, number, string, string, string, number, string, string | null]>(
-      'INSERT INTO events (namespace, sequence, repository, event_id, data_id, operation, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO events (namespace, sequence, repository, event_id, data_id, operation, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (namespace, event_id) DO NOTHING`,
     ),
-    winner: db.prepare<[string, string, string], WinnerRow>(
-      'SELECT winner_created_at, winner_event_id FROM records WHERE namespace = ? AND repository = ? AND data_id = ?',
-    ),
-    setWinner: db.prepare<[string, string, string, number, string, string]>(
+    /**
+     * Makes the event its record's winner when it beats the current one in compareEvents' order:
+     * (createdAt, eventId), both ASCII (the protocol's forms), so SQLite's byte order is that order.
+     */
+    offerWinner: db.prepare<[string, string, string, number, string, string]>(
       `INSERT INTO records (namespace, repository, data_id, winner_sequence, winner_created_at, winner_event_id) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (namespace, repository, data_id) DO UPDATE SET
-         winner_sequence = excluded.winner_sequence, winner_created_at = excluded.winner_created_at, winner_event_id = excluded.winner_event_id`,
+         winner_sequence = excluded.winner_sequence, winner_created_at = excluded.winner_created_at, winner_event_id = excluded.winner_event_id
+       WHERE (excluded.winner_created_at, excluded.winner_event_id) > (winner_created_at, winner_event_id)`,
     ),
   };
 
-  /** Stores one event unless its eventId is stored already; with the bytes it took. */
+  /** Stores one event unless its eventId is stored already; with the bytes it took. Two
+   *  statements for a new event (the common case): its insert and its record's winner. */
   const appendOne = (namespace: string, repository: string, event: SyncEvent, sequence: number): AppendResult & { bytes: number } => {
-    const existing = statements.findEvent.get(namespace, event.eventId);
-    if (existing) {
+    const data = event.data === undefined ? null : JSON.stringify(event.data);
+    const { changes } = statements.insertEvent.run(namespace, sequence, repository, event.eventId, event.dataId, event.operation, event.createdAt, data);
+    if (changes === 0) {
+      const existing = statements.findEvent.get(namespace, event.eventId)!;
       if (existing.repository !== repository) throw storedInAnotherRepository(event.eventId, existing.repository);
       return { event: toEvent(existing), repository, duplicate: true, bytes: 0 };
     }
-    const data = event.data === undefined ? null : JSON.stringify(event.data);
-    statements.insertEvent.run(namespace, sequence, repository, event.eventId, event.dataId, event.operation, event.createdAt, data);
-    const current = statements.winner.get(namespace, repository, event.dataId);
-    if (!current || compareEvents(event, { createdAt: current.winner_created_at, eventId: current.winner_event_id }) > 0) {
-      statements.setWinner.run(namespace, repository, event.dataId, sequence, event.createdAt, event.eventId);
-    }
+    statements.offerWinner.run(namespace, repository, event.dataId, sequence, event.createdAt, event.eventId);
     return { event: sequencedWithText(event, sequence, data), repository, duplicate: false, bytes: storedBytes(repository, event, data) };
   };
 
