@@ -10,7 +10,7 @@ import type { Browser, BrowserContext } from '@playwright/test';
 import { startTcpProxy, type TcpProxy } from '../../test/helpers/tcp-proxy';
 import { TestServer } from '../server';
 import { seededRandom, type Random } from './random';
-import { ChaosTab, sleep, type WriteLog } from './tab';
+import { ChaosTab, sleep, type Todo, type WriteLog } from './tab';
 import { checkLog, compactedWinners, liveRecords, readEventLog } from './verify';
 
 const REPOSITORY = 'todos';
@@ -195,15 +195,28 @@ async function quiesce(server: TestServer, proxy: TcpProxy, tabs: readonly Chaos
   return problems;
 }
 
-/** Names of the tabs still not holding `expected` after a grace period (broadcasts may be in flight). */
-async function awaitConvergence(tabs: readonly ChaosTab[], expected: unknown): Promise<string[]> {
+/** The tabs still not holding `expected` after a grace period (broadcasts may be in flight),
+ *  each with the records where it differs: what a replay needs to start from. */
+async function awaitConvergence(tabs: readonly ChaosTab[], expected: readonly Todo[]): Promise<string[]> {
   const diverged = async () => {
-    const names: string[] = [];
-    for (const tab of tabs) if (!isDeepStrictEqual(await tab.records(), expected)) names.push(tab.name);
-    return names;
+    const found: string[] = [];
+    for (const tab of tabs) {
+      const held = await tab.records();
+      if (!isDeepStrictEqual(held, expected)) found.push(`${tab.name} (${differences(held, expected)})`);
+    }
+    return found;
   };
   await poll(async () => (await diverged()).length === 0, 15_000);
   return diverged();
+}
+
+/** Up to five records where `held` and `expected` differ, each as the tab has it and as the server does. */
+function differences(held: readonly Todo[], expected: readonly Todo[]): string {
+  const byId = (records: readonly Todo[]) => new Map(records.map((record) => [record.id, JSON.stringify(record)]));
+  const [tab, server] = [byId(held), byId(expected)];
+  const ids = [...new Set([...tab.keys(), ...server.keys()])].filter((id) => tab.get(id) !== server.get(id)).sort();
+  const shown = ids.slice(0, 5).map((id) => `${id}: tab ${tab.get(id) ?? 'absent'}, server ${server.get(id) ?? 'absent'}`);
+  return `${ids.length} differ: ${shown.join('; ')}`;
 }
 
 async function poll(check: () => Promise<boolean>, timeoutMs = QUIESCE_TIMEOUT_MS): Promise<boolean> {
