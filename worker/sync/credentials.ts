@@ -53,8 +53,8 @@ export class CredentialsKeeper extends Emitter<{ renewed: undefined }> {
     return this.unanswered > 0;
   }
 
-  /** The socket is gone, and with it every answer still owed on it. */
-  socketEnded(): void {
+  /** A new socket: nothing is owed on it (what the last one owed went with it). */
+  socketOpened(): void {
     this.unanswered = 0;
   }
 

@@ -60,7 +60,7 @@ export class Session extends Emitter<{ changed: undefined }> {
     const { connection, credentials, catchUp, outbox, status } = parts;
     connection.on('open', () => {
       status.update({ connected: true });
-      credentials.socketEnded(); // nothing is owed on a new socket
+      credentials.socketOpened();
       connection.send(credentials.message());
     });
     connection.on('frame', ({ socket, message, chars }) => this.received(socket, message, chars));
@@ -111,7 +111,6 @@ export class Session extends Emitter<{ changed: undefined }> {
   private ended(keepStall: boolean): void {
     this.authenticated = false;
     this.details = {};
-    this.parts.credentials.socketEnded();
     this.parts.catchUp.stop();
     this.parts.outbox.sessionEnded(keepStall);
     this.parts.status.update({ connected: false, authenticated: false, syncing: false, progress: undefined });
